@@ -1,0 +1,86 @@
+"""Keras architectures of the project, training and loading of saved models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def digits_sequential(input_shape=(8, 8, 1), classes=10):
+    """A plain chain of layers for 8x8 digits: conv, conv, pool, dense, dense (logits)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(classes),
+        ],
+        name="digits_sequential",
+    )
+
+
+def digits_branchy(input_shape=(8, 8, 1), classes=10):
+    """A non-sequential graph: a residual block (Add) then two parallel convolutions (Concatenate)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(input_shape)
+    stem = layers.Conv2D(16, 3, padding="same", activation="relu", name="stem")(inputs)
+    x = layers.Conv2D(16, 3, padding="same", name="res_conv1")(stem)
+    x = layers.BatchNormalization(name="res_bn1")(x)
+    x = layers.ReLU(name="res_relu1")(x)
+    x = layers.Conv2D(16, 3, padding="same", name="res_conv2")(x)
+    x = layers.BatchNormalization(name="res_bn2")(x)
+    x = layers.Add(name="res_add")([x, stem])
+    x = layers.ReLU(name="res_relu2")(x)
+    narrow = layers.Conv2D(8, 1, activation="relu", name="branch_1x1")(x)
+    wide = layers.Conv2D(8, 3, padding="same", activation="relu", name="branch_3x3")(x)
+    x = layers.Concatenate(name="concat")([narrow, wide])
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="digits_branchy")
+
+
+ARCHITECTURES = {"digits_sequential": digits_sequential, "digits_branchy": digits_branchy}
+
+
+def build(architecture: str, input_shape, classes: int):
+    """A fresh, untrained model of a named architecture of :data:`ARCHITECTURES`."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown Keras architecture {architecture!r}: expected one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[architecture](tuple(input_shape), classes)
+
+
+def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, learning_rate: float, seed: int):
+    """Train with Adam on logits (sparse categorical cross-entropy); returns the Keras history."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2, validation_split=0.1)
+
+
+def load(path: str | Path):
+    """Load a saved Keras model (``.keras`` or ``.h5``) with a clear error if the file is missing."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Keras model file not found: {path}")
+    return keras.models.load_model(path, compile=False)
+
+
+def predict_logits(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Model outputs for ``x`` (n, classes) in float32."""
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)

@@ -1,0 +1,99 @@
+"""Class taxonomies (groups and two supergroups) and the safety-critical misclassification rule.
+
+Format (YAML, one file per data set in ``dnnfi/taxonomies/``)::
+
+    name: digits
+    reasoning: why the groups and the safety-critical supergroup are what they are
+    classes: [class names in label order]
+    groups: {group name: [class names]}
+    supergroups: {A: [safety-critical group names], B: [the other group names]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+SUPERGROUPS = ("A", "B")
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy that does not partition the data set's classes into groups and two supergroups."""
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    name: str
+    classes: list[str]
+    group_of_class: np.ndarray  #: group index per class label, shape (classes,)
+    groups: list[str]
+    critical_group: np.ndarray  #: True where the group belongs to supergroup A, shape (groups,)
+    reasoning: str = ""
+
+    def is_scm(self, reference, predicted) -> np.ndarray:
+        """SCM iff supergroup(reference) = A and group(predicted) != group(reference)."""
+        ref_group = self.group_of_class[np.asarray(reference, dtype=np.int64)]
+        pred_group = self.group_of_class[np.asarray(predicted, dtype=np.int64)]
+        return self.critical_group[ref_group] & (pred_group != ref_group)
+
+    def class_table(self):
+        """One row per class: label, name, group, supergroup (a pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "label": np.arange(len(self.classes)),
+                "name": self.classes,
+                "group": [self.groups[g] for g in self.group_of_class],
+                "supergroup": ["A" if self.critical_group[g] else "B" for g in self.group_of_class],
+            }
+        )
+
+
+def from_mapping(spec: dict, expected_classes: list[str] | None = None) -> Taxonomy:
+    """Build and check a taxonomy from its YAML mapping."""
+    name = spec.get("name", "?")
+    classes = [str(c) for c in spec["classes"]]
+    if expected_classes is not None and list(expected_classes) != classes:
+        raise TaxonomyError(f"taxonomy {name!r}: its classes differ from the data set's classes")
+    if set(spec["supergroups"]) != set(SUPERGROUPS):
+        raise TaxonomyError(
+            f"taxonomy {name!r}: expected exactly two supergroups A and B, got {sorted(spec['supergroups'])}"
+        )
+    groups = list(spec["groups"])
+    index = {c: i for i, c in enumerate(classes)}
+    group_of_class = np.full(len(classes), -1, dtype=np.int64)
+    for g, members in enumerate(spec["groups"].values()):
+        for member in members:
+            if member not in index:
+                raise TaxonomyError(f"taxonomy {name!r}: group {groups[g]!r} names unknown class {member!r}")
+            if group_of_class[index[member]] >= 0:
+                raise TaxonomyError(f"taxonomy {name!r}: class {member!r} appears in more than one group")
+            group_of_class[index[member]] = g
+    missing = [c for c, g in zip(classes, group_of_class) if g < 0]
+    if missing:
+        raise TaxonomyError(f"taxonomy {name!r}: classes in no group: {missing[:10]}")
+    placed = [grp for sg in SUPERGROUPS for grp in spec["supergroups"][sg]]
+    if sorted(placed) != sorted(groups):
+        raise TaxonomyError(
+            f"taxonomy {name!r}: every group must be in exactly one supergroup "
+            f"(groups {sorted(groups)}, placed {sorted(placed)})"
+        )
+    critical = np.array([grp in spec["supergroups"]["A"] for grp in groups])
+    return Taxonomy(name, classes, group_of_class, groups, critical, spec.get("reasoning", ""))
+
+
+def load(name_or_path: str | Path, expected_classes: list[str] | None = None) -> Taxonomy:
+    """Load a shipped taxonomy by name (``digits``, ...) or a YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = resources.files("dnnfi") / "taxonomies" / f"{name_or_path}.yaml"
+        if not path.is_file():
+            shipped = sorted(p.name[:-5] for p in (resources.files("dnnfi") / "taxonomies").iterdir())
+            raise TaxonomyError(f"unknown taxonomy {name_or_path!r}: expected one of {shipped} or a YAML path")
+    with path.open() as fh:
+        return from_mapping(yaml.safe_load(fh), expected_classes)

@@ -1,0 +1,93 @@
+"""PyTorch architectures of the project, training, loading and evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def digits_mlp(in_channels=1, classes=10, size=8):
+    """Two hidden layers on flattened 8x8 digits."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(in_channels * size * size, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, classes)
+    )
+
+
+def digits_cnn(in_channels=1, classes=10, size=8):
+    """Two convolutions, a pooling step and a linear classifier for 8x8 digits."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (size // 2) ** 2, classes),
+    )
+
+
+ARCHITECTURES = {"digits_mlp": digits_mlp, "digits_cnn": digits_cnn}
+
+
+def build(architecture: str, input_shape, classes: int) -> nn.Module:
+    """A fresh model; ``input_shape`` is (height, width, channels) as stored by the data rule."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown PyTorch architecture {architecture!r}: expected one of {sorted(ARCHITECTURES)}")
+    height, _, channels = input_shape
+    return ARCHITECTURES[architecture](channels, classes, height)
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    """NHWC float array (as stored by the data rule) -> NCHW float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1), dtype=np.float32))
+
+
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, learning_rate: float, seed: int):
+    """Adam on cross-entropy; returns the per-epoch mean training loss."""
+    torch.manual_seed(seed)
+    data = torch.utils.data.TensorDataset(to_tensor(x), torch.from_numpy(y.astype(np.int64)))
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        total = 0.0
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(xb)
+        losses.append(total / len(data))
+    model.eval()
+    return losses
+
+
+def save(model: nn.Module, architecture: str, input_shape, classes: int, path: str | Path) -> None:
+    """Save weights with what is needed to rebuild the model."""
+    torch.save(
+        {"architecture": architecture, "input_shape": list(input_shape), "classes": classes, "state_dict": model.state_dict()},
+        path,
+    )
+
+
+def load(path: str | Path) -> nn.Module:
+    """Rebuild a model saved by :func:`save`, in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"PyTorch model file not found: {path}")
+    spec = torch.load(path, map_location="cpu", weights_only=True)
+    model = build(spec["architecture"], spec["input_shape"], spec["classes"])
+    model.load_state_dict(spec["state_dict"])
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Model outputs for NHWC ``x``, shape (n, classes), float32."""
+    device = next(model.parameters()).device
+    out = [model(to_tensor(x[i : i + batch_size]).to(device)).float().cpu().numpy() for i in range(0, len(x), batch_size)]
+    return np.concatenate(out)

@@ -30,6 +30,14 @@ class Split:
         with np.load(path) as data:
             return cls(data["x"], data["y"], [str(c) for c in data["classes"]])
 
+    def per_class(self, n: int | None) -> "Split":
+        """The first ``n`` images of each class, in stored order (all when ``n`` is None)."""
+        if n is None:
+            return self
+        keep = np.concatenate([np.flatnonzero(self.y == c)[:n] for c in range(len(self.classes))])
+        keep.sort()
+        return Split(self.x[keep], self.y[keep], self.classes)
+
     def head(self, n: int | None) -> "Split":
         """The first ``n`` images (all when ``n`` is None)."""
         return self if n is None else Split(self.x[:n], self.y[:n], self.classes)

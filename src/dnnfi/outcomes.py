@@ -56,3 +56,27 @@ def classify(results: pd.DataFrame) -> pd.DataFrame:
     in_top5 = [g in set(t) for g, t in zip(out["golden_top1"], out["faulty_top5"])]
     out["sdc_top5"] = finite & ~np.asarray(in_top5, dtype=bool)
     return out
+
+
+def baseline_table(logits: np.ndarray, labels: np.ndarray, k: int = 5) -> pd.DataFrame:
+    """Fault-free result per image: label, golden top-k labels, softmax confidence, correctness."""
+    from scipy.special import softmax
+
+    top, _ = top_k(logits, k)
+    return pd.DataFrame(
+        {
+            "image": np.arange(len(labels)),
+            "label": labels,
+            "golden_top1": top[:, 0],
+            "golden_top5": list(top),
+            "confidence": softmax(np.asarray(logits, dtype=np.float64), axis=1).max(axis=1),
+            "correct": top[:, 0] == labels,
+            "top5_correct": (top == labels[:, None]).any(axis=1),
+        }
+    )
+
+
+def error_rates(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Top-1 and top-5 error (shares in [0, 1]) of ``logits`` against ``labels``."""
+    top, _ = top_k(logits, 5)
+    return float(np.mean(top[:, 0] != labels)), float(np.mean(~(top == labels[:, None]).any(axis=1)))

@@ -1,0 +1,33 @@
+# dnnfi: fault-injection studies of image classifiers (see README.md and config/README.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/inject.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/figures.smk"
+
+
+wildcard_constraints:
+    dataset=_alternatives(DATASETS),
+    model=_alternatives(MODELS),
+    campaign=_alternatives(CAMPAIGNS),
+    shard=r"\d+",
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

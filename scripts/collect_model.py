@@ -1,0 +1,20 @@
+import pandas as pd
+
+from dnnfi import runlog
+from dnnfi.aggregate import annotate_scm
+from dnnfi.taxonomy import load
+
+log = runlog.start(snakemake.log[0])
+w = snakemake.wildcards
+shards = pd.concat([pd.read_parquet(p) for p in snakemake.input.shards], ignore_index=True)
+baseline = pd.read_parquet(snakemake.input.baseline)
+table = shards.assign(dataset=w.dataset, model=w.model)
+if snakemake.params.kind == "activation":
+    image_info = baseline[["image", "label", "golden_top1", "correct"]].rename(
+        columns={"golden_top1": "baseline_top1", "correct": "initially_correct"})
+    table = annotate_scm(table.merge(image_info, on="image", how="left"), load(snakemake.params.taxonomy))
+    log.info("%d injections, outcomes: %s", len(table), table["outcome"].value_counts().to_dict())
+else:
+    table = table.drop(columns=["fault_param", "fault_index", "fault_value"])
+    log.info("%d replicas", len(table))
+table.sort_values(table.columns[0], kind="stable").to_parquet(snakemake.output[0])

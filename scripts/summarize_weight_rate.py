@@ -1,0 +1,18 @@
+import pandas as pd
+
+from dnnfi import aggregate, runlog
+
+log = runlog.start(snakemake.log[0])
+replicas = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
+fault_free = []
+for path in snakemake.input.baselines:
+    base = pd.read_parquet(path)
+    fault_free.append(dict(dataset=path.split("/")[-2], model=path.split("/")[-1][: -len(".parquet")], frate=0.0,
+                           perturbation="none", replica=0, n_faults=0, top1_error=1 - base["correct"].mean(),
+                           top5_error=1 - base["top5_correct"].mean()))
+replicas = pd.concat([pd.DataFrame(fault_free), replicas], ignore_index=True)
+replicas.to_csv(snakemake.output.replicas, index=False)
+summary = aggregate.weight_summary(replicas)
+summary.to_csv(snakemake.output.summary, index=False)
+summary.to_markdown(snakemake.output.markdown, index=False, floatfmt=".4f")
+log.info("summary:\n%s", summary.to_string())

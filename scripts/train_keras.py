@@ -1,0 +1,15 @@
+from dnnfi import runlog
+from dnnfi.datasets import Split
+from dnnfi.preprocess import preprocess
+
+log = runlog.start(snakemake.log[0])
+from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
+
+spec = snakemake.params.spec
+train = Split.load(snakemake.input.train)
+model = models.build(spec["architecture"], train.x.shape[1:], len(train.classes))
+fit = spec["train"]
+history = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
+                       fit["learning_rate"], snakemake.params.seed)
+log.info("final training accuracy %.4f", history.history["accuracy"][-1])
+model.save(snakemake.output[0])

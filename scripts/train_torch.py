@@ -1,0 +1,15 @@
+from dnnfi import runlog
+from dnnfi.datasets import Split
+from dnnfi.preprocess import preprocess
+from dnnfi.torchfi import models
+
+log = runlog.start(snakemake.log[0])
+spec = snakemake.params.spec
+train = Split.load(snakemake.input.train)
+shape = train.x.shape[1:]
+model = models.build(spec["architecture"], shape, len(train.classes))
+fit = spec["train"]
+losses = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
+                      fit["learning_rate"], snakemake.params.seed)
+log.info("training loss per epoch: %s", [round(v, 4) for v in losses])
+models.save(model, spec["architecture"], shape, len(train.classes), snakemake.output[0])

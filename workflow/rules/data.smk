@@ -1,0 +1,13 @@
+rule prepare_data:
+    output:
+        train="results/data/{dataset}/train.npz",
+        test="results/data/{dataset}/test.npz",
+    params:
+        spec=dataset_params,
+        seed=config["seed"],
+    log:
+        "results/logs/prepare_data/{dataset}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/prepare_data.py"

@@ -4,13 +4,13 @@ rule collect_model:
         baseline="results/baseline/{dataset}/{model}.parquet",
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/injections.parquet",
-    params:
-        kind=lambda w: CAMPAIGNS[w.campaign]["kind"],
-        taxonomy=taxonomy_of,
     log:
         "results/logs/collect/{campaign}/{dataset}/{model}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        kind=lambda w: CAMPAIGNS[w.campaign]["kind"],
+        taxonomy=taxonomy_of,
     script:
         "../../scripts/collect_model.py"
 
@@ -35,14 +35,14 @@ rule summarize_activation:
             category="{campaign}",
             subcategory="Tables",
         ),
-    wildcard_constraints:
-        campaign=campaigns_of("activation"),
-    params:
-        taxonomies=campaign_taxonomies,
     log:
         "results/logs/summarize/{campaign}.log",
+    wildcard_constraints:
+        campaign=campaigns_of("activation"),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        taxonomies=campaign_taxonomies,
     script:
         "../../scripts/summarize_activation.py"
 
@@ -60,10 +60,10 @@ rule summarize_weight_rate:
         ),
         markdown="results/tables/{campaign}/summary.md",
         replicas="results/tables/{campaign}/replicas.csv",
-    wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
     log:
         "results/logs/summarize/{campaign}.log",
+    wildcard_constraints:
+        campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
     script:

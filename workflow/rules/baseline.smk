@@ -4,17 +4,17 @@ rule baseline_keras:
         test="results/data/{dataset}/test.npz",
     output:
         "results/baseline/{dataset}/{model}.parquet",
+    log:
+        "results/logs/baseline/{dataset}/{model}.log",
     wildcard_constraints:
         model=models_of("keras"),
-    params:
-        spec=model_params,
+    conda:
+        "../../envs/tensorflow.yaml"
     threads: config["threads"]
     resources:
         mem_mb=4000,
-    log:
-        "results/logs/baseline/{dataset}/{model}.log",
-    conda:
-        "../../envs/tensorflow.yaml"
+    params:
+        spec=model_params,
     script:
         "../../scripts/baseline_keras.py"
 
@@ -25,16 +25,16 @@ rule baseline_torch:
         test="results/data/{dataset}/test.npz",
     output:
         "results/baseline/{dataset}/{model}.parquet",
+    log:
+        "results/logs/baseline/{dataset}/{model}.log",
     wildcard_constraints:
         model=models_of("torch"),
-    params:
-        spec=model_params,
+    conda:
+        "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
         mem_mb=4000,
-    log:
-        "results/logs/baseline/{dataset}/{model}.log",
-    conda:
-        "../../envs/pytorch.yaml"
+    params:
+        spec=model_params,
     script:
         "../../scripts/baseline_torch.py"

@@ -1,7 +1,9 @@
-# Helpers shared by the rule modules: config validation, vocabularies, paths and parameters.
+# Helpers shared by all modules (config validation, vocabularies, paths, parameters).
 
 import jsonschema
 from snakemake.utils import validate
+
+from dnnfi.zoo import ARCHITECTURES
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -12,8 +14,16 @@ def _config_error(error):
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"unknown config key {key + '.' if key != '<top level>' else ''}{extra[0]!s}: expected one of {allowed}"
-    if error.validator in ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        full = extra[0] if key == "<top level>" else f"{key}.{extra[0]}"
+        return f"unknown config key {full}: expected one of {allowed}"
+    if error.validator in (
+        "type",
+        "enum",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+    ):
         expected = error.validator_value
         return f"config key {key}: expected {error.validator} {expected}, got {error.instance!r}"
     if error.validator == "required":
@@ -36,6 +46,12 @@ def validate_config(config):
         raise ValueError(_config_error(errors[0]))
     validate(config, SCHEMA)  # fills in the defaults
     for name, model in config["models"].items():
+        known = ARCHITECTURES[model["framework"]]
+        if model["architecture"] not in known:
+            raise ValueError(
+                f"config key models.{name}.architecture: unknown {model['framework']} architecture "
+                f"{model['architecture']!r}, expected one of {sorted(known)}"
+            )
         if model["dataset"] not in config["datasets"]:
             raise ValueError(
                 f"config key models.{name}.dataset: unknown data set {model['dataset']!r}, "
@@ -76,7 +92,9 @@ def _alternatives(names):
 
 
 def models_of(framework):
-    return _alternatives(m for m, spec in MODELS.items() if spec["framework"] == framework)
+    return _alternatives(
+        m for m, spec in MODELS.items() if spec["framework"] == framework
+    )
 
 
 def campaigns_of(kind):
@@ -139,7 +157,10 @@ def campaign_models(wildcards):
 
 
 def campaign_baselines(wildcards):
-    return [f"results/baseline/{MODELS[m]['dataset']}/{m}.parquet" for m in CAMPAIGNS[wildcards.campaign]["models"]]
+    return [
+        f"results/baseline/{MODELS[m]['dataset']}/{m}.parquet"
+        for m in CAMPAIGNS[wildcards.campaign]["models"]
+    ]
 
 
 def campaign_taxonomies(wildcards):
@@ -151,7 +172,13 @@ def campaign_taxonomies(wildcards):
 ACTIVATION_TABLES = ["summary", "by_layer", "by_bit", "scm"]
 ACTIVATION_FIGURES = ["sdc_rate", "scm_probability", "sdc_by_bit", "sdc_by_layer"]
 WEIGHT_TABLES = ["summary", "replicas"]
-WEIGHT_STATS = ["descriptive", "anova_models", "anova_factorial", "equal_variance", "tukey"]
+WEIGHT_STATS = [
+    "descriptive",
+    "anova_models",
+    "anova_factorial",
+    "equal_variance",
+    "tukey",
+]
 WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots"]
 
 
@@ -160,7 +187,9 @@ def final_outputs():
     for name, spec in CAMPAIGNS.items():
         if spec["kind"] == "activation":
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)
-            outputs += expand("results/figures/{c}/{f}.png", c=name, f=ACTIVATION_FIGURES)
+            outputs += expand(
+                "results/figures/{c}/{f}.png", c=name, f=ACTIVATION_FIGURES
+            )
         else:
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=WEIGHT_TABLES)
             outputs += expand("results/stats/{c}/{t}.csv", c=name, t=WEIGHT_STATS)

@@ -2,12 +2,12 @@ rule prepare_data:
     output:
         train="results/data/{dataset}/train.npz",
         test="results/data/{dataset}/test.npz",
-    params:
-        spec=dataset_params,
-        seed=config["seed"],
     log:
         "results/logs/prepare_data/{dataset}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        spec=dataset_params,
+        seed=config["seed"],
     script:
         "../../scripts/prepare_data.py"

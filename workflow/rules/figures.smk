@@ -29,10 +29,10 @@ rule figures_activation:
             category="{campaign}",
             subcategory="Figures",
         ),
-    wildcard_constraints:
-        campaign=campaigns_of("activation"),
     log:
         "results/logs/figures/{campaign}.log",
+    wildcard_constraints:
+        campaign=campaigns_of("activation"),
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -56,10 +56,10 @@ rule figures_weight_rate:
             category="{campaign}",
             subcategory="Figures",
         ),
-    wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
     log:
         "results/logs/figures/{campaign}.log",
+    wildcard_constraints:
+        campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
     script:

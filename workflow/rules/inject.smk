@@ -4,22 +4,22 @@ rule inject_keras_activation:
         test="results/data/{dataset}/test.npz",
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
-    wildcard_constraints:
-        campaign=campaigns_of("activation"),
-        model=models_of("keras"),
-    params:
-        campaign=shard_params,
-        model=model_params,
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
     log:
         "results/logs/inject/{campaign}/{dataset}/{model}/shard-{shard}.log",
     benchmark:
         "results/benchmarks/inject/{campaign}/{dataset}/{model}/shard-{shard}.tsv"
+    wildcard_constraints:
+        campaign=campaigns_of("activation"),
+        model=models_of("keras"),
     conda:
         "../../envs/tensorflow.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        campaign=shard_params,
+        model=model_params,
     script:
         "../../scripts/inject_keras_activation.py"
 
@@ -30,21 +30,21 @@ rule inject_torch_weight_rate:
         test="results/data/{dataset}/test.npz",
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
-    wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
-        model=models_of("torch"),
-    params:
-        campaign=shard_params,
-        model=model_params,
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
     log:
         "results/logs/inject/{campaign}/{dataset}/{model}/shard-{shard}.log",
     benchmark:
         "results/benchmarks/inject/{campaign}/{dataset}/{model}/shard-{shard}.tsv"
+    wildcard_constraints:
+        campaign=campaigns_of("weight_rate"),
+        model=models_of("torch"),
     conda:
         "../../envs/pytorch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        campaign=shard_params,
+        model=model_params,
     script:
         "../../scripts/inject_torch_weight_rate.py"

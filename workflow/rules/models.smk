@@ -3,21 +3,21 @@ rule train_keras:
         train="results/data/{dataset}/train.npz",
     output:
         "results/models/{dataset}/{model}.keras",
-    wildcard_constraints:
-        model=models_of("keras"),
-    params:
-        spec=model_params,
-        seed=config["seed"],
-    threads: config["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=60,
     log:
         "results/logs/train/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{model}.tsv"
+    wildcard_constraints:
+        model=models_of("keras"),
     conda:
         "../../envs/tensorflow.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        spec=model_params,
+        seed=config["seed"],
     script:
         "../../scripts/train_keras.py"
 
@@ -27,20 +27,20 @@ rule train_torch:
         train="results/data/{dataset}/train.npz",
     output:
         "results/models/{dataset}/{model}.pt",
-    wildcard_constraints:
-        model=models_of("torch"),
-    params:
-        spec=model_params,
-        seed=config["seed"],
-    threads: config["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=60,
     log:
         "results/logs/train/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{model}.tsv"
+    wildcard_constraints:
+        model=models_of("torch"),
     conda:
         "../../envs/pytorch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        spec=model_params,
+        seed=config["seed"],
     script:
         "../../scripts/train_torch.py"

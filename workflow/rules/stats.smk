@@ -17,10 +17,10 @@ rule stats_weight_rate:
             subcategory="Statistics",
         ),
         tukey="results/stats/{campaign}/tukey.csv",
-    wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
     log:
         "results/logs/stats/{campaign}.log",
+    wildcard_constraints:
+        campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
     script:

@@ -1,0 +1,187 @@
+"""Benchmark of the PyTorch engine against PyTorchFI (PyPI ``pytorchfi==0.6.0``), one run.
+
+Activation faults: ResNet50 (224x224, weights=None) and the CIFAR ResNet-20 (32x32), a campaign
+of 3,000 single-bit flips (fp32) over 10 images on convolution outputs (the sites PyTorchFI can
+address), the same faults for both tools; time per injection = whole campaign (setup, golden run,
+injections, outcomes) / injections, and the fault-free time per image at the best batch size.
+Weight faults: VGG19 (weights=None) at frate 5e-5: time to apply and restore one replica with
+ours, and for PyTorchFI's ``declare_weight_fi`` to set the same locations and values.
+
+Usage: ``python bench/torch_bench.py [--pytorchfi-faults N]`` (installs pytorchfi if missing).
+The last line is ``torch overhead_resnet50=<x> speedup_vs_pytorchfi=<y> weight_speedup_vs_pytorchfi=<z>``
+where the activation speedup is the smaller of the two models'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+import torchvision
+from torch import nn
+
+from dnnfi.faults import draw_activation_faults
+from dnnfi.outcomes import summarize_logits
+from dnnfi.seeds import rng_for
+from dnnfi.torchfi.activations import TorchInjector
+from dnnfi.torchfi.cifar import cifar_resnet
+from dnnfi.torchfi.weights import applied, draw, weight_tensors
+
+N_FAULTS, N_IMAGES = 3000, 10
+
+
+def ensure_pytorchfi():
+    if importlib.util.find_spec("pytorchfi") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pytorchfi==0.6.0"], check=True)
+    from pytorchfi import core
+
+    return core
+
+
+@torch.no_grad()
+def fault_free_per_image(model: nn.Module, shape, batch_sizes=(1, 4, 8, 16, 32, 64), seconds=3.0):
+    """Best seconds per image over batch sizes, and that batch size."""
+    best = (np.inf, None)
+    for b in batch_sizes:
+        x = torch.randn(b, *shape)
+        model(x)
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds or n < 2:
+            model(x)
+            n += 1
+        best = min(best, ((time.perf_counter() - start) / n / b, b), key=lambda t: t[0])
+    return best
+
+
+def campaign_faults(model, shape, seed=0):
+    """The same fault list for both tools: layer-uniform over convolution outputs, fp32 bit flips."""
+    sites = TorchInjector(model, input_shape=shape).sites()
+    conv_layers = {name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    conv_sites = sites[sites["layer"].isin(conv_layers) & sites["eligible"]].reset_index(drop=True)
+    faults = draw_activation_faults(conv_sites, N_FAULTS, rng_for(seed, "bench", shape[-1]), np.arange(N_IMAGES))
+    return faults, sites[sites["layer"].isin(conv_layers)].reset_index(drop=True)
+
+
+def run_ours(model, shape, faults, images, batch_size=64):
+    start = time.perf_counter()
+    result = TorchInjector(model, batch_size=batch_size, input_shape=shape).run(faults, images, progress=False)
+    return time.perf_counter() - start, result
+
+
+def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64):
+    """PyTorchFI's way: per batch of faults (one per row) a corrupted model with its hooks, full forward."""
+
+    class BitFlip(core.fault_injection):
+        def flip(self, module, inputs, output):
+            sel = [i for i, layer in enumerate(self.corrupt_layer) if layer == self.current_layer]
+            if sel:
+                idx = tuple(torch.tensor([d[i] for i in sel]) for d in
+                            (self.corrupt_batch, self.corrupt_dim1, self.corrupt_dim2, self.corrupt_dim3))
+                masks = torch.tensor([np.int32(np.uint32(1 << int(self.bits[i]))) for i in sel], dtype=torch.int32)
+                output[idx] = (output[idx].view(torch.int32) ^ masks).view(torch.float32)
+            self.updateLayer()
+
+    start = time.perf_counter()
+    fi = BitFlip(model, batch_size, input_shape=list(shape), layer_types=[nn.Conv2d], use_cuda=False)
+    layer_of = {s: i for i, s in enumerate(conv_sites["site"])}
+    shapes = dict(zip(conv_sites["site"], conv_sites["shape"]))
+    with torch.no_grad():
+        golden = model(images).numpy()
+        faulty = []
+        for lo in range(0, len(faults), batch_size):
+            batch = faults.iloc[lo : lo + batch_size]
+            where = [np.unravel_index(e, tuple(map(int, shapes[s].split("x")))) for s, e in zip(batch["site"], batch["element"])]
+            fi.bits = batch["bit"].tolist()
+            corrupted = fi.declare_neuron_fi(
+                batch=list(range(len(batch))), layer_num=[layer_of[s] for s in batch["site"]],
+                dim1=[int(w[0]) for w in where], dim2=[int(w[1]) for w in where], dim3=[int(w[2]) for w in where],
+                function=fi.flip,
+            )
+            faulty.append(corrupted(images[torch.as_tensor(batch["image"].to_numpy())]).numpy())
+    result = summarize_logits(golden[faults["image"].to_numpy()], np.concatenate(faulty))
+    return time.perf_counter() - start, result
+
+
+def activation_rows(core, name, model, shape, pfi_faults):
+    model.eval()
+    torch.manual_seed(0)
+    images = torch.randn(N_IMAGES, *shape)
+    per_image, best_batch = fault_free_per_image(model, shape)
+    faults, conv_sites = campaign_faults(model, shape)
+    ours_s, ours = run_ours(model, shape, faults, images)
+    subset = faults.iloc[: min(pfi_faults, len(faults))]
+    pfi_s, pfi = run_pytorchfi(core, model, shape, subset, conv_sites, images)
+    agree = (ours["faulty_top1"].to_numpy()[: len(subset)] == pfi["faulty_top1"].to_numpy()).mean()
+    ours_inj, pfi_inj = ours_s / len(faults), pfi_s / len(subset)
+    return {
+        "model": name, "input": "x".join(map(str, shape)), "fault_free_ms_per_image": 1e3 * per_image,
+        "best_batch": best_batch, "ours_ms_per_injection": 1e3 * ours_inj, "ours_injections": len(faults),
+        "pytorchfi_ms_per_injection": 1e3 * pfi_inj, "pytorchfi_injections": len(subset),
+        "overhead": ours_inj / per_image, "speedup_vs_pytorchfi": pfi_inj / ours_inj, "same_top1_share": agree,
+    }
+
+
+def weight_row(core, repeats=5):
+    torch.manual_seed(0)
+    model = torchvision.models.vgg19(weights=None).eval()
+    tensors = weight_tensors(model)
+    start = time.perf_counter()
+    faults = draw(tensors, 5e-5, "random", np.random.default_rng(0))
+    draw_s = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with applied(tensors, faults):
+            pass
+        times.append(time.perf_counter() - start)
+    with applied(tensors, faults):
+        expected = {n: t.clone() for n, t in tensors.items()}
+    fi = core.fault_injection(model, 1, input_shape=[3, 224, 224], layer_types=[nn.Conv2d, nn.Linear], use_cuda=False)
+    names = list(tensors)
+    where = [np.unravel_index(i, tensors[p].shape) + (None,) * (4 - tensors[p].dim()) for p, i in zip(faults.param, faults.index)]
+    start = time.perf_counter()
+    corrupted = fi.declare_weight_fi(
+        layer_num=[names.index(p) for p in faults.param], k=[int(w[0]) for w in where],
+        dim1=[int(w[1]) for w in where], dim2=[None if w[2] is None else int(w[2]) for w in where],
+        dim3=[None if w[3] is None else int(w[3]) for w in where], value=faults.value.tolist(),
+    )
+    pfi_s = time.perf_counter() - start
+    got = dict(corrupted.named_parameters())
+    same = all(torch.equal(got[n], expected[n]) for n in names)
+    ours = float(np.median(times))
+    return {
+        "model": "vgg19", "faults": len(faults), "ours_draw_ms": 1e3 * draw_s, "ours_apply_restore_ms": 1e3 * ours,
+        "pytorchfi_declare_ms": 1e3 * pfi_s, "same_weights": same, "speedup_vs_pytorchfi": pfi_s / ours,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pytorchfi-faults", type=int, default=N_FAULTS,
+                        help="faults PyTorchFI runs per model (a prefix of the 3,000; its time is per injection)")
+    args = parser.parse_args()
+    core = ensure_pytorchfi()
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    rows = [
+        activation_rows(core, "resnet50", torchvision.models.resnet50(weights=None), (3, 224, 224), args.pytorchfi_faults),
+        activation_rows(core, "resnet20", cifar_resnet(20), (3, 32, 32), args.pytorchfi_faults),
+    ]
+    acts = pd.DataFrame(rows)
+    print(f"threads={torch.get_num_threads()} torch={torch.__version__}")
+    print(acts.round(3).to_string(index=False))
+    weights = pd.DataFrame([weight_row(core)])
+    print(weights.round(3).to_string(index=False))
+    overhead = acts.loc[acts["model"] == "resnet50", "overhead"].item()
+    print(f"torch overhead_resnet50={overhead:.3f} speedup_vs_pytorchfi={acts['speedup_vs_pytorchfi'].min():.2f} "
+          f"weight_speedup_vs_pytorchfi={weights['speedup_vs_pytorchfi'].item():.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""Activation fault injection in any PyTorch classifier, with the Keras engine's API.
+
+Fault sites are module calls: every call of a module without children whose output is one float
+tensor, in call order; a module called k times (torchvision ResNet's ``relu``) gives sites
+``name:0`` .. ``name:k-1``. Each batch row carries one fault.
+
+Fast path (models torch.fx can trace): a golden pass caches every node's value for a chunk of
+images; a fault batch at one site gathers the golden value of that site for its images, corrupts
+one element per row, and recomputes only the nodes downstream of the site, reading everything
+else from the cache. A row whose fault changes no bit, or whose only live tensor becomes
+bit-identical to the golden one, stops there with the golden logits (outcome ``masked``).
+Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's output and the whole
+network runs, batches padded to ``batch_size`` as the golden run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dnnfi.bitflip import FAULT_MODELS, n_bits
+from dnnfi.faults import FAULT_COLUMNS
+from dnnfi.outcomes import summarize_logits
+from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name
+from dnnfi.torchfi.graph import Graph
+from dnnfi.torchfi.models import to_tensor
+
+log = logging.getLogger(__name__)
+
+
+class TorchInjector:
+    """Fault sites and fault-list execution for a PyTorch classifier returning logits.
+
+    ``batch_size``: injections per forward pass (one fault per row). ``input_shape``: one input in
+    the model's layout, e.g. (3, 224, 224); needed by :meth:`sites` before any images were seen.
+    ``use_fx``: try the prefix-reusing fast path (falls back with a log message if tracing
+    fails). ``cache_mb``: memory for golden node values; images are processed in chunks that fit.
+    The model is put in eval mode; inputs go to the device and dtype of its parameters.
+    """
+
+    def __init__(self, model: nn.Module, batch_size: int = 64, input_shape=None, use_fx: bool = True,
+                 cache_mb: float = 2048):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model.eval()
+        self.batch_size = batch_size
+        self.use_fx = use_fx
+        self.cache_bytes = cache_mb * 2**20
+        param = next(model.parameters(), None)
+        self.device = param.device if param is not None else torch.device("cpu")
+        self.dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self._sites: pd.DataFrame | None = None
+        self.graph: Graph | None = None
+
+    # ----- setup -----------------------------------------------------------------------------
+    def _as_input(self, images) -> torch.Tensor:
+        """numpy arrays are NHWC images (the pipeline's layout), tensors are in the model's layout."""
+        x = images if isinstance(images, torch.Tensor) else (
+            to_tensor(images) if np.ndim(images) == 4 else torch.from_numpy(np.asarray(images)))
+        return x.to(self.device, self.dtype)
+
+    def _setup(self, shape=None) -> None:
+        if self._sites is not None:
+            return
+        shape = shape or self.input_shape
+        if shape is None:
+            raise ValueError("TorchInjector needs input_shape=(C, H, W) (one model input) to list its sites")
+        self.input_shape = tuple(shape)
+        example = torch.randn((3, *self.input_shape), generator=torch.Generator().manual_seed(0)).to(self.device, self.dtype)
+        calls = self._module_calls(example[:2])
+        if not calls:
+            raise ValueError("the model has no module call with a float tensor output (no fault site)")
+        leaf_index = {name: i for i, (name, m) in enumerate(self._leaves())}
+        counts = pd.Series([c[0] for c in calls]).value_counts()
+        seen: dict[str, int] = {}
+        rows = []
+        for name, out_shape, dtype in calls:
+            k = seen[name] = seen.get(name, -1) + 1
+            rows.append({
+                "site": name if counts[name] == 1 else f"{name}:{k}", "layer": name, "layer_index": leaf_index[name],
+                "shape": "x".join(map(str, out_shape)), "size": int(np.prod(out_shape)), "dtype": format_name(dtype),
+            })
+        sites = pd.DataFrame(rows)
+        # seed-compatible rule (design.md): every layer except the input and the last one
+        sites["eligible"] = sites["layer"] != sites["layer"].iloc[-1]
+        self._sites = sites
+        self._call_of_site = {s: (layer, k) for s, layer, k in zip(sites["site"], sites["layer"], _call_numbers(sites))}
+        if self.use_fx:
+            self._try_fx(example)
+
+    def _leaves(self):
+        return [(name or type(m).__name__, m) for name, m in self.model.named_modules() if next(m.children(), None) is None]
+
+    @torch.no_grad()
+    def _module_calls(self, x: torch.Tensor) -> list[tuple[str, tuple, torch.dtype]]:
+        """(module name, output shape of one row, dtype) of every leaf call with a float tensor output."""
+        calls = []
+
+        def record(name):
+            def hook(module, args, output):
+                if isinstance(output, torch.Tensor) and output.is_floating_point() and output.dim() and len(output) == len(x):
+                    calls.append((name, tuple(output.shape[1:]), output.dtype))
+            return hook
+
+        handles = [m.register_forward_hook(record(name)) for name, m in self._leaves()]
+        try:
+            out = self.model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"the model must return one logits tensor, got {type(out).__name__}")
+        return calls
+
+    def _try_fx(self, example: torch.Tensor) -> None:
+        try:
+            with torch.no_grad():
+                graph = Graph(self.model, example)
+                fx_calls = [n for n in graph.nodes if n.op == "call_module"]
+                by_call, count = {}, {}
+                for n in fx_calls:
+                    name = n.target
+                    by_call[(name, count.get(name, 0))] = n
+                    count[name] = count.get(name, 0) + 1
+                site_nodes = {s: by_call[c] for s, c in self._call_of_site.items()}
+                same = torch.equal(graph.execute(example)[graph.logits], self.model(example))
+        except Exception as err:  # noqa: BLE001 - any tracing failure means: use the fallback
+            log.info("torch.fx path unavailable (%s: %s); using full forward passes", type(err).__name__, err)
+            return
+        if not same or any(n not in graph.batched for n in site_nodes.values()):
+            log.info("torch.fx graph does not reproduce the model row by row; using full forward passes")
+            return
+        self.graph, self._site_node = graph, site_nodes
+
+    # ----- public API ------------------------------------------------------------------------
+    def sites(self) -> pd.DataFrame:
+        """One row per module call: ``site``, ``layer`` (module name), ``layer_index`` (among the
+        modules without children), ``shape`` (one image), ``size`` (elements per image), ``dtype``
+        and ``eligible`` (seed-compatible rule: every call except those of the last module)."""
+        self._setup()
+        return self._sites.copy()
+
+    @property
+    def fast(self) -> bool:
+        """True when the prefix-reusing torch.fx path is used."""
+        self._setup()
+        return self.graph is not None
+
+    @torch.no_grad()
+    def golden_logits(self, images) -> np.ndarray:
+        """Fault-free logits of ``images`` through the injector's own path, shape (n, classes)."""
+        x = self._as_input(images)
+        self._setup(tuple(x.shape[1:]))
+        if self.graph is not None:
+            return torch.cat([self._golden_pass(x[i : i + self.batch_size])[self.graph.logits]
+                              for i in range(0, len(x), self.batch_size)]).float().cpu().numpy()
+        return torch.cat([self._padded_forward(x[i : i + self.batch_size])
+                          for i in range(0, len(x), self.batch_size)]).float().cpu().numpy()
+
+    @torch.no_grad()
+    def run(self, faults: pd.DataFrame, images, progress: bool = True) -> pd.DataFrame:
+        """Evaluate a fault list (see :mod:`dnnfi.faults`; optional column ``bits`` for multi-bit
+        flips, see :func:`dnnfi.torchfi.faultops.draw_multi_bit`) on ``images`` (the whole split,
+        indexed by ``faults.image``). Returns the fault list with the columns of
+        :func:`dnnfi.outcomes.summarize_logits`, in the fault list's row order."""
+        x = self._as_input(images)
+        self._setup(tuple(x.shape[1:]))
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"images of shape {tuple(x.shape[1:])}, the injector was set up for {self.input_shape}")
+        faults = faults.reset_index(drop=True)
+        self._check(faults, len(x))
+        golden = np.zeros((len(faults), 0), dtype=np.float32)
+        faulty = golden
+        bar = tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress)
+        runner = self._run_fx if self.graph is not None else self._run_hooks
+        for rows, g, f in runner(faults, x):
+            if golden.shape[1] == 0:
+                golden = np.zeros((len(faults), g.shape[1]), dtype=g.dtype)
+                faulty = golden.copy()
+            golden[rows], faulty[rows] = g, f
+            bar.update(len(rows))
+        bar.close()
+        return pd.concat([faults, summarize_logits(golden, faulty)], axis=1)
+
+    # ----- checks ----------------------------------------------------------------------------
+    def _check(self, faults: pd.DataFrame, n_images: int) -> None:
+        missing = set(FAULT_COLUMNS) - set(faults.columns)
+        if missing:
+            raise ValueError(f"fault list lacks columns {sorted(missing)}")
+        sites = self._sites.set_index("site")
+        unknown = set(faults["site"]) - set(sites.index)
+        if unknown:
+            raise ValueError(f"fault list names sites the model does not have: {sorted(unknown)[:5]}")
+        bad_model = set(faults["fault_model"]) - set(FAULT_MODELS)
+        if bad_model:
+            raise ValueError(f"unknown fault models {sorted(bad_model)}: expected some of {FAULT_MODELS}")
+        size = sites.loc[faults["site"], "size"].to_numpy()
+        bad = (faults["element"].to_numpy() < 0) | (faults["element"].to_numpy() >= size)
+        if bad.any():
+            raise ValueError(f"fault {faults['fault_id'][np.argmax(bad)]}: element outside its site's output")
+        image = faults["image"].to_numpy()
+        if len(image) and (image.min() < 0 or image.max() >= n_images):
+            raise ValueError(f"fault list indexes images outside 0..{n_images - 1}")
+        width = sites.loc[faults["site"], "dtype"].map(n_bits).to_numpy()
+        uses_bit = faults["fault_model"].isin(["bitflip", "stuck_at_0", "stuck_at_1"]).to_numpy()
+        bit = faults["bit"].to_numpy()
+        if (uses_bit & ((bit < 0) | (bit >= width))).any():
+            raise ValueError("fault list has bit positions outside their site's format")
+
+    # ----- fast path -------------------------------------------------------------------------
+    def _golden_pass(self, x: torch.Tensor) -> dict:
+        env = self.graph.execute(x, clone_aliased=True)
+        return {n: env[n] for n in self.graph.batched}
+
+    def _chunks(self, images: np.ndarray):
+        """Groups of image indices whose golden node values fit in ``cache_mb``."""
+        per_chunk = max(1, int(self.cache_bytes // max(self.graph.bytes_per_row, 1)))
+        return [images[i : i + per_chunk] for i in range(0, len(images), per_chunk)]
+
+    def _run_fx(self, faults: pd.DataFrame, x: torch.Tensor):
+        """Yields (fault rows, golden logits, faulty logits) per fault batch."""
+        image = faults["image"].to_numpy()
+        order = {s: i for i, s in enumerate(self._sites["site"])}
+        site_rank = faults["site"].map(order).to_numpy()
+        for chunk in self._chunks(np.unique(image)):
+            cache = {}
+            for i in range(0, len(chunk), self.batch_size):
+                part = self._golden_pass(x[torch.as_tensor(chunk[i : i + self.batch_size], device=self.device)])
+                for n, v in part.items():
+                    cache.setdefault(n, []).append(v)
+            cache = {n: torch.cat(v) if len(v) > 1 else v[0] for n, v in cache.items()}
+            position = np.searchsorted(chunk, image)
+            in_chunk = np.flatnonzero(np.isin(image, chunk))
+            in_chunk = in_chunk[np.argsort(site_rank[in_chunk], kind="stable")]
+            golden_logits = cache[self.graph.logits]
+            for site, rows in pd.Series(in_chunk).groupby(site_rank[in_chunk], sort=True):
+                rows = rows.to_numpy()
+                for i in range(0, len(rows), self.batch_size):
+                    batch = rows[i : i + self.batch_size]
+                    idx = torch.as_tensor(position[batch], device=self.device)
+                    f = self._downstream(faults, batch, idx, cache)
+                    yield batch, _numpy(golden_logits[idx]), f
+
+    def _downstream(self, faults: pd.DataFrame, rows: np.ndarray, idx: torch.Tensor, cache: dict) -> np.ndarray:
+        """Faulty logits of one batch of faults at a single site, shape (rows, classes)."""
+        graph = self.graph
+        site = self._site_node[faults["site"].iat[rows[0]]]
+        out = cache[graph.logits][idx].clone()
+        value = cache[site][idx].contiguous()
+        changed = _corrupt_rows(value, faults, rows)
+        plan = graph.plan(site)
+        active = torch.as_tensor(np.flatnonzero(changed), device=self.device)
+        if not plan.reaches_output or len(active) == 0:
+            return _numpy(out)
+        env = {site: value if len(active) == len(value) else value[active]}
+        gathered = idx[active]
+        # masking mostly shows at the first checkpoint (a ReLU); later ones are checked while they pay
+        check = True
+        for node in plan.nodes:
+            for a in node.all_input_nodes:
+                if a not in env:
+                    env[a] = cache[a][gathered]  # the plan computes every non-batched argument itself
+            env[node] = graph.run_node(node, env)
+            if node in plan.checkpoints and check:
+                keep = ~bitwise_equal_rows(env[node], cache[node][gathered])
+                check = not keep.all()
+                if not check:
+                    continue
+                active, gathered = active[keep], gathered[keep]
+                if len(active) == 0:
+                    return _numpy(out)
+                # only this node and constants are live: the rest is re-gathered for the new rows
+                env = {k: v for k, v in env.items() if k in graph.constant} | {node: env[node][keep]}
+        out[active] = env[graph.logits]
+        return _numpy(out)
+
+    # ----- fallback --------------------------------------------------------------------------
+    def _padded_forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = self.batch_size - len(x)
+        xb = torch.cat([x, x[:1].expand(pad, *x.shape[1:])]) if pad > 0 else x
+        return self.model(xb)[: len(x)]
+
+    def _run_hooks(self, faults: pd.DataFrame, x: torch.Tensor):
+        image = faults["image"].to_numpy()
+        used = np.unique(image)
+        golden = dict(zip(used, self.golden_logits(x[torch.as_tensor(used, device=self.device)])))
+        modules = dict(self._leaves())
+        for start in range(0, len(faults), self.batch_size):
+            rows = np.arange(start, min(start + self.batch_size, len(faults)))
+            batch_sites = faults["site"].to_numpy()[rows]
+            by_call: dict[tuple, np.ndarray] = {}
+            for s in np.unique(batch_sites):
+                by_call[self._call_of_site[s]] = np.flatnonzero(batch_sites == s)
+            changed = np.zeros(len(rows), dtype=bool)
+            calls: dict[str, int] = {}
+
+            def hook(module, args, output, name):
+                k = calls[name] = calls.get(name, -1) + 1
+                local = by_call.get((name, k))
+                if local is None:
+                    return output
+                output = output.contiguous()
+                changed[local] = _corrupt_rows(output, faults, rows[local], local)
+                return output
+
+            handles = [modules[layer].register_forward_hook(lambda m, a, o, name=layer: hook(m, a, o, name))
+                       for layer in {c[0] for c in by_call}]
+            try:
+                logits = self._padded_forward(x[torch.as_tensor(image[rows], device=self.device)])
+            finally:
+                for h in handles:
+                    h.remove()
+            g = np.stack([golden[i] for i in image[rows]])
+            f = _numpy(logits)
+            f[~changed] = g[~changed]  # a fault that changed no bit is masked by definition
+            yield rows, g, f
+
+
+def _call_numbers(sites: pd.DataFrame) -> list[int]:
+    return sites.groupby("layer").cumcount().tolist()
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.float().cpu().numpy()
+
+
+def _corrupt_rows(value: torch.Tensor, faults: pd.DataFrame, rows: np.ndarray, batch_rows=None) -> np.ndarray:
+    """Corrupt ``value`` (batch, ...) in place: fault ``rows[j]`` hits batch row ``batch_rows[j]``
+    (default j). Returns whether each fault changed its element."""
+    flat = value.view(len(value), -1)
+    take = lambda c: faults[c].to_numpy()[rows]  # noqa: E731
+    bit_sets = take("bits").tolist() if "bits" in faults.columns else None
+    return corrupt(flat, np.arange(len(rows)) if batch_rows is None else batch_rows, take("element"),
+                   take("fault_model"), take("bit"), take("random_u"), bit_sets)

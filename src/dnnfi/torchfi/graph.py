@@ -1,0 +1,136 @@
+"""torch.fx view of a model for prefix reuse: golden values of every node, and per fault site the
+plan of nodes to recompute downstream of it.
+
+Node classes: *batched* values (input-dependent tensors with the batch as first dimension) are
+cached by the golden pass and gathered row-wise for a fault batch; every other value (parameters,
+sizes, constants, batch-mixing tensors) is recomputed from its arguments when a plan needs it, so
+that e.g. ``x.size(0)`` follows the fault batch's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import fx, nn
+
+
+class LeafTracer(fx.Tracer):
+    """Traces through containers and stops at every module without children (the fault sites)."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return next(m.children(), None) is None
+
+
+@dataclass
+class Plan:
+    """Downstream work for one fault site."""
+
+    nodes: list  #: nodes to execute, topological order (site excluded)
+    checkpoints: set  #: nodes that are then the only live non-constant value: rows equal to golden stop
+    reaches_output: bool  #: False if the site cannot influence the logits
+
+
+class Graph:
+    """The fx graph of ``model`` with node classes found by probing two batch sizes."""
+
+    def __init__(self, model: nn.Module, example: torch.Tensor):
+        tracer = LeafTracer()
+        graph = tracer.trace(model)
+        self.module = fx.GraphModule(tracer.root, graph)
+        self.nodes = [n for n in graph.nodes if n.op not in ("placeholder", "output")]
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != 1:
+            raise TypeError(f"fx path supports one input, the model has {len(placeholders)}")
+        self.input = placeholders[0]
+        out = next(n for n in graph.nodes if n.op == "output").args[0]
+        if not isinstance(out, fx.Node):
+            raise TypeError("fx path needs a model returning one logits tensor")
+        self.logits = out
+        self.modules = dict(self.module.named_modules())
+        self.users = {n: [u for u in n.users if u.op != "output"] for n in graph.nodes}
+        depends = {self.input}
+        for n in self.nodes:
+            if any(a in depends for a in n.all_input_nodes):
+                depends.add(n)
+        #: values that do not depend on the input (parameters, constants): valid for any rows
+        self.constant = set(self.nodes) - depends
+        env2 = self.execute(example[:2])
+        env3 = self.execute(example[:3])
+        self.batched = {
+            n for n in self.nodes if n in depends and isinstance(env2[n], torch.Tensor)
+            and env2[n].dim() and env2[n].shape[0] == 2 and env3[n].shape[0] == 3
+        }
+        self.batched.add(self.input)
+        if self.logits not in self.batched:
+            raise TypeError("fx path needs logits with the batch as first dimension")
+        # nodes returning (a view of) an argument: the golden pass clones their arguments
+        self.aliasing = {
+            n for n in self.nodes if isinstance(env2[n], torch.Tensor) and any(
+                isinstance(env2.get(a), torch.Tensor) and _same_storage(env2[n], env2[a]) for a in n.all_input_nodes)
+        }
+        self.bytes_per_row = sum(env2[n].numel() * env2[n].element_size() // 2 for n in self.batched)
+        self._plans: dict = {}
+
+    def run_node(self, node: fx.Node, env: dict):
+        """Value of ``node`` from its arguments' values in ``env``."""
+        args = fx.node.map_arg(node.args, env.__getitem__)
+        kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
+        if node.op == "call_module":
+            return self.modules[node.target](*args, **kwargs)
+        if node.op == "call_function":
+            return node.target(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        if node.op == "get_attr":
+            value = self.module
+            for part in node.target.split("."):
+                value = getattr(value, part)
+            return value
+        raise TypeError(f"unsupported fx node {node.op} {node.target}")
+
+    def execute(self, x: torch.Tensor, clone_aliased: bool = False) -> dict:
+        """Golden pass: every node's value for batch ``x``."""
+        env = {self.input: x}
+        for n in self.nodes:
+            if clone_aliased and n in self.aliasing:
+                local = {a: env[a].clone() if isinstance(env[a], torch.Tensor) else env[a] for a in n.all_input_nodes}
+                env[n] = self.run_node(n, local)
+            else:
+                env[n] = self.run_node(n, env)
+        return env
+
+    def plan(self, site: fx.Node) -> Plan:
+        """Nodes to recompute after ``site`` (cached per site)."""
+        if site in self._plans:
+            return self._plans[site]
+        down = {site}
+        for n in self.nodes:
+            if any(a in down for a in n.all_input_nodes):
+                down.add(n)
+        needed = set(down) - {site}
+        stack = list(needed)
+        while stack:  # non-batched arguments of recomputed nodes are recomputed too
+            for a in stack.pop().all_input_nodes:
+                if a not in needed and a not in self.batched and a is not self.input:
+                    needed.add(a)
+                    stack.append(a)
+        order = [n for n in self.nodes if n in needed]
+        position = {n: i for i, n in enumerate(order)}
+        # liveness ignores constants: they stay valid when rows are dropped
+        last_use = {m: max((position[u] for u in self.users[m] if u in position), default=-1)
+                    for m in [site, *order] if m not in self.constant}
+        checkpoints, live = set(), {site} if last_use[site] >= 0 else set()
+        for i, n in enumerate(order):
+            live = {m for m in live if last_use[m] > i}
+            if last_use.get(n, -1) > i:
+                live.add(n)
+            if live == {n} and n in self.batched:
+                checkpoints.add(n)
+        plan = Plan(order, checkpoints, self.logits in down)
+        self._plans[site] = plan
+        return plan
+
+
+def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

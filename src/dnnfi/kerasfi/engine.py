@@ -192,6 +192,11 @@ class KerasInjector:
         """Evaluate a fault list (see :mod:`dnnfi.faults`) on ``images`` (the whole split, indexed
         by ``faults.image``). Returns the fault list with the columns of
         :func:`dnnfi.outcomes.summarize_logits`, in the fault list's row order."""
+        golden, faulty = self.logits(faults, images, progress)
+        return pd.concat([faults.reset_index(drop=True), summarize_logits(golden, faulty)], axis=1)
+
+    def logits(self, faults: pd.DataFrame, images: np.ndarray, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes)."""
         self._check_images(images)
         self._check_faults(faults, len(images))
         faults = faults.reset_index(drop=True)
@@ -202,13 +207,13 @@ class KerasInjector:
         per_block, rows = self._blocks(len(used))
         out_key = self.graph.output_keys[0]
         shape = (len(faults),) + self.graph.shapes[out_key]
-        golden_rows = faulty = None
+        golden_rows = faulty = np.empty(shape, np.float32)
         with tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress) as bar:
             for b in range(0, len(used), per_block):
                 block = used[b : b + per_block]
                 golden = self._golden(images[block])
                 logits = golden[out_key].numpy()
-                if faulty is None:
+                if b == 0:
                     golden_rows, faulty = np.empty(shape, logits.dtype), np.empty(shape, logits.dtype)
                 pos = np.searchsorted(block, image)
                 mine = np.flatnonzero(np.isin(image, block))
@@ -218,9 +223,7 @@ class KerasInjector:
                     ids = mine[c : c + rows]
                     faulty[ids] = self._sweep(ids, step_of, pos, faults, elements, bits, golden, logits)
                     bar.update(len(ids))
-        if faulty is None:
-            golden_rows = faulty = np.empty((0,) + shape[1:], np.float32)
-        return pd.concat([faults, summarize_logits(golden_rows, faulty)], axis=1)
+        return golden_rows, faulty
 
     # -- the sweep ---------------------------------------------------------------------------
 

@@ -34,11 +34,14 @@ class Step:
 
     def __call__(self, *tensors):
         if self.fn is None:
-            self.fn = _compile(self.node)
+            self.fn = _compile(self.node, [t.dtype for t in tensors])
         return self.fn(*tensors)
 
 
-def _compile(node):
+def _compile(node, dtypes):
+    """The node's call as a tf.function traced once for any batch size. ``dtypes``: those of
+    the tensors it receives (a nested model's input may be declared float32 and receive the
+    float16 output of a mixed-precision layer, which Keras casts on call)."""
     import keras
     import tensorflow as tf
 
@@ -48,7 +51,7 @@ def _compile(node):
         args, kwargs = node.arguments.fill_in({id(kt): t for kt, t in zip(kts, tensors)})
         return keras.tree.flatten(node.operation(*args, **kwargs))
 
-    spec = [tf.TensorSpec(kt.shape, kt.dtype) for kt in kts]
+    spec = [tf.TensorSpec(kt.shape, dtype) for kt, dtype in zip(kts, dtypes)]
     return tf.function(call, input_signature=spec, autograph=False)
 
 
@@ -91,6 +94,8 @@ class Graph:
         self.last_use = last_use
 
     def _new_key(self, kt) -> int:
+        if any(s is None for s in kt.shape[1:]):
+            raise ValueError(f"tensor {kt.name!r} has shape {kt.shape}: build the model with a fixed input shape")
         key = len(self.shapes)
         self.shapes[key] = tuple(int(s) for s in kt.shape[1:])
         self.dtypes[key] = str(kt.dtype)

@@ -34,10 +34,10 @@ def digits_branchy(input_shape=(8, 8, 1), classes=10):
     inputs = keras.Input(input_shape)
     stem = layers.Conv2D(16, 3, padding="same", activation="relu", name="stem")(inputs)
     x = layers.Conv2D(16, 3, padding="same", name="res_conv1")(stem)
-    x = layers.BatchNormalization(name="res_bn1")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="res_bn1")(x)
     x = layers.ReLU(name="res_relu1")(x)
     x = layers.Conv2D(16, 3, padding="same", name="res_conv2")(x)
-    x = layers.BatchNormalization(name="res_bn2")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="res_bn2")(x)
     x = layers.Add(name="res_add")([x, stem])
     x = layers.ReLU(name="res_relu2")(x)
     narrow = layers.Conv2D(8, 1, activation="relu", name="branch_1x1")(x)
@@ -49,6 +49,34 @@ def digits_branchy(input_shape=(8, 8, 1), classes=10):
 
 
 ARCHITECTURES = {"digits_sequential": digits_sequential, "digits_branchy": digits_branchy}
+
+
+#: keras.applications architectures of the TensorFI+ study -> smallest input side they accept
+APPLICATIONS = {
+    "VGG16": 32, "VGG19": 32, "MobileNet": 32, "MobileNetV2": 32, "ResNet50": 32, "ResNet101": 32,
+    "ResNet152": 32, "Xception": 71, "DenseNet121": 32, "DenseNet169": 32, "InceptionResNetV2": 75,
+    "InceptionV3": 75,
+}
+
+
+def application(name: str, input_shape=(224, 224, 3), classes: int = 1000, weights=None, classifier_activation="softmax"):
+    """A keras.applications classifier of :data:`APPLICATIONS` with its top.
+
+    ``weights``: None (random init), ``"imagenet"`` (downloads; needs 224x224 or 299x299 input
+    and 1000 classes) or the path of a local weights file. Inputs are what the architecture's
+    ``keras.applications.<family>.preprocess_input`` produces.
+    """
+    import keras
+
+    if name not in APPLICATIONS:
+        raise ValueError(f"unknown keras.applications architecture {name!r}: expected one of {sorted(APPLICATIONS)}")
+    if min(input_shape[:2]) < APPLICATIONS[name]:
+        raise ValueError(f"{name} needs inputs of at least {APPLICATIONS[name]}x{APPLICATIONS[name]}, got {tuple(input_shape)}")
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise FileNotFoundError(f"weights file for {name} not found: {weights}")
+    return getattr(keras.applications, name)(
+        weights=weights, input_shape=tuple(input_shape), classes=classes, classifier_activation=classifier_activation
+    )
 
 
 def build(architecture: str, input_shape, classes: int):

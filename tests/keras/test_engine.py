@@ -1,0 +1,140 @@
+"""The engine against the simple whole-model reference (tests/keras/reference.py)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import random_images, zoo
+from reference import run_reference
+
+import keras
+from dnnfi.faults import draw_activation_faults
+from dnnfi.kerasfi.engine import KerasInjector
+from dnnfi.kerasfi.models import application, load
+from dnnfi.outcomes import classify, summarize_logits
+from dnnfi.seeds import rng_for
+
+pytestmark = pytest.mark.keras
+
+
+def seeded_faults(injector, n, n_images, key, **kwargs):
+    sites = injector.sites()
+    return draw_activation_faults(sites[sites["eligible"]], n, rng_for(3, key), np.arange(n_images), **kwargs)
+
+
+def assert_same_as_reference(model, injector, faults, images):
+    golden, faulty = injector.logits(faults, images, progress=False)
+    engine = classify(pd.concat([faults, summarize_logits(golden, faulty)], axis=1))
+    summary, ref_faulty = run_reference(model, faults, images)
+    reference = classify(pd.concat([faults, summary], axis=1))
+    mismatch = engine["outcome"].astype(str) != reference["outcome"].astype(str)
+    assert not mismatch.any(), engine[mismatch].join(reference[mismatch][["outcome"]], rsuffix="_ref").head()
+    np.testing.assert_array_equal(engine["faulty_top1"], reference["faulty_top1"])
+    np.testing.assert_array_equal(engine["finite"], reference["finite"])
+    np.testing.assert_allclose(faulty, ref_faulty, rtol=1e-4, atol=1e-6, equal_nan=True)
+    return engine
+
+
+ARCHITECTURES = [("ResNet50", 32), ("DenseNet121", 32), ("InceptionV3", 75), ("MobileNetV2", 32), ("Xception", 71)]
+
+
+@pytest.mark.parametrize("name,side", ARCHITECTURES)
+def test_500_bit_flips_match_reference(name, side):
+    keras.utils.set_random_seed(0)
+    model = application(name, (side, side, 3), classes=10, classifier_activation=None)
+    injector = KerasInjector(model, batch_size=128)
+    images = random_images(6, side)
+    engine = assert_same_as_reference(model, injector, seeded_faults(injector, 500, 6, name), images)
+    counts = engine["outcome"].value_counts()
+    # a campaign that exercises both the masking shortcut and the downstream recompute
+    assert counts["masked"] > 50 and counts["benign"] + counts["sdc"] > 50
+
+
+def test_pretrained_resnet8_matches_reference(shared):
+    from dnnfi.datasets import image_folder
+
+    model = load(shared / "models" / "mlperf-tiny-resnet8-cifar10.h5")
+    split = image_folder(shared / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
+    images = split.x.astype("float32")  # the MLPerf-Tiny model takes raw 0-255 pixels
+    injector = KerasInjector(model, batch_size=128)
+    assert (injector.golden_logits(images).argmax(1) == split.y).mean() >= 0.6
+    engine = assert_same_as_reference(model, injector, seeded_faults(injector, 500, len(images), "resnet8"), images)
+    assert (engine["outcome"] == "sdc").sum() > 0
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize(
+    "fault_model,extra",
+    [
+        ("bitflip", {}),
+        ("bitflip", {"bits_per_element": 3}),
+        ("bitflip", {"elements_per_fault": 4}),
+        ("zero", {"elements_per_fault": 2}),
+        ("random", {}),
+        ("stuck_at_0", {}),
+        ("stuck_at_1", {"bits_per_element": 2}),
+    ],
+)
+def test_fault_models_on_every_graph_shape_and_precision(policy, fault_model, extra, images16):
+    model = zoo(policy)
+    injector = KerasInjector(model, batch_size=32)
+    faults = seeded_faults(injector, 120, len(images16), f"{policy}{fault_model}{extra}", fault_model=fault_model, **extra)
+    engine = assert_same_as_reference(model, injector, faults, images16)
+    assert engine["outcome"].isin(["benign", "sdc", "due"]).sum() > 0
+
+
+def test_zoo_sites_cover_nested_and_repeated_calls():
+    sites = KerasInjector(zoo("mixed_float16")).sites()
+    expected = ["stem", "inner/inner_dw", "inner/inner_bn", "inner/inner_relu", "shared_pw:0", "shared_pw:1",
+                "add", "cat", "gap", "logits"]
+    assert sites["site"].tolist() == expected
+    assert sites["eligible"].tolist() == [True] * 9 + [False]
+    assert sites.set_index("site").loc["inner/inner_dw", "dtype"] == "float16"
+    assert sites.set_index("site").loc["cat", "size"] == 8 * 8 * 32
+
+
+@pytest.fixture(scope="module")
+def resnet50():
+    keras.utils.set_random_seed(0)
+    model = application("ResNet50", (32, 32, 3), classes=10, classifier_activation=None)
+    return model, KerasInjector(model, batch_size=128), random_images(4, 32)
+
+
+def test_faults_that_change_nothing_are_all_masked(resnet50):
+    model, injector, images = resnet50
+    faults = seeded_faults(injector, 400, len(images), "double flip")
+    # flipping the same bit twice leaves every value as it was
+    faults["elements"] = [[e, e] for e in faults["element"]]
+    faults["bits"] = [[b, b] for b in faults["bit"]]
+    results = classify(injector.run(faults, images, progress=False))
+    assert (results["outcome"] == "masked").all() and results["identical"].all()
+    assert (results["faulty_top1"] == results["golden_top1"]).all()
+
+
+def test_infinite_and_nan_values_are_due(resnet50):
+    model, injector, images = resnet50
+    faults = seeded_faults(injector, 60, len(images), "exponent", fault_model="stuck_at_1")
+    # all exponent bits set: the element becomes Inf or NaN
+    faults["elements"] = [[e] * 8 for e in faults["element"]]
+    faults["bits"] = [list(range(23, 31))] * len(faults)
+    engine = assert_same_as_reference(model, injector, faults, images)
+    assert (engine["outcome"] == "due").sum() >= 10
+    assert (engine["outcome"] == "due").tolist() == (~engine["finite"]).tolist()
+
+
+def test_golden_logits_equal_the_golden_of_run(resnet50):
+    model, injector, images = resnet50
+    faults = seeded_faults(injector, 30, len(images), "golden")
+    golden, _ = injector.logits(faults, images, progress=False)
+    np.testing.assert_array_equal(golden, injector.golden_logits(images)[faults["image"]])
+    np.testing.assert_allclose(golden, keras.ops.convert_to_numpy(model(images[faults["image"]])), rtol=1e-4, atol=1e-6)
+
+
+def test_bad_fault_lists_name_the_problem(resnet50):
+    model, injector, images = resnet50
+    faults = seeded_faults(injector, 5, len(images), "bad")
+    with pytest.raises(ValueError, match="nope"):
+        injector.run(faults.assign(site="nope"), images, progress=False)
+    with pytest.raises(ValueError, match="outside site"):
+        injector.run(faults.assign(element=10**9), images, progress=False)
+    with pytest.raises(ValueError, match="expects"):
+        injector.run(faults, images[:, :16], progress=False)

@@ -25,8 +25,9 @@ def with_interval(table: pd.DataFrame, name: str, count: str, total: str) -> pd.
         lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=1 - CONFIDENCE, method="wilson")
         rate = np.where(n > 0, k / np.maximum(n, 1), np.nan)
     table[name] = rate
-    table[f"{name}_lo"] = np.where(n > 0, lo, np.nan)
-    table[f"{name}_hi"] = np.where(n > 0, hi, np.nan)
+    # the closed form can land 1e-17 on the wrong side of 0 or 1; an interval always holds its rate
+    table[f"{name}_lo"] = np.where(n > 0, np.minimum(lo, rate), np.nan)
+    table[f"{name}_hi"] = np.where(n > 0, np.maximum(hi, rate), np.nan)
     table[f"{name}_margin"] = np.maximum(table[name] - table[f"{name}_lo"], table[f"{name}_hi"] - table[name])
     return table
 

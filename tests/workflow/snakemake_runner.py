@@ -1,0 +1,26 @@
+"""Run the real Snakemake CLI of this environment on the repository's Snakefile."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.CompletedProcess:
+    """``snakemake --directory workdir --configfile <config> *args``; a dict is written to workdir first."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if isinstance(config, dict):
+        path = workdir / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        config = path
+    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(config), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+
+
+def demo_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -1,0 +1,68 @@
+"""Every shipped config builds its DAG; bad configs stop before any job with one clear message."""
+
+import copy
+import re
+
+import pytest
+
+from .snakemake_runner import REPO, demo_config, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_dry_run_of_every_shipped_config(config, tmp_path):
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, re.M))
+    assert int(counts["total"]) > 5 and counts["all"] == "1"
+
+
+def broken(edit):
+    config = copy.deepcopy(demo_config())
+    edit(config)
+    return config
+
+
+CASES = {
+    "unknown top-level key": (
+        lambda c: c.update(seeds=3),
+        "unknown config key seeds: expected one of campaigns, datasets, models, seed, threads",
+    ),
+    "unknown campaign key": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(injection=5),
+        "unknown config key campaigns.activation_bitflip.injection: expected one of",
+    ),
+    "wrong type": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(injections="many"),
+        "config key campaigns.activation_bitflip.injections: expected type integer, got 'many'",
+    ),
+    "wrong enum": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(fault_model="melt"),
+        "config key campaigns.activation_bitflip.fault_model: expected enum ['bitflip', 'zero', 'random', 'stuck_at_0', 'stuck_at_1'], got 'melt'",
+    ),
+    "unknown model": (
+        lambda c: c["campaigns"]["weight_failure_rate"].update(models=["torch_mlp", "resnet9000"]),
+        "config key campaigns.weight_failure_rate.models: unknown model 'resnet9000'",
+    ),
+    "unknown data set": (
+        lambda c: c["models"]["torch_cnn"].update(dataset="mnist"),
+        "config key models.torch_cnn.dataset: unknown data set 'mnist', expected one of ['digits']",
+    ),
+    "unknown architecture": (
+        lambda c: c["models"]["keras_branchy"].update(architecture="resnet9000"),
+        "config key models.keras_branchy.architecture: unknown keras architecture 'resnet9000'",
+    ),
+    "framework without an engine for the kind": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(models=["torch_cnn"]),
+        "model 'torch_cnn' is a torch model, expected a keras model for kind activation",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit, message", CASES.values(), ids=CASES.keys())
+def test_bad_config_stops_before_any_job(edit, message, tmp_path):
+    result = snakemake(tmp_path, broken(edit), "--cores", "1")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,123 @@
+"""A real run of a tiny config through Snakemake: tables, shard-layout independence, partial
+reruns and the report."""
+
+import copy
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .snakemake_runner import snakemake
+
+pytestmark = pytest.mark.workflow
+
+FIT = {"epochs": 8, "batch_size": 64, "learning_rate": 0.003}
+TINY = {
+    "seed": 11,
+    "threads": 1,
+    "datasets": {"digits": {"source": "digits", "taxonomy": "digits"}},
+    "models": {
+        "kseq": {"framework": "keras", "dataset": "digits", "architecture": "digits_sequential", "train": FIT},
+        "kbranch": {"framework": "keras", "dataset": "digits", "architecture": "digits_branchy", "train": FIT},
+        "tmlp": {"framework": "torch", "dataset": "digits", "architecture": "digits_mlp", "train": FIT},
+    },
+    "campaigns": {
+        "act": {"kind": "activation", "models": ["kseq", "kbranch"], "injections": 300, "shards": 3, "images": 100},
+        # every output of kseq's eligible layers is >= 0 (ReLU, pooling): forcing the sign bit to 0 changes nothing
+        "null": {"kind": "activation", "models": ["kseq"], "injections": 200, "fault_model": "stuck_at_0", "bits": [31]},
+        "wr": {"kind": "weight_rate", "models": ["tmlp"], "frates": [0.05, 0.1], "replicas": 2, "shards": 2, "images": 100},
+    },
+}
+MLP_WEIGHTS = 64 * 64 + 64 * 64 + 64 * 10
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    result = snakemake(workdir, TINY, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_activation_tables(run):
+    summary = pd.read_csv(run / "results/tables/act/summary.csv").set_index("model")
+    assert sorted(summary.index) == ["kbranch", "kseq"]
+    assert (summary["injections"] == 300).all()
+    rates = summary[["masked_rate", "benign_rate", "sdc_rate", "due_rate"]].sum(axis=1)
+    assert np.allclose(rates, 1.0)
+    assert ((summary["sdc_rate_lo"] <= summary["sdc_rate"]) & (summary["sdc_rate"] <= summary["sdc_rate_hi"])).all()
+    assert summary["top1_accuracy"].between(0.8, 1.0).all()
+    injections = pd.read_parquet(run / "results/campaigns/act/digits/kseq/injections.parquet")
+    assert len(injections) == 300 and injections["fault_id"].tolist() == list(range(300))
+    assert injections["image"].between(0, 99).all() and injections["bit"].between(0, 31).all()
+    scm = pd.read_csv(run / "results/tables/act/scm.csv")
+    assert set(scm["scenario"]) >= {"fault_free", "fi_correct"}
+    assert (scm["scm"] <= scm["mispredictions"]).all()
+
+
+def test_faults_that_change_nothing_give_zero_sdc(run):
+    summary = pd.read_csv(run / "results/tables/null/summary.csv")
+    assert summary["sdc_rate"].tolist() == [0.0] and summary["masked_rate"].tolist() == [1.0]
+
+
+def test_shard_files_hold_their_fault_lists(run):
+    shard = pd.read_parquet(run / "results/campaigns/act/digits/kbranch/shard-1.parquet")
+    assert shard["fault_id"].tolist() == list(range(100, 200))
+    assert {"site", "element", "bit", "fault_model", "outcome", "faulty_top5"} <= set(shard.columns)
+    weights = pd.concat(pd.read_parquet(run / f"results/campaigns/wr/digits/tmlp/shard-{i}.parquet") for i in (0, 1))
+    assert len(weights) == 8  # 2 frates x 2 perturbations x 2 replicas
+    expected = {0.05: round(0.05 * MLP_WEIGHTS), 0.1: round(0.1 * MLP_WEIGHTS)}
+    assert (weights["n_faults"] == weights["frate"].map(expected)).all()
+    assert all(len(set(zip(p, i))) == n for p, i, n in zip(weights["fault_param"], weights["fault_index"], weights["n_faults"]))
+    zero = weights[weights["perturbation"] == "zero"]
+    assert all((np.asarray(v) == 0).all() for v in zero["fault_value"])
+
+
+def test_weight_tables_and_statistics(run):
+    replicas = pd.read_csv(run / "results/tables/wr/replicas.csv")
+    assert len(replicas) == 9 and replicas.loc[replicas["frate"] == 0, "perturbation"].tolist() == ["none"]
+    anova = pd.read_csv(run / "results/stats/wr/anova_factorial.csv")
+    assert "C(frate)" in set(anova["term"]) and "C(perturbation)" in set(anova["term"])
+    for figure in ("error_vs_frate", "replica_boxplots"):
+        assert (run / f"results/figures/wr/{figure}.png").stat().st_size > 10_000
+
+
+def test_same_faults_and_outcomes_with_one_shard(run, tmp_path):
+    for part in ("data", "models", "baseline"):
+        shutil.copytree(run / "results" / part, tmp_path / "results" / part)
+    config = copy.deepcopy(TINY)
+    config["campaigns"] = {"act": {**TINY["campaigns"]["act"], "shards": 1}, "wr": {**TINY["campaigns"]["wr"], "shards": 1}}
+    result = snakemake(tmp_path, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "rule train_" not in result.stdout + result.stderr
+    columns = ["fault_id", "image", "site", "element", "bit", "outcome", "faulty_top1"]
+    for model in ("kseq", "kbranch"):
+        one = pd.read_parquet(tmp_path / f"results/campaigns/act/digits/{model}/injections.parquet")[columns]
+        three = pd.read_parquet(run / f"results/campaigns/act/digits/{model}/injections.parquet")[columns]
+        pd.testing.assert_frame_equal(one, three)
+    key = ["frate", "perturbation", "replica"]
+    one = pd.read_csv(tmp_path / "results/tables/wr/replicas.csv").sort_values(key, ignore_index=True)
+    two = pd.read_csv(run / "results/tables/wr/replicas.csv").sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_changing_one_models_injections_reruns_only_its_shards(run):
+    config = copy.deepcopy(TINY)
+    config["campaigns"]["act"]["per_model"] = {"kbranch": {"injections": 450}}
+    result = snakemake(run, config, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
+    assert counts["inject_keras_activation"] == "3"
+    assert set(re.findall(r"results/campaigns/act/digits/(\w+)/shard-\d", out)) == {"kbranch"}
+    assert not {"train_keras", "train_torch", "baseline_keras", "inject_torch_weight_rate"} & set(counts)
+
+
+def test_report_contains_the_figures(run):
+    result = snakemake(run, TINY, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (run / "report.html").read_text(errors="ignore")
+    for name in ("sdc_rate.png", "scm_probability.png", "sdc_by_bit.png", "error_vs_frate.png", "replica_boxplots.png"):
+        assert name in html

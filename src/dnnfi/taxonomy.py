@@ -4,9 +4,13 @@ Format (YAML, one file per data set in ``dnnfi/taxonomies/``)::
 
     name: digits
     reasoning: why the groups and the safety-critical supergroup are what they are
+    source: where the grouping comes from (optional)
     classes: [class names in label order]
-    groups: {group name: [class names]}
+    class_ids: [other identifiers in label order, e.g. ImageNet wnids] (optional)
+    groups: {group name: [class names, or integer labels for names that occur twice]}
     supergroups: {A: [safety-critical group names], B: [the other group names]}
+
+A data set's class list matches a taxonomy if it equals ``classes`` or ``class_ids``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ class Taxonomy:
     critical_group: np.ndarray  #: True where the group belongs to supergroup A, shape (groups,)
     reasoning: str = ""
 
+    def group_names(self) -> list[str]:
+        """Group name per class label, shape (classes,)."""
+        return [self.groups[g] for g in self.group_of_class]
+
+    def supergroup_names(self) -> list[str]:
+        """Supergroup (``A`` or ``B``) per class label, shape (classes,)."""
+        return ["A" if self.critical_group[g] else "B" for g in self.group_of_class]
+
     def is_scm(self, reference, predicted) -> np.ndarray:
         """SCM iff supergroup(reference) = A and group(predicted) != group(reference)."""
         ref_group = self.group_of_class[np.asarray(reference, dtype=np.int64)]
@@ -48,8 +60,8 @@ class Taxonomy:
             {
                 "label": np.arange(len(self.classes)),
                 "name": self.classes,
-                "group": [self.groups[g] for g in self.group_of_class],
-                "supergroup": ["A" if self.critical_group[g] else "B" for g in self.group_of_class],
+                "group": self.group_names(),
+                "supergroup": self.supergroup_names(),
             }
         )
 
@@ -58,22 +70,31 @@ def from_mapping(spec: dict, expected_classes: list[str] | None = None) -> Taxon
     """Build and check a taxonomy from its YAML mapping."""
     name = spec.get("name", "?")
     classes = [str(c) for c in spec["classes"]]
-    if expected_classes is not None and list(expected_classes) != classes:
-        raise TaxonomyError(f"taxonomy {name!r}: its classes differ from the data set's classes")
+    class_ids = [str(c) for c in spec.get("class_ids", classes)]
+    if len(class_ids) != len(classes):
+        raise TaxonomyError(f"taxonomy {name!r}: {len(class_ids)} class_ids for {len(classes)} classes")
+    if expected_classes is not None and list(expected_classes) not in (classes, class_ids):
+        expected = list(expected_classes)
+        first = next((i for i, (a, b) in enumerate(zip(expected, classes)) if a != b), min(len(expected), len(classes)))
+        raise TaxonomyError(
+            f"taxonomy {name!r}: its classes differ from the data set's classes "
+            f"({len(classes)} vs {len(expected)} classes, first difference at label {first})"
+        )
     if set(spec["supergroups"]) != set(SUPERGROUPS):
         raise TaxonomyError(
             f"taxonomy {name!r}: expected exactly two supergroups A and B, got {sorted(spec['supergroups'])}"
         )
     groups = list(spec["groups"])
-    index = {c: i for i, c in enumerate(classes)}
+    labels_of_name: dict[str, list[int]] = {}
+    for i, c in enumerate(classes):
+        labels_of_name.setdefault(c, []).append(i)
     group_of_class = np.full(len(classes), -1, dtype=np.int64)
     for g, members in enumerate(spec["groups"].values()):
         for member in members:
-            if member not in index:
-                raise TaxonomyError(f"taxonomy {name!r}: group {groups[g]!r} names unknown class {member!r}")
-            if group_of_class[index[member]] >= 0:
+            label = _label(name, groups[g], member, labels_of_name, len(classes))
+            if group_of_class[label] >= 0:
                 raise TaxonomyError(f"taxonomy {name!r}: class {member!r} appears in more than one group")
-            group_of_class[index[member]] = g
+            group_of_class[label] = g
     missing = [c for c, g in zip(classes, group_of_class) if g < 0]
     if missing:
         raise TaxonomyError(f"taxonomy {name!r}: classes in no group: {missing[:10]}")
@@ -87,13 +108,28 @@ def from_mapping(spec: dict, expected_classes: list[str] | None = None) -> Taxon
     return Taxonomy(name, classes, group_of_class, groups, critical, spec.get("reasoning", ""))
 
 
+def _label(name: str, group: str, member, labels_of_name: dict[str, list[int]], n_classes: int) -> int:
+    """Label of a group member given as a class name or as an integer label."""
+    if isinstance(member, int):
+        if not 0 <= member < n_classes:
+            raise TaxonomyError(f"taxonomy {name!r}: group {group!r} names label {member}, expected 0..{n_classes - 1}")
+        return member
+    hits = labels_of_name.get(str(member), [])
+    if not hits:
+        raise TaxonomyError(f"taxonomy {name!r}: group {group!r} names unknown class {member!r}")
+    if len(hits) > 1:
+        # ImageNet has two "crane" and two "maillot" classes: such members must be given by label
+        raise TaxonomyError(f"taxonomy {name!r}: class name {member!r} is ambiguous (labels {hits}); give the label")
+    return hits[0]
+
+
 def load(name_or_path: str | Path, expected_classes: list[str] | None = None) -> Taxonomy:
     """Load a shipped taxonomy by name (``digits``, ...) or a YAML file by path."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = resources.files("dnnfi") / "taxonomies" / f"{name_or_path}.yaml"
         if not path.is_file():
-            shipped = sorted(p.name[:-5] for p in (resources.files("dnnfi") / "taxonomies").iterdir())
+            shipped = sorted(p.name[:-5] for p in (resources.files("dnnfi") / "taxonomies").iterdir() if p.name.endswith(".yaml"))
             raise TaxonomyError(f"unknown taxonomy {name_or_path!r}: expected one of {shipped} or a YAML path")
     with path.open() as fh:
         return from_mapping(yaml.safe_load(fh), expected_classes)

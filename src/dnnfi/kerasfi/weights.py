@@ -20,24 +20,23 @@ from dnnfi.outcomes import summarize_logits
 
 def weight_sites(model, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
     """One row per weight tensor: ``site`` (variable path, e.g. ``conv1_conv/kernel``),
-    ``layer``, ``kind`` (``kernel``, ``bias``, ``gamma``, ...), ``shape``, ``size``, ``dtype``.
+    ``layer`` (its path, ``outer/inner`` when nested), ``kind`` (``kernel``, ``bias``, ``gamma``, ...), ``shape``, ``size``, ``dtype``.
 
     ``kinds`` keeps the variables of those names; None keeps every trainable variable.
     """
     rows = []
-    for layer in model.layers if hasattr(model, "layers") else []:
-        for var in layer.weights:
-            if (kinds is None and var.trainable) or (kinds is not None and var.name in kinds):
-                rows.append(
-                    {
-                        "site": var.path,
-                        "layer": layer.name,
-                        "kind": var.name,
-                        "shape": "x".join(map(str, var.shape)),
-                        "size": int(np.prod(var.shape)),
-                        "dtype": str(var.dtype),
-                    }
-                )
+    for var in model.weights:
+        if (kinds is None and var.trainable) or (kinds is not None and var.name in kinds):
+            rows.append(
+                {
+                    "site": var.path,
+                    "layer": var.path.rsplit("/", 1)[0],
+                    "kind": var.name,
+                    "shape": "x".join(map(str, var.shape)),
+                    "size": int(np.prod(var.shape)),
+                    "dtype": str(var.dtype),
+                }
+            )
     table = pd.DataFrame(rows, columns=["site", "layer", "kind", "shape", "size", "dtype"])
     return table.drop_duplicates("site").reset_index(drop=True)
 

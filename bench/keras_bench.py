@@ -1,0 +1,147 @@
+"""Keras engine benchmark: time per injection against fault-free inference, from one run.
+
+For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32x32):
+
+- fault-free: compiled whole-model inference, time per image at the best batch size;
+- engine: wall time of a whole 3,000-injection campaign (seed-compatible random sites, one
+  random bit flip each, over 10 images; building the injector, tracing, golden runs included)
+  divided by 3,000;
+- TensorFI+-style baseline: every injection recomputes the whole model at batch size 1,
+  layer call by layer call with the faulty output replaced (as that tool does), timed on a
+  few hundred injections;
+- peak resident memory of the process after each phase (monotonic).
+
+Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
+Not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fault_free_per_image(model, images: np.ndarray, batch_sizes: list[int]) -> tuple[float, int]:
+    """Best seconds per image over ``batch_sizes`` (compiled forward, warm), and that batch size."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    best = (np.inf, 0)
+    for bs in batch_sizes:
+        x = tf.constant(np.resize(images, (bs,) + images.shape[1:]))
+        forward(x)
+        repeats = max(2, 64 // bs)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            forward(x).numpy()
+        best = min(best, ((time.perf_counter() - start) / repeats / bs, bs))
+    return best
+
+
+def engine_per_injection(model, images: np.ndarray, n: int, batch_size: int) -> tuple[float, dict]:
+    """Wall seconds per injection of a whole campaign of ``n`` faults, and its outcome counts."""
+    from dnnfi.faults import draw_activation_faults
+    from dnnfi.kerasfi.engine import KerasInjector
+    from dnnfi.outcomes import classify
+    from dnnfi.seeds import rng_for
+
+    start = time.perf_counter()
+    injector = KerasInjector(model, batch_size=batch_size)
+    sites = injector.sites()
+    faults = draw_activation_faults(sites[sites["eligible"]], n, rng_for(0, "bench", model.name), np.arange(len(images)))
+    results = classify(injector.run(faults, images, progress=False))
+    seconds = time.perf_counter() - start
+    return seconds / n, results["outcome"].value_counts().to_dict()
+
+
+def tensorfi_plus_per_injection(model, images: np.ndarray, n: int) -> float:
+    """Seconds per injection when every fault recomputes the whole model at batch size 1."""
+    import keras
+
+    from dnnfi.bitflip import flip_bits
+    from dnnfi.faults import draw_activation_faults
+    from dnnfi.kerasfi.engine import KerasInjector
+    from dnnfi.seeds import rng_for
+
+    sites = KerasInjector(model).sites()
+    faults = draw_activation_faults(sites[sites["eligible"]], n, rng_for(1, "bench", model.name), np.arange(len(images)))
+    depth = model._nodes_by_depth
+    nodes = [node for d in sorted(depth, reverse=True) for node in depth[d] if not node.is_input]
+    name_of = {id(node): layer.name for layer in model.layers for node in layer._inbound_nodes}
+    start = time.perf_counter()
+    for f in faults.itertuples():
+        values = {id(model.inputs[0]): keras.ops.convert_to_tensor(images[f.image : f.image + 1])}
+        for node in nodes:
+            args, kwargs = node.arguments.fill_in(values)
+            outs = keras.tree.flatten(node.operation(*args, **kwargs))
+            if name_of.get(id(node)) == f.site:
+                array = np.array(keras.ops.convert_to_numpy(outs[0]))
+                flat = array.reshape(-1)
+                flat[f.element : f.element + 1] = flip_bits(flat[f.element : f.element + 1], [f.bit])
+                outs[0] = keras.ops.convert_to_tensor(array)
+            for ref, out in zip(node.outputs, outs):
+                values[id(ref)] = out
+        keras.ops.convert_to_numpy(values[id(model.outputs[0])])
+    return (time.perf_counter() - start) / n
+
+
+def resnet8(n_images: int):
+    """The pretrained ResNet-8 and ``n_images`` CIFAR-10 test images (raw 0-255), or None."""
+    from dnnfi.datasets import image_folder, shared_dir
+    from dnnfi.kerasfi.models import load
+
+    path = shared_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
+    data = shared_dir() / "data" / "cifar10-jpeg" / "test"
+    if not path.is_file() or not data.is_dir():
+        print(f"skipping ResNet-8: {path} or {data} not found (set DNNFI_SHARED)")
+        return None
+    split = image_folder(data, limit_per_class=1)
+    return load(path), split.x[:n_images].astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--injections", type=int, default=3000)
+    parser.add_argument("--baseline-injections", type=int, default=200)
+    parser.add_argument("--images", type=int, default=10)
+    args = parser.parse_args()
+
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    cases = [
+        ("ResNet50", keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3)),
+         (rng.random((args.images, 224, 224, 3)) * 255 - 128).astype(np.float32), [1, 8, 16, 32], 64),
+    ]
+    tiny = resnet8(args.images)
+    if tiny is not None:
+        cases.append(("ResNet-8", tiny[0], tiny[1], [1, 32, 128, 512], 256))
+
+    rows = []
+    for name, model, images, batch_sizes, engine_batch in cases:
+        free, best_bs = fault_free_per_image(model, images, batch_sizes)
+        mem_free = peak_rss_mb()
+        engine, outcomes = engine_per_injection(model, images, args.injections, engine_batch)
+        mem_engine = peak_rss_mb()
+        baseline = tensorfi_plus_per_injection(model, images, args.baseline_injections)
+        rows.append((name, free, best_bs, engine, baseline, mem_free, mem_engine, peak_rss_mb(), outcomes))
+
+    print(f"{'model':<10} {'fault-free s/img':>16} {'best bs':>7} {'engine s/inj':>12} {'tfi+ s/inj':>10} "
+          f"{'overhead':>8} {'tfi+ ratio':>10} {'speedup':>7} {'peak MB free/eng/tfi+':>22}  outcomes")
+    for name, free, bs, engine, baseline, m1, m2, m3, outcomes in rows:
+        print(f"{name:<10} {free:>16.5f} {bs:>7d} {engine:>12.5f} {baseline:>10.5f} {engine / free:>8.3f} "
+              f"{baseline / free:>10.2f} {baseline / engine:>7.1f} {f'{m1:.0f}/{m2:.0f}/{m3:.0f}':>22}  {outcomes}")
+    name, free, _, engine, baseline, *_ = rows[0]
+    print(f"keras overhead_resnet50={engine / free:.3f} speedup_vs_tensorfi_plus={baseline / engine:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from dnnfi import runlog
@@ -10,9 +11,12 @@ shards = pd.concat([pd.read_parquet(p) for p in snakemake.input.shards], ignore_
 baseline = pd.read_parquet(snakemake.input.baseline)
 table = shards.assign(dataset=w.dataset, model=w.model)
 if snakemake.params.kind == "activation":
+    with np.load(snakemake.input.data) as data:  # reads the class names only
+        classes = [str(c) for c in data["classes"]]
+    taxonomy = load(snakemake.params.taxonomy, expected_classes=classes)
     image_info = baseline[["image", "label", "golden_top1", "correct"]].rename(
         columns={"golden_top1": "baseline_top1", "correct": "initially_correct"})
-    table = annotate_scm(table.merge(image_info, on="image", how="left"), load(snakemake.params.taxonomy))
+    table = annotate_scm(table.merge(image_info, on="image", how="left"), taxonomy)
     log.info("%d injections, outcomes: %s", len(table), table["outcome"].value_counts().to_dict())
 else:
     table = table.drop(columns=["fault_param", "fault_index", "fault_value"])

@@ -3,5 +3,13 @@ import pandas as pd
 from dnnfi import figures, runlog
 
 log = runlog.start(snakemake.log[0])
-figures.error_vs_frate(pd.read_csv(snakemake.input.summary), snakemake.output.error_vs_frate)
-figures.replica_boxplots(pd.read_csv(snakemake.input.replicas), snakemake.output.replica_boxplots)
+inp, out = snakemake.input, snakemake.output
+
+
+def paths(name):
+    return [out[name], out[f"{name}_pdf"]]
+
+
+figures.error_vs_frate(pd.read_csv(inp.summary), paths("error_vs_frate"))
+figures.replica_boxplots(pd.read_csv(inp.replicas), paths("replica_boxplots"))
+figures.std_intervals(pd.read_csv(inp.std_intervals), paths("std_intervals"))

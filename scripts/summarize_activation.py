@@ -1,22 +1,26 @@
+from pathlib import Path
+
 import pandas as pd
 
 from dnnfi import aggregate, runlog
 from dnnfi.taxonomy import load
 
 log = runlog.start(snakemake.log[0])
-out = snakemake.output
+out, params = snakemake.output, snakemake.params
 injections = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 baselines = pd.concat(
     [pd.read_parquet(p).assign(dataset=p.split("/")[-2], model=p.split("/")[-1][: -len(".parquet")])
      for p in snakemake.input.baselines],
     ignore_index=True,
 )
-taxonomies = {d: load(t) for d, t in snakemake.params.taxonomies.items()}
-scm = aggregate.scm_table(injections, baselines, taxonomies)
-summary = aggregate.activation_summary(injections, baselines, scm)
+taxonomies = {d: load(t) for d, t in params.taxonomies.items()}
+scm = aggregate.scm_table(injections, baselines, taxonomies, params.confidence)
+summary = aggregate.activation_summary(injections, baselines, scm, params.confidence, params.margin)
 summary.to_csv(out.summary, index=False)
-summary.to_markdown(out.markdown, index=False, floatfmt=".4f")
-aggregate.outcome_table(injections, ["dataset", "model", "layer_index", "site"]).to_csv(out.by_layer, index=False)
-aggregate.outcome_table(injections, ["dataset", "model", "bit"]).to_csv(out.by_bit, index=False)
+Path(out.markdown).write_text(aggregate.published_activation(summary).to_markdown(index=False) + "\n")
 scm.to_csv(out.scm, index=False)
+keys = ["dataset", "model", "fault_model"]
+tables = {"outcomes": keys + ["scenario"], "by_layer": keys + ["layer_index", "site"], "by_bit": keys + ["bit"]}
+for name, by in tables.items():
+    aggregate.outcome_table(injections, by, params.confidence).to_csv(out[name], index=False)
 log.info("summary:\n%s", summary.to_string())

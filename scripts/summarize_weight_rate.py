@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 
 from dnnfi import aggregate, runlog
@@ -14,5 +16,5 @@ replicas = pd.concat([pd.DataFrame(fault_free), replicas], ignore_index=True)
 replicas.to_csv(snakemake.output.replicas, index=False)
 summary = aggregate.weight_summary(replicas)
 summary.to_csv(snakemake.output.summary, index=False)
-summary.to_markdown(snakemake.output.markdown, index=False, floatfmt=".4f")
+Path(snakemake.output.markdown).write_text(aggregate.published_weight(summary).to_markdown(index=False) + "\n")
 log.info("summary:\n%s", summary.to_string())

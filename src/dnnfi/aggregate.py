@@ -1,28 +1,44 @@
-"""Outcome rates with Wilson intervals and the SCM scenarios of the TensorFI+ study.
+"""Outcome rates with Wilson intervals, the SCM scenarios of the TensorFI+ study and the summary
+tables of both studies.
 
-All rates are shares in [0, 1]; ``*_lo`` / ``*_hi`` are 95% Wilson score interval bounds
-(statsmodels), ``*_margin`` the larger distance from the rate to a bound (the achieved margin).
+All rates are shares in [0, 1]; ``*_lo`` / ``*_hi`` are Wilson score interval bounds
+(statsmodels) at ``confidence`` (default 95%), ``*_margin`` the larger distance from the rate to a
+bound (the achieved margin, see ``dnnfi.samplesize.wilson_margin``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from dnnfi.outcomes import OUTCOMES
 from dnnfi.taxonomy import Taxonomy
 
 CONFIDENCE = 0.95
-SCENARIOS = ("fault_free", "fi_correct", "fi_misclassified_scm", "fi_misclassified_nonscm")
+#: fault-free errors (reference = ground truth); SDCs of injections (reference = golden prediction)
+#: on initially correct images, on all initially misclassified images, and on those split by
+#: whether the initial error was itself SCM
+SCENARIOS = ("fault_free", "fi_correct", "fi_misclassified", "fi_misclassified_scm", "fi_misclassified_nonscm")
+SCENARIO_LABELS = {
+    "fault_free": "fault-free",
+    "fi_correct": "FI, initially correct",
+    "fi_misclassified": "FI, initially misclassified",
+    "fi_misclassified_scm": "FI, initially misclassified (SCM)",
+    "fi_misclassified_nonscm": "FI, initially misclassified (non-SCM)",
+}
+RATE_COLUMNS = ("masked", "benign", "sdc", "sdc_top5", "due")
 
 
-def with_interval(table: pd.DataFrame, name: str, count: str, total: str) -> pd.DataFrame:
-    """Add ``name``, ``name_lo``, ``name_hi`` and ``name_margin`` = count / total with a Wilson interval."""
+def with_interval(table: pd.DataFrame, name: str, count: str, total: str,
+                  confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Add ``name``, ``name_lo``, ``name_hi`` and ``name_margin`` = count / total with a Wilson
+    interval; NaN where total is 0."""
     k = table[count].to_numpy(dtype=float)
     n = table[total].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=1 - CONFIDENCE, method="wilson")
+        lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=1 - confidence, method="wilson")
         rate = np.where(n > 0, k / np.maximum(n, 1), np.nan)
     table[name] = rate
     # the closed form can land 1e-17 on the wrong side of 0 or 1; an interval always holds its rate
@@ -32,15 +48,24 @@ def with_interval(table: pd.DataFrame, name: str, count: str, total: str) -> pd.
     return table
 
 
-def outcome_table(injections: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Counts and rates of masked, benign, SDC, SDC (top-5) and DUE per group of ``by``."""
+def outcome_table(injections: pd.DataFrame, by: list[str], confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Counts and rates (with intervals) of masked, benign, SDC, SDC (top-5) and DUE per group of ``by``.
+
+    With an ``scm`` column (see ``annotate_scm``) also the SCM count, the absolute SCM rate per
+    injection (``scm_rate``) and the SCM probability (``scm_probability`` = SCM / SDC).
+    """
     flags = pd.get_dummies(injections["outcome"].astype(pd.CategoricalDtype(OUTCOMES)))
     flags["sdc_top5"] = injections["sdc_top5"].to_numpy(bool)
+    if "scm" in injections:
+        flags["scm"] = injections["scm"].to_numpy(bool)
     flags["injections"] = 1
     counts = pd.concat([injections[by], flags.astype(int)], axis=1).groupby(by, observed=True, sort=True).sum()
     table = counts.reset_index()
-    for outcome in (*OUTCOMES, "sdc_top5"):
-        table = with_interval(table, f"{outcome}_rate", outcome, "injections")
+    for outcome in RATE_COLUMNS:
+        table = with_interval(table, f"{outcome}_rate", outcome, "injections", confidence)
+    if "scm" in injections:
+        table = with_interval(table, "scm_rate", "scm", "injections", confidence)
+        table = with_interval(table, "scm_probability", "scm", "sdc", confidence)
     return table
 
 
@@ -62,42 +87,127 @@ def annotate_scm(injections: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
     return out
 
 
-def scm_table(injections: pd.DataFrame, baselines: pd.DataFrame, taxonomies: dict[str, Taxonomy]) -> pd.DataFrame:
-    """SCM probability (share of mispredictions that are SCM) and absolute SCM rate per injection
-    (or per image for fault-free inference), per data set, model and scenario, with intervals."""
+def scm_table(injections: pd.DataFrame, baselines: pd.DataFrame, taxonomies: dict[str, Taxonomy],
+              confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """SCM probability (share of mispredictions that are SCM) and absolute SCM rate per trial, per
+    data set, model and scenario (``SCENARIOS``), with Wilson intervals.
+
+    Trials are images for ``fault_free`` (mispredictions: wrong top-1 against the ground truth) and
+    injections otherwise (mispredictions: SDCs). Scenarios with no trials are left out.
+    """
     rows = []
     for (dataset, model), base in baselines.groupby(["dataset", "model"], sort=True):
         wrong = base[~base["correct"]]
         scm = taxonomies[dataset].is_scm(wrong["label"], wrong["golden_top1"])
         rows.append(dict(dataset=dataset, model=model, scenario="fault_free", trials=len(base),
                          mispredictions=len(wrong), scm=int(scm.sum())))
-    for (dataset, model, scenario), inj in injections.groupby(["dataset", "model", "scenario"], sort=True):
+    misclassified = injections[injections["scenario"] != "fi_correct"].assign(scenario="fi_misclassified")
+    for (dataset, model, scenario), inj in pd.concat([injections, misclassified]).groupby(
+            ["dataset", "model", "scenario"], sort=True):
         rows.append(dict(dataset=dataset, model=model, scenario=scenario, trials=len(inj),
                          mispredictions=int((inj["outcome"] == "sdc").sum()), scm=int(inj["scm"].sum())))
     table = pd.DataFrame(rows)
-    table = with_interval(table, "scm_probability", "scm", "mispredictions")
-    return with_interval(table, "scm_rate", "scm", "trials")
+    table["scenario"] = pd.Categorical(table["scenario"], SCENARIOS, ordered=True)
+    table = table.sort_values(["dataset", "model", "scenario"], ignore_index=True)
+    table["scenario"] = table["scenario"].astype(str)
+    table = with_interval(table, "scm_probability", "scm", "mispredictions", confidence)
+    return with_interval(table, "scm_rate", "scm", "trials", confidence)
 
 
-def activation_summary(injections: pd.DataFrame, baselines: pd.DataFrame, scm: pd.DataFrame) -> pd.DataFrame:
-    """One row per data set and model: top-1 accuracy, SDC and DUE rates with intervals, and
-    SCM probability per scenario (the published tables' columns)."""
-    outcomes = outcome_table(injections, ["dataset", "model"])
-    accuracy = baselines.groupby(["dataset", "model"])["correct"].mean().rename("top1_accuracy").reset_index()
-    scm_wide = scm.pivot(index=["dataset", "model"], columns="scenario", values="scm_probability")
-    scm_wide.columns = [f"scm_probability_{c}" for c in scm_wide.columns]
-    keep = ["dataset", "model", "injections", "sdc_rate", "sdc_rate_lo", "sdc_rate_hi", "sdc_rate_margin",
-            "sdc_top5_rate", "due_rate", "due_rate_lo", "due_rate_hi", "masked_rate", "benign_rate"]
-    return accuracy.merge(outcomes[keep], on=["dataset", "model"]).merge(scm_wide.reset_index(), on=["dataset", "model"])
+def activation_summary(injections: pd.DataFrame, baselines: pd.DataFrame, scm: pd.DataFrame,
+                       confidence: float = CONFIDENCE, target_margin: float | None = None) -> pd.DataFrame:
+    """One row per data set and model: top-1 accuracy, outcome rates with intervals and achieved
+    margins, and SCM probability (with interval) per scenario; the published tables' columns."""
+    outcomes = outcome_table(injections, ["dataset", "model"], confidence)
+    accuracy = baselines.groupby(["dataset", "model"])["correct"].agg(images="size", top1_accuracy="mean")
+    columns = ["scm_probability", "scm_probability_lo", "scm_probability_hi"]
+    per_scenario = []
+    for scenario in SCENARIOS:  # scm_probability_<scenario>, _lo, _hi
+        rows = scm.loc[scm["scenario"] == scenario].set_index(["dataset", "model"])[columns]
+        per_scenario.append(rows.rename(columns=lambda c: c.replace("probability", f"probability_{scenario}")))
+    scm_wide = pd.concat(per_scenario, axis=1).dropna(axis=1, how="all")
+    keep = ["dataset", "model", "injections"]
+    for rate in ("sdc", "sdc_top5", "due", "masked", "benign"):
+        keep += [f"{rate}_rate", f"{rate}_rate_lo", f"{rate}_rate_hi"] + (["sdc_rate_margin"] if rate == "sdc" else [])
+    table = accuracy.reset_index().merge(outcomes[keep], on=["dataset", "model"])
+    table = table.merge(scm_wide.reset_index(), on=["dataset", "model"], how="left")
+    table.insert(table.columns.get_loc("sdc_rate_margin") + 1, "target_margin", target_margin)
+    table.insert(table.columns.get_loc("injections") + 1, "confidence", confidence)
+    return table
 
 
 def weight_summary(replicas: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation and count of replica errors per model, frate and perturbation."""
+    """Per data set, model, frate and perturbation: faulty weights, replicas, mean top-1 error with
+    a 95% Student-t interval over replicas (NaN with one replica), its standard deviation, and the
+    mean top-5 error (errors are shares in [0, 1])."""
     grouped = replicas.groupby(["dataset", "model", "frate", "perturbation"], sort=True)
-    return grouped.agg(
+    table = grouped.agg(
         faults=("n_faults", "mean"),
         replicas=("replica", "count"),
         top1_error_mean=("top1_error", "mean"),
         top1_error_std=("top1_error", "std"),
         top5_error_mean=("top5_error", "mean"),
     ).reset_index()
+    n = table["replicas"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * table["top1_error_std"] / np.sqrt(n)
+    table.insert(table.columns.get_loc("top1_error_mean") + 1, "top1_error_mean_lo", table["top1_error_mean"] - half)
+    table.insert(table.columns.get_loc("top1_error_mean") + 2, "top1_error_mean_hi", table["top1_error_mean"] + half)
+    return table
+
+
+def _pct(rate, lo=None, hi=None, digits: int = 2) -> list[str]:
+    """Percent strings, ``rate [lo, hi]`` when bounds are given; ``n/a`` where the rate is NaN
+    (no trials, e.g. no SDC to take an SCM share of)."""
+    rate = pd.Series(rate).to_numpy(dtype=float)
+    out = []
+    for i, r in enumerate(rate):
+        if np.isnan(r):
+            out.append("n/a")
+        elif lo is None:
+            out.append(f"{100 * r:.{digits}f}%")
+        else:
+            bounds = 100 * np.asarray(lo, dtype=float)[i], 100 * np.asarray(hi, dtype=float)[i]
+            out.append(f"{100 * r:.{digits}f}% [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]")
+    return out
+
+
+def published_activation(summary: pd.DataFrame) -> pd.DataFrame:
+    """The TensorFI+ study's table layout from ``activation_summary``: data set, model, top-1
+    accuracy, SDC rate with interval and achieved margin, SCM probability per scenario."""
+    conf = f"{100 * summary['confidence'].iloc[0]:g}%" if len(summary) else "95%"
+    table = pd.DataFrame({
+        "Data set": summary["dataset"],
+        "Model": summary["model"],
+        "Top-1 accuracy": _pct(summary["top1_accuracy"]),
+        "Injections": summary["injections"],
+        f"SDC rate [{conf} CI]": _pct(summary["sdc_rate"], summary["sdc_rate_lo"], summary["sdc_rate_hi"]),
+        "Achieved margin": ["±" + s for s in _pct(summary["sdc_rate_margin"])],
+        "Target margin": ["" if pd.isna(t) else f"±{100 * t:g}%" for t in summary["target_margin"]],
+        f"DUE rate [{conf} CI]": _pct(summary["due_rate"], summary["due_rate_lo"], summary["due_rate_hi"]),
+    })
+    for scenario in SCENARIOS:
+        col = f"scm_probability_{scenario}"
+        if col in summary:
+            table[f"SCM prob., {SCENARIO_LABELS[scenario]}"] = _pct(
+                summary[col], summary[f"{col}_lo"], summary[f"{col}_hi"], digits=1)
+    return table
+
+
+def published_weight(summary: pd.DataFrame) -> pd.DataFrame:
+    """The Rojas et al. study's layout from ``weight_summary``: mean top-1 error per model, frate
+    and perturbation (with interval and std over replicas); frate 0 is the fault-free run."""
+    return pd.DataFrame({
+        "Data set": summary["dataset"],
+        "Model": summary["model"],
+        "frate": summary["frate"].map(lambda f: f"{f:g}"),
+        "Perturbation": summary["perturbation"],
+        "Faulty weights": summary["faults"].round().astype(int),
+        "Replicas": summary["replicas"],
+        "Mean top-1 error [95% CI]": [
+            s if np.isfinite(lo) else s.split(" [")[0] + " (one run)"
+            for s, lo in zip(_pct(summary["top1_error_mean"], summary["top1_error_mean_lo"],
+                                  summary["top1_error_mean_hi"]), summary["top1_error_mean_lo"])],
+        "Std top-1 error": [s if s != "n/a" else "" for s in _pct(summary["top1_error_std"])],
+        "Mean top-5 error": _pct(summary["top5_error_mean"]),
+    })

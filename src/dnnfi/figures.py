@@ -1,6 +1,13 @@
-"""Figures of the studies (seaborn/matplotlib), drawn from the summary tables."""
+"""Figures of the studies (seaborn/matplotlib), drawn from the summary tables.
+
+Every function takes the table(s) it draws and a list of paths; each figure is written to every
+path (e.g. one PNG for the report and one PDF for a paper). Rates are plotted in percent.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -10,88 +17,187 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from dnnfi.aggregate import SCENARIO_LABELS, SCENARIOS  # noqa: E402
+
 sns.set_theme(style="whitegrid", context="notebook")
+Paths = Sequence[str | Path]
 
 
-def _save(fig, path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
+def _save(fig, paths: Paths) -> None:
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
 
-def _errorbars(ax, table: pd.DataFrame, x, rate: str, **kwargs) -> None:
-    err = np.vstack([table[rate] - table[f"{rate}_lo"], table[f"{rate}_hi"] - table[rate]]) * 100
-    ax.errorbar(x, table[rate] * 100, yerr=err, fmt="none", ecolor="black", capsize=4, **kwargs)
+def _yerr(table: pd.DataFrame, rate: str) -> np.ndarray:
+    """Asymmetric error bars in percent from ``rate_lo`` / ``rate_hi``, shape (2, rows)."""
+    return np.vstack([table[rate] - table[f"{rate}_lo"], table[f"{rate}_hi"] - table[rate]]) * 100
 
 
-def sdc_rate(summary: pd.DataFrame, path) -> None:
-    """SDC rate per model with 95% Wilson intervals."""
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(summary), 4))
+def _legend_outside(ax, title: str) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend():
+        ax.get_legend().remove()
+    ax.legend(handles, labels, title=title, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+
+
+def sdc_rate(summary: pd.DataFrame, paths: Paths) -> None:
+    """SDC rate per data set and model with Wilson intervals (``activation_summary`` rows)."""
+    conf = f"{100 * summary['confidence'].iloc[0]:g}%"
+    fig, ax = plt.subplots(figsize=(2 + 1.2 * len(summary), 4))
     labels = summary["dataset"] + "\n" + summary["model"]
     ax.bar(labels, summary["sdc_rate"] * 100, color=sns.color_palette()[0])
-    _errorbars(ax, summary, labels, "sdc_rate")
+    ax.errorbar(labels, summary["sdc_rate"] * 100, yerr=_yerr(summary, "sdc_rate"), fmt="none", ecolor="black",
+                capsize=4)
+    for x, (rate, hi, n) in enumerate(zip(summary["sdc_rate"], summary["sdc_rate_hi"], summary["injections"])):
+        ax.annotate(f"{100 * rate:.2f}%\nn={n}", (x, 100 * hi), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize="small")
+    ax.set_ylim(0, 100 * summary["sdc_rate_hi"].max() * 1.3 + 1e-9)
     ax.set_ylabel("SDC rate (% of injections)")
     ax.set_xlabel("data set / model")
-    ax.set_title("Silent data corruption per model (95% Wilson CI)")
-    _save(fig, path)
+    ax.set_title(f"Silent data corruption per model ({conf} Wilson CI)")
+    _save(fig, paths)
 
 
-def scm_probability(scm: pd.DataFrame, path) -> None:
-    """SCM probability per scenario and model with 95% Wilson intervals."""
-    models = list(dict.fromkeys(scm["model"]))
-    scenarios = list(dict.fromkeys(scm["scenario"]))
+def scm_probability(scm: pd.DataFrame, paths: Paths) -> None:
+    """SCM probability per scenario and model, one panel per data set (``scm_table`` rows).
+
+    Each bar is labelled SCM / mispredictions; "none" marks a scenario with trials but no
+    misprediction (no share to take).
+    """
+    datasets = sorted(scm["dataset"].unique())
+    scenarios = [s for s in SCENARIOS if s in set(scm["scenario"])]
+    colors = dict(zip(scenarios, sns.color_palette("colorblind", len(scenarios))))
     width = 0.8 / len(scenarios)
-    fig, ax = plt.subplots(figsize=(2 + 1.8 * len(models), 4.2))
-    for i, scenario in enumerate(scenarios):
-        rows = scm[scm["scenario"] == scenario].set_index("model").reindex(models)
-        x = np.arange(len(models)) + (i - (len(scenarios) - 1) / 2) * width
-        ax.bar(x, rows["scm_probability"] * 100, width, label=scenario.replace("_", " "))
-        _errorbars(ax, rows, x, "scm_probability")
-    ax.set_xticks(np.arange(len(models)), models)
-    ax.set_ylabel("SCM probability (% of mispredictions)")
-    ax.set_xlabel("model")
-    ax.set_ylim(0, 105)
-    ax.set_title("Safety-critical share of mispredictions (95% Wilson CI)")
-    ax.legend(title="scenario", fontsize="small")
-    _save(fig, path)
+    sizes = [scm.loc[scm["dataset"] == d, "model"].nunique() for d in datasets]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(1.5 + 2.2 * sum(sizes) + 3, 4.4), squeeze=False,
+                             sharey=True, width_ratios=sizes, layout="constrained")
+    for ax, dataset in zip(axes[0], datasets):
+        rows = scm[scm["dataset"] == dataset]
+        models = sorted(rows["model"].unique())
+        for i, scenario in enumerate(scenarios):
+            part = rows[rows["scenario"] == scenario].set_index("model").reindex(models)
+            x = np.arange(len(models)) + (i - (len(scenarios) - 1) / 2) * width
+            ax.bar(x, part["scm_probability"] * 100, width, color=colors[scenario], label=SCENARIO_LABELS[scenario])
+            ax.errorbar(x, part["scm_probability"] * 100, yerr=_yerr(part, "scm_probability"), fmt="none",
+                        ecolor="black", capsize=2, lw=1)
+            for xi, (k, n, hi) in zip(x, part[["scm", "mispredictions", "scm_probability_hi"]].to_numpy(float)):
+                if np.isnan(n):  # no trials in this scenario (e.g. no misclassified image was injected)
+                    continue
+                label, y = (f"{k:.0f}/{n:.0f}", 100 * hi) if n > 0 else ("none", 0)
+                ax.annotate(label, (xi, y), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                            fontsize=7, rotation=90)
+        ax.set_xticks(np.arange(len(models)), models)
+        ax.set_title(f"data set: {dataset}")
+        ax.set_xlabel("model")
+    axes[0][0].set_ylabel("SCM probability (% of mispredictions)")
+    axes[0][0].set_ylim(0, 115)
+    _legend_outside(axes[0][-1], "scenario (95% Wilson CI)")
+    fig.suptitle("Safety-critical share of mispredictions")
+    _save(fig, paths)
 
 
-def rate_by(table: pd.DataFrame, x: str, xlabel: str, path, title: str) -> None:
-    """SDC rate against ``x`` (bit position, layer index) per model, with a 95% interval band."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for model, rows in table.groupby("model", sort=True):
+def rate_by(table: pd.DataFrame, x: str, xlabel: str, paths: Paths, title: str) -> None:
+    """SDC rate and absolute SCM rate (per injection) against ``x`` (bit position, layer index)
+    per data set and model, each with its Wilson band (``outcome_table`` rows with SCM)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    palette = sns.color_palette(n_colors=table.groupby(["dataset", "model"]).ngroups)
+    for color, ((dataset, model), rows) in zip(palette, table.groupby(["dataset", "model"], sort=True)):
         rows = rows.sort_values(x)
-        ax.plot(rows[x], rows["sdc_rate"] * 100, marker="o", ms=3, label=model)
-        ax.fill_between(rows[x], rows["sdc_rate_lo"] * 100, rows["sdc_rate_hi"] * 100, alpha=0.2)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("SDC rate (% of injections)")
-    ax.set_title(title)
-    ax.legend(title="model", fontsize="small")
-    _save(fig, path)
+        for ax, rate in ((top, "sdc_rate"), (bottom, "scm_rate")):
+            ax.plot(rows[x], rows[rate] * 100, marker="o", ms=3, color=color, label=f"{dataset} / {model}")
+            ax.fill_between(rows[x], rows[f"{rate}_lo"] * 100, rows[f"{rate}_hi"] * 100, color=color, alpha=0.15)
+    top.set_ylabel("SDC rate\n(% of injections)")
+    bottom.set_ylabel("SCM rate\n(% of injections)")
+    bottom.set_xlabel(xlabel)
+    top.set_title(title)
+    if x == "bit" and table["bit"].max() > 22:  # fp32 layout: 0-22 mantissa, 23-30 exponent, 31 sign
+        for ax in (top, bottom):
+            ax.axvspan(22.5, 30.5, color="grey", alpha=0.1, lw=0)
+        top.text(26.5, 1.0, "exponent", transform=top.get_xaxis_transform(), ha="center", va="bottom",
+                 fontsize="small")
+    _legend_outside(top, "data set / model (95% Wilson band)")
+    _save(fig, paths)
 
 
-def error_vs_frate(summary: pd.DataFrame, path) -> None:
-    """Mean top-1 error against failure rate per model and perturbation, fault-free level dashed."""
+def error_vs_frate(summary: pd.DataFrame, paths: Paths) -> None:
+    """Mean top-1 error against failure rate per model and perturbation with 95% t intervals over
+    replicas; the dotted lines are the fault-free errors (the Rojas et al. study's Figure 1)."""
     faulty = summary[summary["frate"] > 0]
     clean = summary[summary["frate"] == 0].set_index("model")["top1_error_mean"]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    sns.lineplot(data=faulty.assign(top1=faulty["top1_error_mean"] * 100), x="frate", y="top1", hue="model",
-                 style="perturbation", markers=True, ax=ax)
-    for color, model in zip(sns.color_palette(), sorted(faulty["model"].unique())):
+    models = sorted(faulty["model"].unique())
+    colors = dict(zip(models, sns.color_palette(n_colors=len(models))))
+    styles = dict(zip(sorted(faulty["perturbation"].unique()), ["-", "--", "-.", ":"]))
+    fig, ax = plt.subplots(figsize=(8, 4.4))
+    for (model, perturbation), rows in faulty.groupby(["model", "perturbation"], sort=True):
+        rows = rows.sort_values("frate")
+        ax.errorbar(rows["frate"], rows["top1_error_mean"] * 100, yerr=_yerr(rows, "top1_error_mean"),
+                    color=colors[model], ls=styles[perturbation], marker="o", capsize=3,
+                    label=f"{model}, {perturbation}")
+    for model in models:
         if model in clean:
-            ax.axhline(clean[model] * 100, color=color, ls=":", lw=1)
-    ax.set_xlabel("failure rate (share of weights corrupted)")
+            ax.axhline(clean[model] * 100, color=colors[model], ls=":", lw=1.2, label=f"{model}, fault-free")
+    ax.set_xticks(sorted(faulty["frate"].unique()))
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
+    ax.set_xlabel("failure rate (share of weights corrupted per replica)")
     ax.set_ylabel("mean top-1 error (%)")
-    ax.set_title("Error vs failure rate (dotted: fault-free)")
-    _save(fig, path)
+    ax.set_title("Error vs failure rate (mean over replicas, 95% CI)")
+    _legend_outside(ax, "model, perturbation")
+    _save(fig, paths)
 
 
-def replica_boxplots(replicas: pd.DataFrame, path) -> None:
-    """Boxplots of replica top-1 errors per model and frate, one panel per perturbation."""
-    data = replicas[replicas["frate"] > 0].assign(top1=lambda d: d["top1_error"] * 100)
-    grid = sns.catplot(data=data, kind="box", x="frate", y="top1", hue="model", col="perturbation",
-                       height=4, aspect=1.1)
-    grid.set_axis_labels("failure rate", "top-1 error per replica (%)")
-    grid.figure.suptitle("Replica errors per model and failure rate", y=1.02)
-    grid.savefig(path, dpi=150)
-    plt.close(grid.figure)
+def replica_boxplots(replicas: pd.DataFrame, paths: Paths) -> None:
+    """Boxplots (with the replicas as points) of top-1 error per model and frate, one panel per
+    perturbation (the Rojas et al. study's Figure 2)."""
+    data = replicas[replicas["frate"] > 0].assign(top1=lambda d: d["top1_error"] * 100,
+                                                  frate=lambda d: d["frate"].map(lambda f: f"{f:g}"))
+    perturbations = sorted(data["perturbation"].unique())
+    models = sorted(data["model"].unique())
+    order = sorted(data["frate"].unique(), key=float)
+    fig, axes = plt.subplots(1, len(perturbations), figsize=(4.5 * len(perturbations) + 2, 4.2), squeeze=False,
+                             sharey=True, layout="constrained")
+    for ax, perturbation in zip(axes[0], perturbations):
+        part = data[data["perturbation"] == perturbation]
+        sns.boxplot(data=part, x="frate", y="top1", hue="model", order=order, hue_order=models, ax=ax,
+                    showfliers=False, fill=False)
+        sns.stripplot(data=part, x="frate", y="top1", hue="model", order=order, hue_order=models, ax=ax,
+                      dodge=True, size=3, alpha=0.6, legend=False)
+        ax.set_title(f"perturbation: {perturbation}")
+        ax.set_xlabel("failure rate")
+        ax.set_ylabel("top-1 error per replica (%)")
+        if ax is not axes[0][-1]:
+            ax.get_legend().remove()
+    _legend_outside(axes[0][-1], "model")
+    fig.suptitle("Replica errors per model and failure rate")
+    _save(fig, paths)
+
+
+def std_intervals(intervals: pd.DataFrame, paths: Paths) -> None:
+    """Bonferroni intervals of the replica standard deviation per model and frate, one panel per
+    perturbation (``stats.std_intervals`` rows; the Rojas et al. study's Figure 3)."""
+    perturbations = sorted(intervals["perturbation"].unique())
+    models = sorted(intervals["model"].unique())
+    colors = dict(zip(models, sns.color_palette(n_colors=len(models))))
+    # one row per (model, frate), shared by the panels; the first model on top
+    rows_order = sorted(set(zip(intervals["model"], intervals["frate"])), key=lambda r: (r[0], r[1]), reverse=True)
+    position = {r: i for i, r in enumerate(rows_order)}
+    fig, axes = plt.subplots(1, len(perturbations), figsize=(4.5 * len(perturbations) + 3, 1.2 + 0.4 * len(rows_order)),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
+    for ax, perturbation in zip(axes[0], perturbations):
+        part = intervals[intervals["perturbation"] == perturbation]
+        for model in models:
+            rows = part[part["model"] == model]
+            y = [position[r] for r in zip(rows["model"], rows["frate"])]
+            ax.errorbar(rows["std"] * 100, y, xerr=_yerr(rows, "std"), fmt="o", color=colors[model], capsize=3,
+                        label=model)
+        ax.set_yticks(range(len(rows_order)), [f"{m}, {f:g}" for m, f in rows_order])
+        ax.set_title(f"perturbation: {perturbation}")
+        ax.set_xlabel("std of top-1 error over replicas\n(percentage points)")
+        ax.set_xlim(left=0)
+    axes[0][0].set_ylabel("model, failure rate")
+    _legend_outside(axes[0][-1], "model (Bonferroni CI)")
+    # each interval holds at 1 - alpha/m for the m frates of its model: the family holds at 1 - alpha
+    m = intervals.groupby(["model", "perturbation"])["frate"].transform("size")
+    conf = f"{100 * (1 - ((1 - intervals['confidence']) * m).iloc[0]):.3g}%"
+    fig.suptitle(f"Standard deviation of replica errors ({conf} simultaneous intervals per model)")
+    _save(fig, paths)

@@ -2,6 +2,7 @@ rule collect_model:
     input:
         shards=shard_files,
         baseline="results/baseline/{dataset}/{model}.parquet",
+        data="results/data/{dataset}/test.npz",
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/injections.parquet",
     log:
@@ -27,6 +28,12 @@ rule summarize_activation:
             subcategory="Tables",
         ),
         markdown="results/tables/{campaign}/summary.md",
+        outcomes=report(
+            "results/tables/{campaign}/outcomes.csv",
+            caption="../report/outcomes.rst",
+            category="{campaign}",
+            subcategory="Tables",
+        ),
         by_layer="results/tables/{campaign}/by_layer.csv",
         by_bit="results/tables/{campaign}/by_bit.csv",
         scm=report(
@@ -43,6 +50,8 @@ rule summarize_activation:
         "../../envs/analysis.yaml"
     params:
         taxonomies=campaign_taxonomies,
+        confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
+        margin=lambda w: CAMPAIGNS[w.campaign]["margin"],
     script:
         "../../scripts/summarize_activation.py"
 

@@ -169,7 +169,7 @@ def campaign_taxonomies(wildcards):
     return {d: DATASETS[d]["taxonomy"] for d in sorted(sets)}
 
 
-ACTIVATION_TABLES = ["summary", "by_layer", "by_bit", "scm"]
+ACTIVATION_TABLES = ["summary", "outcomes", "by_layer", "by_bit", "scm"]
 ACTIVATION_FIGURES = ["sdc_rate", "scm_probability", "sdc_by_bit", "sdc_by_layer"]
 WEIGHT_TABLES = ["summary", "replicas"]
 WEIGHT_STATS = [
@@ -177,9 +177,10 @@ WEIGHT_STATS = [
     "anova_models",
     "anova_factorial",
     "equal_variance",
+    "std_intervals",
     "tukey",
 ]
-WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots"]
+WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
 
 
 def final_outputs():
@@ -188,10 +189,19 @@ def final_outputs():
         if spec["kind"] == "activation":
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)
             outputs += expand(
-                "results/figures/{c}/{f}.png", c=name, f=ACTIVATION_FIGURES
+                "results/figures/{c}/{f}.{ext}",
+                c=name,
+                f=ACTIVATION_FIGURES,
+                ext=["png", "pdf"],
             )
         else:
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=WEIGHT_TABLES)
             outputs += expand("results/stats/{c}/{t}.csv", c=name, t=WEIGHT_STATS)
-            outputs += expand("results/figures/{c}/{f}.png", c=name, f=WEIGHT_FIGURES)
+            outputs += expand(
+                "results/figures/{c}/{f}.{ext}",
+                c=name,
+                f=WEIGHT_FIGURES,
+                ext=["png", "pdf"],
+            )
+        outputs.append(f"results/tables/{name}/summary.md")
     return outputs

@@ -11,24 +11,28 @@ rule figures_activation:
             category="{campaign}",
             subcategory="Figures",
         ),
+        sdc_rate_pdf="results/figures/{campaign}/sdc_rate.pdf",
         scm_probability=report(
             "results/figures/{campaign}/scm_probability.png",
             caption="../report/scm_probability.rst",
             category="{campaign}",
             subcategory="Figures",
         ),
+        scm_probability_pdf="results/figures/{campaign}/scm_probability.pdf",
         sdc_by_bit=report(
             "results/figures/{campaign}/sdc_by_bit.png",
             caption="../report/sdc_by_bit.rst",
             category="{campaign}",
             subcategory="Figures",
         ),
+        sdc_by_bit_pdf="results/figures/{campaign}/sdc_by_bit.pdf",
         sdc_by_layer=report(
             "results/figures/{campaign}/sdc_by_layer.png",
             caption="../report/sdc_by_layer.rst",
             category="{campaign}",
             subcategory="Figures",
         ),
+        sdc_by_layer_pdf="results/figures/{campaign}/sdc_by_layer.pdf",
     log:
         "results/logs/figures/{campaign}.log",
     wildcard_constraints:
@@ -43,6 +47,7 @@ rule figures_weight_rate:
     input:
         summary="results/tables/{campaign}/summary.csv",
         replicas="results/tables/{campaign}/replicas.csv",
+        std_intervals="results/stats/{campaign}/std_intervals.csv",
     output:
         error_vs_frate=report(
             "results/figures/{campaign}/error_vs_frate.png",
@@ -50,12 +55,21 @@ rule figures_weight_rate:
             category="{campaign}",
             subcategory="Figures",
         ),
+        error_vs_frate_pdf="results/figures/{campaign}/error_vs_frate.pdf",
         replica_boxplots=report(
             "results/figures/{campaign}/replica_boxplots.png",
             caption="../report/replica_boxplots.rst",
             category="{campaign}",
             subcategory="Figures",
         ),
+        replica_boxplots_pdf="results/figures/{campaign}/replica_boxplots.pdf",
+        std_intervals=report(
+            "results/figures/{campaign}/std_intervals.png",
+            caption="../report/std_intervals_figure.rst",
+            category="{campaign}",
+            subcategory="Figures",
+        ),
+        std_intervals_pdf="results/figures/{campaign}/std_intervals.pdf",
     log:
         "results/logs/figures/{campaign}.log",
     wildcard_constraints:

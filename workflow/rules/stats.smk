@@ -2,21 +2,42 @@ rule stats_weight_rate:
     input:
         replicas="results/tables/{campaign}/replicas.csv",
     output:
-        descriptive="results/stats/{campaign}/descriptive.csv",
+        descriptive=report(
+            "results/stats/{campaign}/descriptive.csv",
+            caption="../report/descriptive.rst",
+            category="{campaign}",
+            subcategory="Statistics",
+        ),
         anova_models=report(
             "results/stats/{campaign}/anova_models.csv",
             caption="../report/anova_models.rst",
             category="{campaign}",
             subcategory="Statistics",
         ),
-        anova_factorial="results/stats/{campaign}/anova_factorial.csv",
+        anova_factorial=report(
+            "results/stats/{campaign}/anova_factorial.csv",
+            caption="../report/anova_factorial.rst",
+            category="{campaign}",
+            subcategory="Statistics",
+        ),
         equal_variance=report(
             "results/stats/{campaign}/equal_variance.csv",
             caption="../report/equal_variance.rst",
             category="{campaign}",
             subcategory="Statistics",
         ),
-        tukey="results/stats/{campaign}/tukey.csv",
+        std_intervals=report(
+            "results/stats/{campaign}/std_intervals.csv",
+            caption="../report/std_intervals_table.rst",
+            category="{campaign}",
+            subcategory="Statistics",
+        ),
+        tukey=report(
+            "results/stats/{campaign}/tukey.csv",
+            caption="../report/tukey.rst",
+            category="{campaign}",
+            subcategory="Statistics",
+        ),
     log:
         "results/logs/stats/{campaign}.log",
     wildcard_constraints:

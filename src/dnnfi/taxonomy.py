@@ -129,7 +129,8 @@ def load(name_or_path: str | Path, expected_classes: list[str] | None = None) ->
     if path.suffix not in (".yaml", ".yml"):
         path = resources.files("dnnfi") / "taxonomies" / f"{name_or_path}.yaml"
         if not path.is_file():
-            shipped = sorted(p.name[:-5] for p in (resources.files("dnnfi") / "taxonomies").iterdir() if p.name.endswith(".yaml"))
+            folder = resources.files("dnnfi") / "taxonomies"
+            shipped = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
             raise TaxonomyError(f"unknown taxonomy {name_or_path!r}: expected one of {shipped} or a YAML path")
     with path.open() as fh:
         return from_mapping(yaml.safe_load(fh), expected_classes)

@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnnfi import aggregate, figures, stats
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Keep the figures instead of only writing them, to inspect what was drawn."""
+    kept = []
+    save = figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, paths: (kept.append(fig), save(fig, paths)))
+    return kept
+
+
+def summary():
+    return pd.DataFrame({
+        "dataset": "d", "model": ["m1", "m2"], "confidence": 0.95, "injections": [100, 200],
+        "sdc_rate": [0.05, 0.02], "sdc_rate_lo": [0.02, 0.01], "sdc_rate_hi": [0.11, 0.05],
+    })
+
+
+def test_sdc_rate_bars_and_error_bars_are_the_table_in_percent(tmp_path, drawn):
+    paths = [tmp_path / "sdc.png", tmp_path / "sdc.pdf"]
+    figures.sdc_rate(summary(), paths)
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    ax = drawn[0].axes[0]
+    assert np.allclose([p.get_height() for p in ax.patches], [5.0, 2.0])
+    segments = ax.collections[0].get_segments()  # error bar lines, one per model
+    assert np.allclose([(s[0][1], s[1][1]) for s in segments], [(2.0, 11.0), (1.0, 5.0)])
+    assert ax.get_ylabel() == "SDC rate (% of injections)"
+    assert [t.get_text() for t in ax.texts] == ["5.00%\nn=100", "2.00%\nn=200"]
+
+
+def test_scm_probability_labels_counts_and_marks_scenarios_without_mispredictions(tmp_path, drawn):
+    scm = pd.DataFrame({
+        "dataset": "d", "model": "m", "scenario": ["fault_free", "fi_correct", "fi_misclassified"],
+        "trials": [50, 100, 10], "mispredictions": [4, 10, 0], "scm": [1, 5, 0],
+    })
+    scm = aggregate.with_interval(scm, "scm_probability", "scm", "mispredictions")
+    figures.scm_probability(scm, [tmp_path / "scm.png"])
+    ax = drawn[0].axes[0]
+    assert np.allclose([p.get_height() for p in ax.patches if not np.isnan(p.get_height())], [25.0, 50.0])
+    assert [t.get_text() for t in ax.texts] == ["1/4", "5/10", "none"]
+    legend = [t.get_text() for t in drawn[0].axes[0].get_legend().get_texts()]
+    assert legend == ["fault-free", "FI, initially correct", "FI, initially misclassified"]
+
+
+def test_rate_by_draws_sdc_and_scm_panels(tmp_path, drawn):
+    injections = pd.DataFrame({
+        "dataset": "d", "model": "m", "bit": [30, 30, 30, 2], "outcome": ["sdc", "sdc", "masked", "benign"],
+        "sdc_top5": False, "scm": [True, False, False, False],
+    })
+    table = aggregate.outcome_table(injections, ["dataset", "model", "bit"])
+    figures.rate_by(table, "bit", "bit", [tmp_path / "bit.png"], "by bit")
+    top, bottom = drawn[0].axes
+    assert np.allclose(top.lines[0].get_ydata(), [0.0, 200 / 3])
+    assert np.allclose(bottom.lines[0].get_ydata(), [0.0, 100 / 3])
+    assert bottom.get_ylabel() == "SCM rate\n(% of injections)"
+
+
+def test_weight_figures_show_frates_replicas_and_std_intervals(tmp_path, drawn):
+    rows = [dict(dataset="d", model=m, frate=f, perturbation=p, replica=r, n_faults=int(f * 1000),
+                 top1_error=0.1 + f + 0.01 * r * (m == "b"), top5_error=0.0)
+            for m in ("a", "b") for f in (0.01, 0.02) for p in ("zero", "random") for r in range(3)]
+    rows += [dict(dataset="d", model=m, frate=0.0, perturbation="none", replica=0, n_faults=0, top1_error=0.05,
+                  top5_error=0.0) for m in ("a", "b")]
+    replicas = pd.DataFrame(rows)
+    figures.error_vs_frate(aggregate.weight_summary(replicas), [tmp_path / "f1.png"])
+    ax = drawn[0].axes[0]
+    # model a, random: mean error 11% and 12% at frates 1% and 2%; fault-free level 5% dotted
+    assert np.allclose(ax.lines[0].get_ydata(), [11.0, 12.0])
+    assert any(np.allclose(line.get_ydata(), [5.0, 5.0]) and line.get_linestyle() == ":" for line in ax.lines)
+    figures.replica_boxplots(replicas, [tmp_path / "f2.png"])
+    assert [a.get_title() for a in drawn[1].axes] == ["perturbation: random", "perturbation: zero"]
+    intervals = stats.std_intervals(replicas[replicas["frate"] > 0])
+    figures.std_intervals(intervals, [tmp_path / "f3.png"])
+    assert "95% simultaneous" in drawn[2].get_suptitle()
+    labels = [t.get_text() for t in drawn[2].axes[0].get_yticklabels()]
+    assert labels == ["b, 0.02", "b, 0.01", "a, 0.02", "a, 0.01"]

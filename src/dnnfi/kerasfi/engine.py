@@ -235,7 +235,6 @@ class KerasInjector:
         out_key = self.graph.output_keys[0]
         result = golden_logits[pos[ids]].copy()
         entering = {s: ids[step_of[ids] == s] for s in np.unique(step_of[ids])}
-        last_entry = max(entering)
         # alive rows: fault id, golden row; per alive key: values (None = all golden) and diff flags
         alive = np.empty(0, np.int64)
         img = np.empty(0, np.int64)

@@ -1,4 +1,9 @@
-"""Keras 3 (TensorFlow backend) side of dnnfi: model zoo, training and the fault injector.
+"""Keras 3 (TensorFlow backend) side of dnnfi.
+
+- :mod:`~dnnfi.kerasfi.graph`: a functional graph flattened into compiled steps (one per call);
+- :mod:`~dnnfi.kerasfi.engine`: activation faults (:class:`KerasInjector`), downstream-only;
+- :mod:`~dnnfi.kerasfi.weights`: weight and bias faults (:class:`WeightInjector`);
+- :mod:`~dnnfi.kerasfi.models`: demo architectures, keras.applications builders, train/load.
 
 Importing this subpackage imports TensorFlow; never import it in a process that uses PyTorch.
 """

@@ -122,10 +122,10 @@ def activation_summary(injections: pd.DataFrame, baselines: pd.DataFrame, scm: p
     accuracy = baselines.groupby(["dataset", "model"])["correct"].agg(images="size", top1_accuracy="mean")
     columns = ["scm_probability", "scm_probability_lo", "scm_probability_hi"]
     per_scenario = []
-    for scenario in SCENARIOS:  # scm_probability_<scenario>, _lo, _hi
+    for scenario in (s for s in SCENARIOS if s in set(scm["scenario"])):  # scm_probability_<scenario>, _lo, _hi
         rows = scm.loc[scm["scenario"] == scenario].set_index(["dataset", "model"])[columns]
         per_scenario.append(rows.rename(columns=lambda c: c.replace("probability", f"probability_{scenario}")))
-    scm_wide = pd.concat(per_scenario, axis=1).dropna(axis=1, how="all")
+    scm_wide = pd.concat(per_scenario, axis=1)
     keep = ["dataset", "model", "injections"]
     for rate in ("sdc", "sdc_top5", "due", "masked", "benign"):
         keep += [f"{rate}_rate", f"{rate}_rate_lo", f"{rate}_rate_hi"] + (["sdc_rate_margin"] if rate == "sdc" else [])

@@ -79,7 +79,8 @@ def test_scm_scenarios_and_rates():
     assert np.isclose(summary["sdc_rate_margin"], wilson_margin(4, 6))
     assert np.isclose(summary["scm_probability_fi_correct"], 1 / 3)
     lo, hi = wilson_by_hand(1, 3)
-    assert np.isclose(summary["scm_probability_fi_correct_lo"], lo) and np.isclose(summary["scm_probability_fi_correct_hi"], hi)
+    assert np.isclose(summary["scm_probability_fi_correct_lo"], lo)
+    assert np.isclose(summary["scm_probability_fi_correct_hi"], hi)
     shown = published_activation(pd.DataFrame([summary])).iloc[0]
     assert shown["SDC rate [95% CI]"].startswith("66.67% [") and shown["Top-1 accuracy"] == "50.00%"
     assert shown["SCM prob., FI, initially correct"].startswith("33.3% [")

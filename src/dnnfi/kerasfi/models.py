@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dnnfi.kerasfi import cifar_zoo
+
 
 def digits_sequential(input_shape=(8, 8, 1), classes=10):
     """A plain chain of layers for 8x8 digits: conv, conv, pool, dense, dense (logits)."""
@@ -48,7 +50,7 @@ def digits_branchy(input_shape=(8, 8, 1), classes=10):
     return keras.Model(inputs, outputs, name="digits_branchy")
 
 
-ARCHITECTURES = {"digits_sequential": digits_sequential, "digits_branchy": digits_branchy}
+ARCHITECTURES = {"digits_sequential": digits_sequential, "digits_branchy": digits_branchy, **cifar_zoo.BUILDERS}
 
 
 #: keras.applications architectures of the TensorFI+ study -> smallest input side they accept
@@ -86,8 +88,52 @@ def build(architecture: str, input_shape, classes: int):
     return ARCHITECTURES[architecture](tuple(input_shape), classes)
 
 
-def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, learning_rate: float, seed: int):
-    """Train with Adam on logits (sparse categorical cross-entropy); returns the Keras history."""
+def shift_flip(x: np.ndarray, rng: np.random.Generator, pad: int = 4) -> np.ndarray:
+    """The standard CIFAR augmentation of an NHWC batch: each image zero-padded by ``pad`` pixels
+    and cropped back to its size at a random offset, then mirrored left-right with probability 1/2."""
+    n, h, w = x.shape[:3]
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dy, dx = rng.integers(0, 2 * pad + 1, size=(2, n))
+    out = np.stack([padded[k, dy[k] : dy[k] + h, dx[k] : dx[k] + w] for k in range(n)])
+    flip = rng.random(n) < 0.5
+    out[flip] = out[flip, :, ::-1]
+    return out
+
+
+def _augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """A keras.utils.PyDataset of :func:`shift_flip` batches, reshuffled every epoch; every draw
+    derives from (seed, epoch, batch) so that the order in which Keras asks for batches is irrelevant."""
+    import keras
+
+    class Augmented(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.order = np.random.default_rng((seed, 0)).permutation(len(x))
+
+        def __len__(self):
+            return -(-len(x) // batch_size)
+
+        def __getitem__(self, i):
+            rows = self.order[i * batch_size : (i + 1) * batch_size]
+            return shift_flip(x[rows], np.random.default_rng((seed, self.epoch, i))), y[rows]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.order = np.random.default_rng((seed, self.epoch)).permutation(len(x))
+
+    return Augmented()
+
+
+def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, learning_rate: float, seed: int,
+          augment: bool = False):
+    """Train with Adam on logits (sparse categorical cross-entropy); returns the Keras history.
+
+    A seeded random 10% of the images is held out for validation (stored splits are sorted by
+    class: Keras' ``validation_split`` would hold out the last class instead). ``augment``: random
+    shifts and mirroring of every training batch (:func:`shift_flip`), done in the input pipeline
+    so that the trained model has no augmentation layers (its layers are the fault sites).
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -96,7 +142,13 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2, validation_split=0.1)
+    order = np.random.default_rng(seed).permutation(len(x))
+    fit_rows, val_rows = np.sort(order[: int(len(x) * 0.9)]), np.sort(order[int(len(x) * 0.9) :])
+    validation = (x[val_rows], y[val_rows])
+    if augment:
+        batches = _augmented_batches(x[fit_rows], y[fit_rows], batch_size, seed)
+        return model.fit(batches, epochs=epochs, verbose=2, validation_data=validation)
+    return model.fit(x[fit_rows], y[fit_rows], epochs=epochs, batch_size=batch_size, verbose=2, validation_data=validation)
 
 
 def load(path: str | Path):

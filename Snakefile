@@ -28,6 +28,7 @@ wildcard_constraints:
     model=_alternatives(MODELS),
     campaign=_alternatives(CAMPAIGNS),
     shard=r"\d+",
+    split="train|test",
 
 
 rule all:

@@ -19,6 +19,6 @@ if snakemake.params.kind == "activation":
     table = annotate_scm(table.merge(image_info, on="image", how="left"), taxonomy)
     log.info("%d injections, outcomes: %s", len(table), table["outcome"].value_counts().to_dict())
 else:
-    table = table.drop(columns=["fault_param", "fault_index", "fault_value"])
+    table = table.drop(columns=[c for c in table if c.startswith("fault_")])  # the fault lists stay in the shards
     log.info("%d replicas", len(table))
 table.sort_values(table.columns[0], kind="stable").to_parquet(snakemake.output[0])

@@ -1,31 +1,26 @@
-import itertools
-
 import pandas as pd
 from tqdm import tqdm
 
 from dnnfi import runlog
+from dnnfi.campaign import weight_units
 from dnnfi.datasets import Split
-from dnnfi.faults import shard_slice
-from dnnfi.outcomes import error_rates
 from dnnfi.preprocess import preprocess
-from dnnfi.seeds import rng_for
 from dnnfi.torchfi import models, weights
 
 log = runlog.start(snakemake.log[0])
 spec, w = snakemake.params.campaign, snakemake.wildcards
-test = Split.load(snakemake.input.test).head(spec["images"])
+test = Split.load(snakemake.input.test).spread(spec["images"])
 x = preprocess(test.x, snakemake.params.model["preprocess"])
 model = models.load(snakemake.input.model)
-tensors = weights.weight_tensors(model, spec["layer_types"])
-units = list(itertools.product(spec["frates"], spec["perturbations"], range(spec["replicas"])))
+tensors = weights.weight_tensors(model, spec["layer_types"], spec["biases"], spec["normalization"])
+value_range = tuple(spec["value_range"]) if spec["value_range"] else None
 rows = []
-for frate, perturbation, replica in tqdm(units[shard_slice(len(units), int(w.shard), spec["shards"])], desc="replicas"):
-    rng = rng_for(spec["seed"], spec["campaign"], w.dataset, w.model, frate, perturbation, replica)
-    faults = weights.draw(tensors, frate, perturbation, rng)
-    with weights.applied(tensors, faults):
-        top1, top5 = error_rates(models.predict_logits(model, x, spec["batch_size"]), test.y)
-    rows.append(dict(frate=frate, perturbation=perturbation, replica=replica, n_faults=len(faults), top1_error=top1,
-                     top5_error=top5, fault_param=list(faults.param), fault_index=list(faults.index),
-                     fault_value=list(faults.value)))
+for frate, perturbation, replica, rng in tqdm(weight_units(spec, w.dataset, w.model, int(w.shard)), desc="replicas"):
+    faults = weights.draw(tensors, frate, perturbation, rng, distribution=spec["distribution"],
+                          value_range=value_range, bits=spec["bits"])
+    result = weights.evaluate_replica(model, tensors, faults, x, test.y, spec["batch_size"])
+    rows.append(dict(frate=frate, perturbation=perturbation, replica=replica, **result,
+                     fault_param=list(faults.param), fault_index=list(faults.index), fault_value=list(faults.value),
+                     fault_bit=list(faults.bit)))
 log.info("%d replicas evaluated on %d images", len(rows), len(test.y))
 pd.DataFrame(rows).to_parquet(snakemake.output[0])

@@ -53,9 +53,17 @@ CASES = {
         lambda c: c["models"]["keras_branchy"].update(architecture="resnet9000"),
         "config key models.keras_branchy.architecture: unknown keras architecture 'resnet9000'",
     ),
-    "framework without an engine for the kind": (
-        lambda c: c["campaigns"]["activation_bitflip"].update(models=["torch_cnn"]),
-        "model 'torch_cnn' is a torch model, expected a keras model for kind activation",
+    "file model without a path": (
+        lambda c: c["models"]["torch_cnn"].update(source="file", architecture="resnet20_cifar"),
+        "config key models.torch_cnn.path: required for source file",
+    ),
+    "missing model file": (
+        lambda c: c["models"]["torch_cnn"].update(source="file", architecture="resnet20_cifar", path="w/r20.th"),
+        "config key models.torch_cnn.path: w/r20.th not found",
+    ),
+    "missing data folder": (
+        lambda c: c["datasets"]["digits"].update(source="image_folder", path="data/cifar10"),
+        "config key datasets.digits.path: data/cifar10 not found",
     ),
 }
 

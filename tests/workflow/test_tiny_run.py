@@ -28,6 +28,9 @@ TINY = {
         # every output of kseq's eligible layers is >= 0 (ReLU, pooling): forcing the sign bit to 0 changes nothing
         "null": {"kind": "activation", "models": ["kseq"], "injections": 200, "fault_model": "stuck_at_0", "bits": [31]},
         "wr": {"kind": "weight_rate", "models": ["tmlp"], "frates": [0.05, 0.1], "replicas": 2, "shards": 2, "images": 100},
+        "tact": {"kind": "activation", "models": ["tmlp"], "injections": 200, "fault_model": "random", "images": 100},
+        "seq": {"kind": "activation", "models": ["kseq"], "injections": 1000, "margin": 0.05, "sequential": True,
+                "round_size": 100, "images": 100},
     },
 }
 MLP_WEIGHTS = 64 * 64 + 64 * 64 + 64 * 10
@@ -51,7 +54,8 @@ def test_activation_tables(run):
     assert summary["top1_accuracy"].between(0.8, 1.0).all()
     injections = pd.read_parquet(run / "results/campaigns/act/digits/kseq/injections.parquet")
     assert len(injections) == 300 and injections["fault_id"].tolist() == list(range(300))
-    assert injections["image"].between(0, 99).all() and injections["bit"].between(0, 31).all()
+    spread = set(np.linspace(0, 539, 100).round().astype(int))  # 100 of the 540 test images, evenly spread
+    assert set(injections["image"]) <= spread and injections["bit"].between(0, 31).all()
     scm = pd.read_csv(run / "results/tables/act/scm.csv")
     assert set(scm["scenario"]) >= {"fault_free", "fi_correct"}
     assert (scm["scm"] <= scm["mispredictions"]).all()
@@ -60,6 +64,26 @@ def test_activation_tables(run):
 def test_faults_that_change_nothing_give_zero_sdc(run):
     summary = pd.read_csv(run / "results/tables/null/summary.csv")
     assert summary["sdc_rate"].tolist() == [0.0] and summary["masked_rate"].tolist() == [1.0]
+
+
+def test_torch_activation_campaign(run):
+    injections = pd.read_parquet(run / "results/campaigns/tact/digits/tmlp/injections.parquet")
+    assert len(injections) == 200 and (injections["fault_model"] == "random").all()
+    assert injections["random_u"].between(0, 1).all() and injections["site"].nunique() > 1
+    summary = pd.read_csv(run / "results/tables/tact/summary.csv")
+    assert summary["injections"].tolist() == [200]
+
+
+def test_sequential_campaign_stops_at_the_target_margin(run):
+    from dnnfi.samplesize import sequential_stop
+
+    rounds = [pd.read_parquet(run / f"results/campaigns/seq/digits/kseq/shard-{i}.parquet") for i in range(10)]
+    done = pd.concat(rounds).sort_values("fault_id")
+    stop = sequential_stop((done["outcome"] == "sdc").to_numpy(), 0.05, 100)
+    assert stop is not None and len(done) == stop < 1000
+    assert all(len(r) == 100 for r in rounds[: stop // 100]) and all(len(r) == 0 for r in rounds[stop // 100 :])
+    summary = pd.read_csv(run / "results/tables/seq/summary.csv")
+    assert summary["injections"].tolist() == [stop] and summary["sdc_rate_margin"].iloc[0] <= 0.05
 
 
 def test_shard_files_hold_their_fault_lists(run):

@@ -1,11 +1,12 @@
 rule prepare_data:
     output:
-        train="results/data/{dataset}/train.npz",
-        test="results/data/{dataset}/test.npz",
+        "results/data/{dataset}/{split}.npz",
     log:
-        "results/logs/prepare_data/{dataset}.log",
+        "results/logs/prepare_data/{dataset}/{split}.log",
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/tensorflow.yaml"
+    resources:
+        mem_mb=8000,
     params:
         spec=dataset_params,
         seed=config["seed"],

@@ -8,7 +8,7 @@ rule train_keras:
     benchmark:
         "results/benchmarks/train/{dataset}/{model}.tsv"
     wildcard_constraints:
-        model=models_of("keras"),
+        model=models_of("keras", "train"),
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["threads"]
@@ -32,7 +32,7 @@ rule train_torch:
     benchmark:
         "results/benchmarks/train/{dataset}/{model}.tsv"
     wildcard_constraints:
-        model=models_of("torch"),
+        model=models_of("torch", "train"),
     conda:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
@@ -44,3 +44,43 @@ rule train_torch:
         seed=config["seed"],
     script:
         "../../scripts/train_torch.py"
+
+
+rule fetch_keras:
+    input:
+        test="results/data/{dataset}/test.npz",
+    output:
+        "results/models/{dataset}/{model}.keras",
+    log:
+        "results/logs/fetch/{dataset}/{model}.log",
+    wildcard_constraints:
+        model=models_of("keras", "file", "keras_applications"),
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+    params:
+        spec=model_params,
+    script:
+        "../../scripts/fetch_keras.py"
+
+
+rule fetch_torch:
+    input:
+        test="results/data/{dataset}/test.npz",
+    output:
+        "results/models/{dataset}/{model}.pt",
+    log:
+        "results/logs/fetch/{dataset}/{model}.log",
+    wildcard_constraints:
+        model=models_of("torch", "file", "torchvision"),
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+    params:
+        spec=model_params,
+    script:
+        "../../scripts/fetch_torch.py"

@@ -1,0 +1,14 @@
+from dnnfi import runlog
+from dnnfi.datasets import Split
+
+log = runlog.start(snakemake.log[0])
+from dnnfi.kerasfi import models  # noqa: E402
+
+spec = snakemake.params.spec
+test = Split.load(snakemake.input.test)
+if spec["source"] == "file":
+    model = models.load(spec["path"])
+else:
+    model = models.application(spec["architecture"], test.x.shape[1:], len(test.classes), spec.get("path", spec["weights"]))
+log.info("%s: %d layers, input %s, output %s", model.name, len(model.layers), model.input_shape, model.output_shape)
+model.save(snakemake.output[0])

@@ -1,0 +1,120 @@
+"""One shard of an activation campaign, framework-free: draw (or read) the campaign's fault
+list, keep this shard's rows, run them with an injector (Keras or PyTorch), classify.
+
+The full fault list derives from (seed, campaign, data set, model) only, so any shard layout
+yields the same faults; a shard file stores its fault rows beside the outcomes and can be
+replayed with :func:`replay`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dnnfi.faults import FAULT_COLUMNS, draw_activation_faults, shard_slice
+from dnnfi.outcomes import classify
+from dnnfi.samplesize import sequential_stop
+from dnnfi.seeds import rng_for
+
+
+def image_pool(spec: dict, correct: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """Image of each injection under the TensorFI+ study's sampling, or None for uniform images.
+
+    ``per_correctness``: every initially correct image gets ``per_correct`` injections and every
+    misclassified one ``per_misclassified``; from each of the two pools ``per_category``
+    injections are drawn without replacement (all when the pool is smaller). Drawing them before
+    injecting gives the same distribution as the study's injecting everything and drawing
+    afterwards, at a fraction of the cost. Sorted, so that shards cut the list the same way.
+    """
+    if spec["image_sampling"] == "uniform":
+        return None
+    pools = []
+    for flag, per_image in ((True, spec["per_correct"]), (False, spec["per_misclassified"])):
+        pool = np.repeat(np.flatnonzero(correct == flag), per_image)
+        take = min(spec["per_category"], len(pool))
+        pools.append(np.sort(rng.choice(pool, size=take, replace=False)))
+    return np.concatenate(pools)
+
+
+def campaign_faults(sites: pd.DataFrame, spec: dict, dataset: str, model: str, correct: np.ndarray) -> pd.DataFrame:
+    """The campaign's full fault list for one model (``spec``: the shard parameters of the
+    workflow; ``correct``: whether the fault-free model classifies each image correctly)."""
+    rng = rng_for(spec["seed"], spec["campaign"], dataset, model)
+    pool = image_pool(spec, correct, rng)
+    n = spec["injections"] if pool is None else len(pool)
+    faults = draw_activation_faults(
+        sites[sites["eligible"]], n, rng, np.arange(len(correct)), spec["sampling"], spec["fault_model"],
+        spec["bits"], spec["bits_per_element"], spec["elements_per_fault"],
+    )
+    if pool is not None:
+        faults["image"] = pool  # the study fixes the images; sites, elements and bits stay random
+    return faults
+
+
+def shard_rows(n: int, shard: int, spec: dict) -> slice:
+    """Rows of a shard: fixed rounds of ``round_size`` in sequential mode, else an even cut."""
+    if "round_size" in spec:
+        size = spec["round_size"]
+        return slice(shard * size, min((shard + 1) * size, n))
+    return shard_slice(n, shard, spec["shards"])
+
+
+def target_reached(earlier: list[pd.DataFrame], spec: dict) -> bool:
+    """Sequential mode: whether the rounds before this one already met the SDC margin."""
+    if not earlier:
+        return False
+    done = pd.concat(earlier).sort_values("fault_id")
+    sdc = (done["outcome"] == "sdc").to_numpy()
+    return sequential_stop(sdc, spec["margin"], spec["round_size"], spec["confidence"]) is not None
+
+
+def run_faults(injector, faults: pd.DataFrame, sites: pd.DataFrame, x: np.ndarray, progress: bool = True) -> pd.DataFrame:
+    """Outcomes of ``faults`` (fault-list rows) with the site's layer name and depth added."""
+    results = classify(injector.run(faults, x, progress=progress))
+    return results.merge(sites[["site", "layer", "layer_index"]], on="site", how="left")
+
+
+def activation_shard(injector, x: np.ndarray, correct: np.ndarray, spec: dict, dataset: str, model: str,
+                     shard: int) -> pd.DataFrame:
+    """Outcomes of one shard of the campaign's fault list for ``model`` on images ``x``."""
+    sites = injector.sites()
+    faults = campaign_faults(sites, spec, dataset, model, correct)
+    return run_faults(injector, faults.iloc[shard_rows(len(faults), shard, spec)], sites, x)
+
+
+def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:
+    """Run the fault list stored in a shard table again (e.g. on another machine or engine)."""
+    columns = [c for c in FAULT_COLUMNS if c in shard] + [c for c in ("elements", "bits") if c in shard]
+    return run_faults(injector, shard[columns].reset_index(drop=True), injector.sites(), x, progress=False)
+
+
+def activation_job(smk, make_injector) -> pd.DataFrame:
+    """The body of an activation inject rule: ``smk`` is the Snakemake object of the script,
+    ``make_injector(input_shape_nhwc)`` builds the framework's injector for the model. In
+    sequential mode a round after the target was met writes an empty table (same columns)."""
+    from dnnfi.datasets import Split
+    from dnnfi.preprocess import preprocess
+
+    spec, w = smk.params.campaign, smk.wildcards
+    earlier = [pd.read_parquet(p) for p in smk.input.earlier]
+    if target_reached(earlier, spec):
+        return earlier[0].iloc[:0]
+    test = Split.load(smk.input.test)
+    keep = test.spread_indices(spec["images"])
+    x = preprocess(test.x[keep], smk.params.model["preprocess"])
+    correct = pd.read_parquet(smk.input.baseline)["correct"].to_numpy()[keep]
+    results = activation_shard(make_injector(x.shape[1:]), x, correct, spec, w.dataset, w.model, int(w.shard))
+    results["image"] = keep[results["image"].to_numpy()]  # index into the whole test split, as in the baseline
+    return results
+
+
+def weight_units(spec: dict, dataset: str, model: str, shard: int) -> list[tuple[float, str, int, np.random.Generator]]:
+    """The (frate, perturbation, replica, generator) units of a weight-rate shard; each
+    generator depends on those names only, so any shard layout draws the same faults."""
+    import itertools
+
+    units = list(itertools.product(spec["frates"], spec["perturbations"], range(spec["replicas"])))
+    return [
+        (frate, perturbation, replica, rng_for(spec["seed"], spec["campaign"], dataset, model, frate, perturbation, replica))
+        for frate, perturbation, replica in units[shard_slice(len(units), shard, spec["shards"])]
+    ]

@@ -56,7 +56,7 @@ def corrupt(
 
     ``models``/``bits``/``random_u`` follow :data:`dnnfi.faults.FAULT_COLUMNS`; ``bit_sets`` (optional,
     one sequence of bit positions or None per fault) turns a ``bitflip`` into a multi-bit flip.
-    ``random`` maps ``random_u`` onto the [min, max] of the row's golden values, as the Keras engine.
+    ``random`` maps ``random_u`` onto the [min, max] of the row's golden values (in float64).
     Returns a bool array: True where the fault changed the value's bits.
     """
     r = torch.as_tensor(rows, device=flat.device)
@@ -67,7 +67,7 @@ def corrupt(
         sel = models == model
         if model == "random":
             golden = flat[r[torch.as_tensor(sel, device=flat.device)]]
-            lo, hi = to_numpy(golden.amin(dim=1)), to_numpy(golden.amax(dim=1))
+            lo, hi = (to_numpy(v).astype(np.float64) for v in (golden.amin(dim=1), golden.amax(dim=1)))
             new[sel] = apply_fault(old[sel], model, random_values=lo + random_u[sel] * (hi - lo))
         elif model == "bitflip" and bit_sets is not None and any(bit_sets[i] is not None for i in np.flatnonzero(sel)):
             for i in np.flatnonzero(sel):

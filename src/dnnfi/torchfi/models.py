@@ -1,4 +1,4 @@
-"""PyTorch architectures of the project, training, loading and evaluation."""
+"""PyTorch architectures of the project, torchvision models, training, loading and evaluation."""
 
 from __future__ import annotations
 
@@ -29,7 +29,40 @@ def digits_cnn(in_channels=1, classes=10, size=8):
     )
 
 
-ARCHITECTURES = {"digits_mlp": digits_mlp, "digits_cnn": digits_cnn}
+def _cifar_resnet(depth):
+    from dnnfi.torchfi.cifar import cifar_resnet
+
+    return lambda in_channels, classes, size: cifar_resnet(depth, classes, in_channels)
+
+
+ARCHITECTURES = {"digits_mlp": digits_mlp, "digits_cnn": digits_cnn} | {
+    f"resnet{d}_cifar": _cifar_resnet(d) for d in (20, 32, 44, 56)
+}
+
+
+def torchvision_model(name: str, weights: str | Path | None = None) -> nn.Module:
+    """A torchvision classifier (e.g. ``vgg19``, ``resnet50``, ``inception_v3``) in eval mode.
+
+    ``weights``: None (random initialization), a torchvision weights name such as ``"DEFAULT"``
+    or ``"IMAGENET1K_V1"`` (downloaded by torchvision: needs a network), or the path of a local
+    state dict file (e.g. a copy of torchvision's download). InceptionV3 with ImageNet weights
+    is built as torchvision does (``transform_input=True``, auxiliary head present, unused in eval).
+    """
+    import torchvision
+
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise ValueError(f"unknown torchvision classifier {name!r}: e.g. vgg19, resnet50, inception_v3")
+    local = weights is not None and (Path(weights).suffix in (".pth", ".pt", ".th") or Path(weights).exists())
+    if not local:
+        return torchvision.models.get_model(name, weights=weights).eval()
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file for {name} not found: {path}")
+    extra = {"aux_logits": True, "init_weights": False, "transform_input": True} if name == "inception_v3" else {}
+    model = torchvision.models.get_model(name, weights=None, **extra)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state.get("state_dict", state))
+    return model.eval()
 
 
 def build(architecture: str, input_shape, classes: int) -> nn.Module:

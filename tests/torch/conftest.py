@@ -1,0 +1,32 @@
+"""Shared fixtures of the PyTorch tests (run them in their own process: ``pytest tests/torch``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dnnfi.datasets import image_folder, shared_dir
+from dnnfi.preprocess import preprocess
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def shared_path(*parts: str):
+    """A path under the shared folder, or skip the test with the reason."""
+    path = shared_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared folder absent: {path} (set DNNFI_SHARED to run this test)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar_images() -> np.ndarray:
+    """The first 2 test images of each CIFAR-10 class, preprocessed, NHWC float32 (20 images)."""
+    split = image_folder(shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES, limit_per_class=2)
+    return preprocess(split.x, "imagenet_mean_std")
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    torch.manual_seed(0)

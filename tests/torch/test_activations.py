@@ -1,0 +1,210 @@
+"""TorchInjector against the simple hook reference, masking, DUE, sites and input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+from conftest import shared_path
+from torch import nn
+from torch_reference import reference_logits
+
+from dnnfi.bitflip import FORMATS
+from dnnfi.faults import draw_activation_faults
+from dnnfi.outcomes import classify, summarize_logits
+from dnnfi.torchfi.activations import TorchInjector
+from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
+from dnnfi.torchfi.faultops import draw_multi_bit
+from dnnfi.torchfi.models import to_tensor
+
+COMPARED = ["golden_top1", "faulty_top1", "finite", "identical"]
+
+
+class ReusedBranchy(nn.Module):
+    """One ReLU and one conv reused, a data-dependent branch (so torch.fx cannot trace it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.mid = nn.Conv2d(8, 8, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.relu(self.stem(x))
+        for _ in range(2):
+            x = self.relu(self.mid(x)) + x
+        if x.sum() > 0:  # data-dependent control flow
+            x = x * 1.0
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def vgg_ish(classes=10):
+    """A small VGG-like sequential network with pooling, dropout and a linear head."""
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 8 * 8, 64), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(64, classes),
+    )
+
+
+def mixed_faults(sites: pd.DataFrame, n_images: int, seed: int, n: int = 500) -> pd.DataFrame:
+    """n faults: 60% bit flips, the rest zero, random, stuck-at-0 and stuck-at-1."""
+    eligible = sites[sites["eligible"]]
+    parts, rng = [], np.random.default_rng(seed)
+    plan = {"bitflip": int(n * 0.6)} | {m: int(n * 0.1) for m in ("zero", "random", "stuck_at_0", "stuck_at_1")}
+    for model, k in plan.items():
+        parts.append(draw_activation_faults(eligible, k, rng, np.arange(n_images), fault_model=model))
+    faults = pd.concat(parts, ignore_index=True)
+    faults["fault_id"] = np.arange(len(faults))
+    return faults
+
+
+def call_of_site(sites: pd.DataFrame) -> dict:
+    """site -> (module name, call number), parsed from the site names."""
+    return {s: (layer, int(s.rsplit(":", 1)[1]) if s != layer else 0) for s, layer in zip(sites["site"], sites["layer"])}
+
+
+def assert_matches_reference(model, x, faults, injector):
+    ours = injector.run(faults, x, progress=False)
+    golden, faulty = reference_logits(model, x, faults, call_of_site(injector.sites()))
+    ref = summarize_logits(golden, faulty)
+    for column in COMPARED:
+        np.testing.assert_array_equal(ours[column].to_numpy(), ref[column].to_numpy(), err_msg=column)
+    np.testing.assert_array_equal(classify(ours)["outcome"].to_numpy(), classify(ref)["outcome"].to_numpy())
+    return classify(ours)
+
+
+def real_resnet(name):
+    return load_cifar_resnet(shared_path("models", name))
+
+
+CASES = {
+    "resnet20_real": (lambda: real_resnet("resnet20-cifar10-12fca82f.th"), (3, 32, 32), True),
+    "resnet56_real": (lambda: real_resnet("resnet56-cifar10-4bfd9763.th"), (3, 32, 32), True),
+    "resnet50_64px": (lambda: torchvision.models.resnet50(weights=None), (3, 64, 64), False),
+    "vgg_ish": (vgg_ish, (3, 32, 32), False),
+    "reused_branchy": (ReusedBranchy, (3, 32, 32), False),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_engine_matches_hook_reference(case, request):
+    build, shape, real_images = CASES[case]
+    model = build().eval()
+    if real_images:
+        x = to_tensor(request.getfixturevalue("cifar_images"))
+    else:
+        x = torch.randn(12, *shape)
+    injector = TorchInjector(model, batch_size=64, input_shape=shape)
+    assert injector.fast == (case != "reused_branchy")
+    faults = mixed_faults(injector.sites(), len(x), seed=len(case))
+    outcome = assert_matches_reference(model, x, faults, injector)["outcome"]
+    # the fault list exercises masked and visible faults alike
+    assert (outcome == "masked").sum() > 50 and (outcome != "masked").sum() > 50
+
+
+def test_fallback_path_matches_reference_on_resnet(cifar_images):
+    model = real_resnet("resnet20-cifar10-12fca82f.th")
+    injector = TorchInjector(model, batch_size=32, input_shape=(3, 32, 32), use_fx=False)
+    assert not injector.fast
+    assert_matches_reference(model, to_tensor(cifar_images), mixed_faults(injector.sites(), 20, seed=7), injector)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_bit_flips_match_reference(dtype):
+    model = vgg_ish().eval().to(dtype)
+    x = torch.randn(8, 3, 32, 32).to(dtype)
+    injector = TorchInjector(model, batch_size=16, input_shape=(3, 32, 32))
+    sites = injector.sites()
+    assert set(sites["dtype"]) == {FORMATS[str(dtype).removeprefix("torch.")][0].name}
+    faults = draw_activation_faults(sites[sites["eligible"]], 300, np.random.default_rng(3), np.arange(8))
+    assert faults["bit"].max() >= 12 and faults["bit"].max() <= 15  # drawn over the 16 bits
+    assert_matches_reference(model, x, faults, injector)
+
+
+def test_multi_bit_flips_match_reference(cifar_images):
+    model = real_resnet("resnet20-cifar10-12fca82f.th")
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 32, 32))
+    sites = injector.sites()
+    single = draw_activation_faults(sites[sites["eligible"]], 200, np.random.default_rng(5), np.arange(20))
+    faults = draw_multi_bit(single, sites, 3, np.random.default_rng(6))
+    assert all(len(set(b)) == 3 and max(b) < 32 and b[0] == f for b, f in zip(faults["bits"], faults["bit"]))
+    outcome = assert_matches_reference(model, to_tensor(cifar_images), faults, injector)["outcome"]
+    # three flips change more than one: fewer masked than benign+sdc+due is not guaranteed, but some must show
+    assert (outcome != "masked").sum() > 20
+
+
+def _site_values(model, x, layer, k):
+    """Golden output of call k of module ``layer`` for batch x (flattened per image)."""
+    calls = []
+    handle = dict(model.named_modules())[layer].register_forward_hook(lambda m, a, o: calls.append(o.detach().clone()))
+    with torch.no_grad():
+        model(x)
+    handle.remove()
+    return calls[k].reshape(len(x), -1).numpy()
+
+
+@pytest.mark.parametrize("use_fx", [True, False])
+def test_faults_that_change_nothing_are_masked(use_fx):
+    model = cifar_resnet(20).eval()
+    x = torch.randn(6, 3, 32, 32)
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 32, 32), use_fx=use_fx)
+    sites = injector.sites()
+    faults = draw_activation_faults(sites[sites["eligible"]], 300, np.random.default_rng(11), np.arange(6), fault_model="stuck_at_0")
+    # stuck-at the level the bit already has: no value changes
+    calls = call_of_site(sites)
+    levels = []
+    for f in faults.itertuples():
+        value = _site_values(model, x, *calls[f.site])[f.image, f.element]
+        levels.append((int(np.float32(value).view(np.uint32)) >> f.bit) & 1)
+    faults["fault_model"] = np.where(np.array(levels) == 1, "stuck_at_1", "stuck_at_0")
+    result = classify(injector.run(faults, x, progress=False))
+    assert result["identical"].all()
+    assert (result["outcome"] == "masked").all() and (result["outcome"] == "sdc").sum() == 0
+
+
+@pytest.mark.parametrize("use_fx", [True, False])
+def test_nan_and_inf_are_due(use_fx):
+    model = cifar_resnet(20).eval()
+    x = torch.randn(6, 3, 32, 32)
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 32, 32), use_fx=use_fx)
+    values = _site_values(model, x, "layer3.2.relu", 1)
+    image, element = np.nonzero((values >= 1) & (values < 2))  # exponent 127: bit 30 set -> Inf/NaN
+    take = np.random.default_rng(0).choice(len(image), 40, replace=False)
+    faults = pd.DataFrame({
+        "fault_id": np.arange(40), "image": image[take], "site": "layer3.2.relu:1", "element": element[take],
+        "bit": 30, "fault_model": "bitflip", "random_u": np.nan,
+    })
+    result = classify(injector.run(faults, x, progress=False))
+    assert not result["finite"].any()
+    assert (result["outcome"] == "due").all()
+
+
+def test_sites_of_resnet20_list_every_call():
+    sites = TorchInjector(cifar_resnet(20), input_shape=(3, 32, 32)).sites()
+    # stem conv/bn/relu, 9 blocks x (conv, bn, relu:0, conv, bn, shortcut, relu:1), pool, flatten, linear
+    assert len(sites) == 3 + 9 * 7 + 3
+    assert {"layer1.0.relu:0", "layer1.0.relu:1", "layer2.0.shortcut"} <= set(sites["site"])
+    assert sites["eligible"].sum() == len(sites) - 1 and not sites["eligible"].iloc[-1]
+    assert sites.set_index("site").loc["layer2.0.conv1", "shape"] == "32x16x16"
+    assert (sites["size"] == sites["shape"].map(lambda s: np.prod([int(d) for d in s.split("x")]))).all()
+    assert sites.set_index("site").loc["layer1.0.relu:0", "layer_index"] == sites.set_index("site").loc["layer1.0.relu:1", "layer_index"]
+
+
+def test_bad_inputs_raise_clear_errors():
+    injector = TorchInjector(cifar_resnet(20), input_shape=(3, 32, 32))
+    x = torch.randn(2, 3, 32, 32)
+    fault = {"fault_id": [0], "image": [0], "site": ["conv1"], "element": [0], "bit": [3], "fault_model": ["bitflip"], "random_u": [np.nan]}
+    with pytest.raises(ValueError, match="sites the model does not have"):
+        injector.run(pd.DataFrame(fault | {"site": ["nope"]}), x, progress=False)
+    with pytest.raises(ValueError, match="element outside"):
+        injector.run(pd.DataFrame(fault | {"element": [16 * 32 * 32]}), x, progress=False)
+    with pytest.raises(ValueError, match="bit positions"):
+        injector.run(pd.DataFrame(fault | {"bit": [32]}), x, progress=False)
+    with pytest.raises(ValueError, match="images of shape"):
+        injector.run(pd.DataFrame(fault), torch.randn(2, 3, 16, 16), progress=False)
+    with pytest.raises(ValueError, match="input_shape"):
+        TorchInjector(cifar_resnet(20)).sites()

@@ -129,10 +129,11 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
           augment: bool = False):
     """Train with Adam on logits (sparse categorical cross-entropy); returns the Keras history.
 
-    A seeded random 10% of the images is held out for validation (stored splits are sorted by
-    class: Keras' ``validation_split`` would hold out the last class instead). ``augment``: random
-    shifts and mirroring of every training batch (:func:`shift_flip`), done in the input pipeline
-    so that the trained model has no augmentation layers (its layers are the fault sites).
+    The last 10% of the images (Keras' ``validation_split``) are held out for validation.
+    ``augment``: random shifts and mirroring of every training batch (:func:`shift_flip`), done
+    in the input pipeline so that the trained model has no augmentation layers (its layers are
+    the fault sites); the held-out 10% are then a seeded random draw, since stored image-folder
+    splits are sorted by class and their last 10% would be one class only.
     """
     import keras
 
@@ -142,13 +143,12 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    if not augment:
+        return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2, validation_split=0.1)
     order = np.random.default_rng(seed).permutation(len(x))
     fit_rows, val_rows = np.sort(order[: int(len(x) * 0.9)]), np.sort(order[int(len(x) * 0.9) :])
-    validation = (x[val_rows], y[val_rows])
-    if augment:
-        batches = _augmented_batches(x[fit_rows], y[fit_rows], batch_size, seed)
-        return model.fit(batches, epochs=epochs, verbose=2, validation_data=validation)
-    return model.fit(x[fit_rows], y[fit_rows], epochs=epochs, batch_size=batch_size, verbose=2, validation_data=validation)
+    batches = _augmented_batches(x[fit_rows], y[fit_rows], batch_size, seed)
+    return model.fit(batches, epochs=epochs, verbose=2, validation_data=(x[val_rows], y[val_rows]))
 
 
 def load(path: str | Path):

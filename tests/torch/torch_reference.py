@@ -51,7 +51,7 @@ def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: i
         batch = faults.iloc[start : start + rows]
         if len(batch) == 1:  # never a batch of one (see the module docstring)
             batch = faults.iloc[start - 1 : start + 1]
-        images = x[torch.as_tensor(batch["image"].to_numpy())]
+        images = x[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))]
         calls: dict[str, int] = {}
 
         def hook(module, args, output, layer):

@@ -1,4 +1,12 @@
-"""PyTorch side of dnnfi: model zoo, training, failure-rate weight faults.
+"""PyTorch side of dnnfi: model zoo, failure-rate weight faults, activation fault injection.
+
+- :mod:`~dnnfi.torchfi.models`: demo architectures, ``build``/``train``/``save``/``load``,
+  ``torchvision_model`` (VGG19, ResNet50, InceptionV3, ... from torchvision or a local file);
+- :mod:`~dnnfi.torchfi.cifar`: the CIFAR ResNet-20/32/44/56 family and its published weights;
+- :mod:`~dnnfi.torchfi.weights`: failure-rate weight faults, exact restore, replica evaluation;
+- :mod:`~dnnfi.torchfi.activations`: ``TorchInjector``, the Keras engine's API for module calls;
+- :mod:`~dnnfi.torchfi.graph`: the torch.fx prefix-reuse machinery behind it;
+- :mod:`~dnnfi.torchfi.faultops`: fault models on torch tensors, multi-bit fault lists.
 
 Importing this subpackage imports torch; never import it in a process that uses TensorFlow.
 """

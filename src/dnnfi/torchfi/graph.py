@@ -29,7 +29,6 @@ class Plan:
     nodes: list  #: nodes to execute, topological order (site excluded)
     checkpoints: set  #: nodes that are then the only live non-constant value: rows equal to golden stop
     reaches_output: bool  #: False if the site cannot influence the logits
-    last_checkpoint: fx.Node | None  #: always checked: the head (a GEMM) may round by batch size
 
 
 class Graph:
@@ -128,8 +127,7 @@ class Graph:
                 live.add(n)
             if live == {n} and n in self.batched:
                 checkpoints.add(n)
-        last = next((n for n in reversed(order) if n in checkpoints), None)
-        plan = Plan(order, checkpoints, self.logits in down, last)
+        plan = Plan(order, checkpoints, self.logits in down)
         self._plans[site] = plan
         return plan
 

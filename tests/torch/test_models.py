@@ -1,0 +1,71 @@
+"""Model zoo: the CIFAR ResNet family and its published weights, torchvision loading, digits models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import CIFAR10_CLASSES, shared_path
+
+from dnnfi.datasets import image_folder
+from dnnfi.preprocess import preprocess
+from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
+from dnnfi.torchfi.models import build, predict_logits, torchvision_model
+
+
+@pytest.mark.parametrize(("depth", "params"), [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018)])
+def test_cifar_resnet_sizes(depth, params):
+    model = cifar_resnet(depth)
+    assert sum(p.numel() for p in model.parameters()) == params  # He et al. 2016, Table 6: 0.27M .. 0.85M
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_real_resnet20_reaches_its_accuracy_on_jpeg_cifar10():
+    split = image_folder(shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES)
+    model = load_cifar_resnet(shared_path("models", "resnet20-cifar10-12fca82f.th"))
+    logits = predict_logits(model, preprocess(split.x, "imagenet_mean_std"), batch_size=500)
+    accuracy = (logits.argmax(axis=1) == split.y).mean()
+    assert len(split.y) == 10_000
+    assert 0.79 <= accuracy <= 0.83, accuracy
+
+
+def test_real_resnet56_loads_with_its_depth():
+    model = load_cifar_resnet(shared_path("models", "resnet56-cifar10-4bfd9763.th"))
+    assert len(model.layer1) == 9 and not model.training
+
+
+def test_cifar_loader_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_cifar_resnet(tmp_path / "missing.th")
+    torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "other.th")
+    with pytest.raises(ValueError, match="CIFAR ResNet"):
+        load_cifar_resnet(tmp_path / "other.th")
+
+
+def test_torchvision_local_weights_round_trip(tmp_path):
+    model = torchvision_model("resnet18")
+    path = tmp_path / "resnet18.pth"
+    torch.save(model.state_dict(), path)
+    again = torchvision_model("resnet18", path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(FileNotFoundError, match="resnet18"):
+        torchvision_model("resnet18", tmp_path / "absent.pth")
+    with pytest.raises(ValueError, match="unknown torchvision"):
+        torchvision_model("resnet9000")
+
+
+def test_inception_local_weights_use_torchvision_input_transform(tmp_path):
+    model = torchvision_model("inception_v3")
+    assert not model.transform_input
+    torch.save(model.state_dict(), tmp_path / "inception.pth")
+    loaded = torchvision_model("inception_v3", tmp_path / "inception.pth")
+    assert loaded.transform_input and loaded(torch.randn(1, 3, 75, 75)).shape == (1, 1000)
+
+
+def test_build_knows_digits_and_cifar_architectures():
+    assert build("digits_cnn", (8, 8, 1), 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    net = build("resnet32_cifar", (32, 32, 3), 100)
+    assert len(net.layer2) == 5 and net.linear.out_features == 100
+    with pytest.raises(ValueError, match="unknown PyTorch architecture"):
+        build("resnet21_cifar", (32, 32, 3), 10)
+    assert np.isfinite(predict_logits(net, np.zeros((3, 32, 32, 3), np.float32))).all()

@@ -36,14 +36,6 @@ TINY = {
 MLP_WEIGHTS = 64 * 64 + 64 * 64 + 64 * 10
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, TINY, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
-
-
 def test_activation_tables(run):
     summary = pd.read_csv(run / "results/tables/act/summary.csv").set_index("model")
     assert sorted(summary.index) == ["kbranch", "kseq"]

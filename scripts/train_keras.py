@@ -10,6 +10,6 @@ train = Split.load(snakemake.input.train)
 model = models.build(spec["architecture"], train.x.shape[1:], len(train.classes))
 fit = spec["train"]
 history = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
-                       fit["learning_rate"], snakemake.params.seed)
+                       fit["learning_rate"], snakemake.params.seed, augment=fit["augment"])
 log.info("final training accuracy %.4f", history.history["accuracy"][-1])
 model.save(snakemake.output[0])

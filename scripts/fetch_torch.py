@@ -5,6 +5,10 @@ from dnnfi.torchfi import models
 log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
 test = Split.load(snakemake.input.test)
-model = models.fetch(spec["source"], spec["architecture"], spec.get("path", spec["weights"]), len(test.classes))
-log.info("%s: %d parameters", spec["architecture"], sum(p.numel() for p in model.parameters()))
-models.save(model, spec["architecture"], test.x.shape[1:], len(test.classes), snakemake.output[0])
+weights = spec.get("path", spec["weights"])
+model = models.fetch(spec["source"], spec["architecture"], weights, len(test.classes))
+log.info("%s from %s: %d parameters", spec["architecture"], weights, sum(p.numel() for p in model.parameters()))
+torchvision = spec["source"] == "torchvision"
+architecture = models.TORCHVISION_PREFIX + spec["architecture"] if torchvision else spec["architecture"]
+models.save(model, architecture, test.x.shape[1:], len(test.classes), snakemake.output[0],
+            pretrained=torchvision and weights is not None)

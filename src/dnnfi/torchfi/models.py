@@ -58,15 +58,47 @@ def torchvision_model(name: str, weights: str | Path | None = None) -> nn.Module
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"weights file for {name} not found: {path}")
-    extra = {"aux_logits": True, "init_weights": False, "transform_input": True} if name == "inception_v3" else {}
-    model = torchvision.models.get_model(name, weights=None, **extra)
+    model = torchvision.models.get_model(name, weights=None, **pretrained_build_options(name))
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state.get("state_dict", state))
     return model.eval()
 
 
-def build(architecture: str, input_shape, classes: int) -> nn.Module:
-    """A fresh model; ``input_shape`` is (height, width, channels) as stored by the data rule."""
+def pretrained_build_options(name: str) -> dict:
+    """Constructor options torchvision uses for a classifier with ImageNet weights."""
+    return {"aux_logits": True, "init_weights": False, "transform_input": True} if name == "inception_v3" else {}
+
+
+TORCHVISION_PREFIX = "torchvision:"
+
+
+def fetch(source: str, architecture: str, weights: str | Path | None, classes: int) -> nn.Module:
+    """A model from a config's ``source``: ``torchvision`` (``weights``: a torchvision weights name,
+    a local file or None) or ``file`` (``weights``: a CIFAR ResNet checkpoint such as
+    ``resnet20-cifar10-12fca82f.th`` for a ``resnet*_cifar`` architecture)."""
+    if source == "torchvision":
+        return torchvision_model(architecture, weights)
+    if source == "file" and architecture.endswith("_cifar") and architecture.startswith("resnet"):
+        from dnnfi.torchfi.cifar import load_cifar_resnet
+
+        model = load_cifar_resnet(weights, classes)
+        depth = len(model.layer1) * 6 + 2
+        if f"resnet{depth}_cifar" != architecture:
+            raise ValueError(f"{weights} holds a ResNet-{depth}, not the configured {architecture}")
+        return model
+    raise ValueError(f"cannot fetch {architecture!r} from source {source!r}: use torchvision or a resnet*_cifar file")
+
+
+def build(architecture: str, input_shape, classes: int, pretrained: bool = False) -> nn.Module:
+    """A fresh model; ``input_shape`` is (height, width, channels) as stored by the data rule.
+    ``torchvision:<name>`` builds a torchvision classifier (with the layout of its ImageNet
+    weights when ``pretrained``)."""
+    if architecture.startswith(TORCHVISION_PREFIX):
+        import torchvision
+
+        name = architecture.removeprefix(TORCHVISION_PREFIX)
+        options = pretrained_build_options(name) if pretrained else {}
+        return torchvision.models.get_model(name, weights=None, num_classes=classes, **options)
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown PyTorch architecture {architecture!r}: expected one of {sorted(ARCHITECTURES)}")
     height, _, channels = input_shape
@@ -99,10 +131,11 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_siz
     return losses
 
 
-def save(model: nn.Module, architecture: str, input_shape, classes: int, path: str | Path) -> None:
-    """Save weights with what is needed to rebuild the model."""
+def save(model: nn.Module, architecture: str, input_shape, classes: int, path: str | Path, pretrained: bool = False) -> None:
+    """Save weights with what is needed to rebuild the model (see :func:`build`)."""
     torch.save(
-        {"architecture": architecture, "input_shape": list(input_shape), "classes": classes, "state_dict": model.state_dict()},
+        {"architecture": architecture, "input_shape": list(input_shape), "classes": classes, "pretrained": pretrained,
+         "state_dict": model.state_dict()},
         path,
     )
 
@@ -113,7 +146,7 @@ def load(path: str | Path) -> nn.Module:
     if not path.is_file():
         raise FileNotFoundError(f"PyTorch model file not found: {path}")
     spec = torch.load(path, map_location="cpu", weights_only=True)
-    model = build(spec["architecture"], spec["input_shape"], spec["classes"])
+    model = build(spec["architecture"], spec["input_shape"], spec["classes"], spec.get("pretrained", False))
     model.load_state_dict(spec["state_dict"])
     return model.eval()
 

@@ -156,16 +156,6 @@ def validate_config(config):
                     f"config key campaigns.{name}.per_model.{model}: not a model of this campaign, "
                     f"expected one of {campaign['models']}"
                 )
-        engines = {"activation": {"keras", "torch"}, "weight_rate": {"torch"}}[
-            campaign["kind"]
-        ]
-        for model in campaign["models"]:
-            if config["models"][model]["framework"] not in engines:
-                raise ValueError(
-                    f"config key campaigns.{name}.models: model {model!r} is a "
-                    f"{config['models'][model]['framework']} model, expected a {' or '.join(sorted(engines))} "
-                    f"model for kind {campaign['kind']}"
-                )
 
 
 validate_config(config)

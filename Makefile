@@ -5,7 +5,7 @@ CONFIG ?= config/config.yaml
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: run report test lint bench-keras bench-torch clean
+.PHONY: run test test-slurm lint bench-keras bench-torch clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(BIN)/.installed
 	$(BIN)/pytest tests/core tests/workflow
 	$(BIN)/pytest tests/keras
 	$(BIN)/pytest tests/torch
+
+# Opt-in (needs root): a one-node SLURM on this machine, then the profile test against a local run.
+test-slurm: $(BIN)/.installed
+	profiles/slurm/start-local-slurm.sh
+	$(BIN)/pytest tests/workflow/test_slurm.py
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

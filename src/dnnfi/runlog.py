@@ -8,8 +8,9 @@ import sys
 
 
 def start(path: str) -> logging.Logger:
-    """Redirect stderr (tqdm, warnings, framework chatter) and the root logger to ``path``."""
-    sys.stderr = open(path, "w", buffering=1)
+    """Redirect stdout and stderr (Keras' epoch lines, tqdm, warnings, framework chatter) and the
+    root logger to ``path``."""
+    sys.stderr = sys.stdout = open(path, "w", buffering=1)
     os.dup2(sys.stderr.fileno(), 2)  # native libraries (TensorFlow's C++ logging) write to fd 2
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     logging.captureWarnings(True)

@@ -11,12 +11,16 @@ The adaptations to 32x32 inputs follow the weiaicunzai/pytorch-cifar100 family t
 - Inception-v3 and -v4: the stems keep the resolution (v4 loses two pixels to a valid 3x3);
 - Xception: a 3x3 stem at full resolution, entry flow down to 4x4, eight middle blocks.
 
+Batch norm uses PyTorch's defaults (:func:`_bn`), so that the same training schedules apply.
+
 Every builder takes ``(input_shape, classes)`` (height and width at least 32, any class
 count), returns logits (no softmax), and names its layers by stage, block and role, so that a
 fault site reads like ``conv3_block2_b_conv`` or ``inception4c_3x3_conv``.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 MIN_SIDE = 32
 
@@ -30,12 +34,20 @@ def _input(input_shape):
     return keras.Input(tuple(input_shape), name="input")
 
 
+def _bn(name):
+    """Batch norm with PyTorch's defaults (momentum 0.1 there is 0.9 here, epsilon 1e-5), as in the
+    reference models; Keras' 0.99 would leave the moving statistics far behind in short trainings."""
+    from keras import layers
+
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+
+
 def _conv_bn(x, filters, kernel, name, strides=1, padding="same", relu=True):
     """Convolution (no bias: batch norm follows), batch norm, optionally ReLU."""
     from keras import layers
 
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = _bn(f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
@@ -50,6 +62,7 @@ def _head(x, classes, dropout=None):
 
 
 def _model(inputs, outputs, name):
+    """The functional model from ``inputs`` to the logits ``outputs``."""
     import keras
 
     return keras.Model(inputs, outputs, name=name)
@@ -79,7 +92,7 @@ def vgg(depth: int, input_shape=(32, 32, 3), classes=100, hidden=4096):
         else:
             # bias kept, as in the reference models (BN follows, so it is redundant but a weight site)
             x = layers.Conv2D(item, 3, padding="same", name=f"block{block}_conv{conv}")(x)
-            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = _bn(f"block{block}_bn{conv}")(x)
             x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
             conv += 1
     x = layers.Flatten(name="flatten")(x)
@@ -372,7 +385,7 @@ def _sep_bn(x, filters, name, relu_first=True):
     if relu_first:
         x = layers.ReLU(name=f"{name}_relu")(x)
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_sepconv")(x)
-    return layers.BatchNormalization(name=f"{name}_bn")(x)
+    return _bn(f"{name}_bn")(x)
 
 
 def _xception_down(x, filters, name, relu_first=True):
@@ -414,12 +427,14 @@ def xception(input_shape=(32, 32, 3), classes=100):
 
 
 def small_resnet(input_shape=(32, 32, 3), classes=10, width=16):
-    """A small residual network that trains to about 80% on CIFAR-10 in minutes on a CPU.
+    """A small residual network that trains on a 2-core CPU in minutes (about 0.1M parameters).
 
     Stem, three residual stages (``width``, 2x, 4x channels at strides 1, 2, 2; one basic block
     each, projection shortcuts), then a ``mixed`` block at the lowest resolution whose 1x1 and
     3x3 branches are concatenated, merged by a 1x1 convolution and added to its input: a
-    non-sequential graph with both Add and Concatenate merges (about 0.1M parameters).
+    non-sequential graph with both Add and Concatenate merges. Measured: 75.0% top-1 on the
+    CIFAR-10 JPEG test split after 12 epochs of :func:`dnnfi.kerasfi.models.train` (batch 256,
+    Adam 2e-3, ``augment=True``, seed 0, ``unit`` inputs), 18 minutes on a shared 2-core CPU.
     """
     from keras import layers
 
@@ -433,21 +448,13 @@ def small_resnet(input_shape=(32, 32, 3), classes=10, width=16):
     return _model(inputs, _head(x, classes), "small_resnet_cifar")
 
 
-def _depth(builder, depth):
-    def build(input_shape=(32, 32, 3), classes=100):
-        return builder(depth, input_shape, classes)
-
-    build.__doc__ = f"{builder.__name__}({depth}, input_shape, classes)"
-    return build
-
-
 #: architecture name -> builder(input_shape, classes)
 BUILDERS = {
-    **{f"vgg{d}_cifar": _depth(vgg, d) for d in VGG_CONFIGS},
+    **{f"vgg{d}_cifar": partial(vgg, d) for d in VGG_CONFIGS},
     "googlenet_cifar": googlenet,
     "inceptionv3_cifar": inceptionv3,
     "inceptionv4_cifar": inceptionv4,
-    **{f"resnet{d}_cifar": _depth(resnet, d) for d in RESNET_BLOCKS},
+    **{f"resnet{d}_cifar": partial(resnet, d) for d in RESNET_BLOCKS},
     "xception_cifar": xception,
     "small_resnet_cifar": small_resnet,
 }

@@ -3,12 +3,14 @@ from pathlib import Path
 import pandas as pd
 
 from dnnfi import aggregate, runlog
+from dnnfi.datasets import spread_indices
 
 log = runlog.start(snakemake.log[0])
 replicas = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 fault_free = []
 for path in snakemake.input.baselines:
     base = pd.read_parquet(path)
+    base = base.iloc[spread_indices(len(base), snakemake.params.images)]  # the images the replicas saw
     fault_free.append(dict(dataset=path.split("/")[-2], model=path.split("/")[-1][: -len(".parquet")], frate=0.0,
                            perturbation="none", replica=0, n_faults=0, top1_error=1 - base["correct"].mean(),
                            top5_error=1 - base["top5_correct"].mean()))

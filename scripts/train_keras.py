@@ -7,7 +7,7 @@ from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorF
 
 spec = snakemake.params.spec
 train = Split.load(snakemake.input.train)
-model = models.build(spec["architecture"], train.x.shape[1:], len(train.classes))
+model = models.build(spec["architecture"], train.x.shape[1:], len(train.classes), seed=snakemake.params.seed)
 fit = spec["train"]
 history = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
                        fit["learning_rate"], snakemake.params.seed, augment=fit["augment"])

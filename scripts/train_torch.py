@@ -1,3 +1,5 @@
+import torch
+
 from dnnfi import runlog
 from dnnfi.datasets import Split
 from dnnfi.preprocess import preprocess
@@ -7,6 +9,7 @@ log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
 train = Split.load(snakemake.input.train)
 shape = train.x.shape[1:]
+torch.manual_seed(snakemake.params.seed)  # the initial weights too
 model = models.build(spec["architecture"], shape, len(train.classes))
 fit = spec["train"]
 losses = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],

@@ -17,6 +17,14 @@ from tqdm.auto import tqdm
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
+def spread_indices(total: int, n: int | None) -> np.ndarray:
+    """Indices of ``n`` of ``total`` images evenly spread (every k-th), so that a split stored
+    class by class stays balanced; all images when ``n`` is None or not smaller than ``total``."""
+    if n is None or n >= total:
+        return np.arange(total)
+    return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
+
+
 @dataclass
 class Split:
     x: np.ndarray
@@ -40,11 +48,8 @@ class Split:
         return Split(self.x[keep], self.y[keep], self.classes)
 
     def spread_indices(self, n: int | None) -> np.ndarray:
-        """Indices of ``n`` images evenly spread over the split (every k-th), so that a split
-        stored class by class stays balanced; all images when ``n`` is None or too large."""
-        if n is None or n >= len(self.y):
-            return np.arange(len(self.y))
-        return np.unique(np.linspace(0, len(self.y) - 1, n).round().astype(np.int64))
+        """See :func:`spread_indices`."""
+        return spread_indices(len(self.y), n)
 
     def spread(self, n: int | None) -> "Split":
         """The images of :meth:`spread_indices`."""

@@ -13,7 +13,7 @@ from .snakemake_runner import snakemake
 
 pytestmark = pytest.mark.workflow
 
-FIT = {"epochs": 8, "batch_size": 64, "learning_rate": 0.003}
+FIT = {"epochs": 15, "batch_size": 64, "learning_rate": 0.003}
 TINY = {
     "seed": 11,
     "threads": 1,

@@ -75,5 +75,7 @@ rule summarize_weight_rate:
         campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        images=lambda w: CAMPAIGNS[w.campaign]["images"],
     script:
         "../../scripts/summarize_weight_rate.py"

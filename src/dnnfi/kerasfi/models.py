@@ -81,10 +81,15 @@ def application(name: str, input_shape=(224, 224, 3), classes: int = 1000, weigh
     )
 
 
-def build(architecture: str, input_shape, classes: int):
-    """A fresh, untrained model of a named architecture of :data:`ARCHITECTURES`."""
+def build(architecture: str, input_shape, classes: int, seed: int | None = None):
+    """A fresh, untrained model of a named architecture of :data:`ARCHITECTURES`; ``seed`` fixes
+    the initial weights."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown Keras architecture {architecture!r}: expected one of {sorted(ARCHITECTURES)}")
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(seed)
     return ARCHITECTURES[architecture](tuple(input_shape), classes)
 
 
@@ -129,26 +134,30 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
           augment: bool = False):
     """Train with Adam on logits (sparse categorical cross-entropy); returns the Keras history.
 
-    The last 10% of the images (Keras' ``validation_split``) are held out for validation.
-    ``augment``: random shifts and mirroring of every training batch (:func:`shift_flip`), done
-    in the input pipeline so that the trained model has no augmentation layers (its layers are
-    the fault sites); the held-out 10% are then a seeded random draw, since stored image-folder
-    splits are sorted by class and their last 10% would be one class only.
+    A seeded random 10% of the images is held out for validation (stored image-folder splits
+    are sorted by class, so their last 10% would be one class only). ``augment``: random shifts
+    and mirroring of every training batch (:func:`shift_flip`), done in the input pipeline so
+    that the trained model has no augmentation layers (its layers are the fault sites).
+    TensorFlow's deterministic ops make a rerun give the same weights.
     """
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    if not augment:
-        return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2, validation_split=0.1)
     order = np.random.default_rng(seed).permutation(len(x))
     fit_rows, val_rows = np.sort(order[: int(len(x) * 0.9)]), np.sort(order[int(len(x) * 0.9) :])
+    validation = (x[val_rows], y[val_rows])
+    if not augment:
+        return model.fit(x[fit_rows], y[fit_rows], epochs=epochs, batch_size=batch_size, verbose=2,
+                         validation_data=validation)
     batches = _augmented_batches(x[fit_rows], y[fit_rows], batch_size, seed)
-    return model.fit(batches, epochs=epochs, verbose=2, validation_data=(x[val_rows], y[val_rows]))
+    return model.fit(batches, epochs=epochs, verbose=2, validation_data=validation)
 
 
 def load(path: str | Path):

@@ -1,13 +1,9 @@
 from dnnfi import runlog
-from dnnfi.datasets import Split
-from dnnfi.outcomes import baseline_table
-from dnnfi.preprocess import preprocess
+from dnnfi.campaign import baseline_job
 
 log = runlog.start(snakemake.log[0])
-from dnnfi.kerasfi import models  # noqa: E402
+from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
 
-test = Split.load(snakemake.input.test)
-logits = models.predict_logits(models.load(snakemake.input.model), preprocess(test.x, snakemake.params.spec["preprocess"]))
-table = baseline_table(logits, test.y)
+table = baseline_job(snakemake, models.load(snakemake.input.model), models.predict_logits)
 log.info("top-1 accuracy %.4f on %d images", table["correct"].mean(), len(table))
 table.to_parquet(snakemake.output[0])

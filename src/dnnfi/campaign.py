@@ -118,3 +118,14 @@ def weight_units(spec: dict, dataset: str, model: str, shard: int) -> list[tuple
         (frate, perturbation, replica, rng_for(spec["seed"], spec["campaign"], dataset, model, frate, perturbation, replica))
         for frate, perturbation, replica in units[shard_slice(len(units), shard, spec["shards"])]
     ]
+
+
+def baseline_job(smk, model, predict_logits) -> pd.DataFrame:
+    """The body of a baseline rule: the fault-free result of ``model`` on every test image
+    (``predict_logits(model, x)`` is the framework's batched inference)."""
+    from dnnfi.datasets import Split
+    from dnnfi.outcomes import baseline_table
+    from dnnfi.preprocess import preprocess
+
+    test = Split.load(smk.input.test)
+    return baseline_table(predict_logits(model, preprocess(test.x, smk.params.spec["preprocess"])), test.y)

@@ -3,7 +3,8 @@
 - :mod:`~dnnfi.kerasfi.graph`: a functional graph flattened into compiled steps (one per call);
 - :mod:`~dnnfi.kerasfi.engine`: activation faults (:class:`KerasInjector`), downstream-only;
 - :mod:`~dnnfi.kerasfi.weights`: weight and bias faults (:class:`WeightInjector`);
-- :mod:`~dnnfi.kerasfi.models`: demo architectures, keras.applications builders, train/load.
+- :mod:`~dnnfi.kerasfi.models`: demo architectures, keras.applications builders, train/load;
+- :mod:`~dnnfi.kerasfi.cifar_zoo`: the TensorFI+ CIFAR-100/GTSRB architectures for 32x32 inputs.
 
 Importing this subpackage imports TensorFlow; never import it in a process that uses PyTorch.
 """

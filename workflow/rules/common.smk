@@ -118,7 +118,9 @@ def check_model(name, model, datasets):
             f"{key}.source: data set {model['dataset']!r} has no train split to train on"
         )
     if model["train"]["augment"] and framework != "keras":
-        raise ValueError(f"{key}.train.augment: only Keras training augments its batches")
+        raise ValueError(
+            f"{key}.train.augment: only Keras training augments its batches"
+        )
     if source == "file" and "path" not in model:
         raise ValueError(f"{key}.path: required for source file")
     if "path" in model:

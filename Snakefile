@@ -23,6 +23,10 @@ include: "workflow/rules/stats.smk"
 include: "workflow/rules/figures.smk"
 
 
+onstart:
+    stop_if_files_missing()
+
+
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
     model=_alternatives(MODELS),

@@ -4,6 +4,7 @@ import math
 import os
 
 import jsonschema
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from dnnfi.samplesize import leveugle_sample_size
@@ -35,11 +36,21 @@ def _config_error(error):
     return f"config key {key}: {error.message}"
 
 
+# Local data and weights a config names but this machine lacks: a dry run still shows the
+# plan (with a warning), a real run stops in `onstart`, before any job (see stop_if_files_missing).
+MISSING_FILES = []
+
+
 def _require_file(key, path, what):
     if not os.path.exists(path):
-        raise ValueError(
+        MISSING_FILES.append(
             f"config key {key}: {path} not found (working directory {os.getcwd()}); {what}"
         )
+
+
+def stop_if_files_missing():
+    if MISSING_FILES:
+        raise ValueError("\n".join(MISSING_FILES))
 
 
 def check_data_files(name, spec):
@@ -161,6 +172,8 @@ def validate_config(config):
 
 
 validate_config(config)
+for missing in MISSING_FILES:
+    logger.warning(f"{missing} (a real run stops here)")
 
 DATASETS = config["datasets"]
 MODELS = config["models"]

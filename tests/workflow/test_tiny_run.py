@@ -28,6 +28,7 @@ TINY = {
         # every output of kseq's eligible layers is >= 0 (ReLU, pooling): forcing the sign bit to 0 changes nothing
         "null": {"kind": "activation", "models": ["kseq"], "injections": 200, "fault_model": "stuck_at_0", "bits": [31]},
         "wr": {"kind": "weight_rate", "models": ["tmlp"], "frates": [0.05, 0.1], "replicas": 2, "shards": 2, "images": 100},
+        "lev": {"kind": "activation", "models": ["kseq"], "margin": 0.1, "images": 100},
         "tact": {"kind": "activation", "models": ["tmlp"], "injections": 200, "fault_model": "random", "images": 100},
         "seq": {"kind": "activation", "models": ["kseq"], "injections": 1000, "margin": 0.05, "sequential": True,
                 "round_size": 100, "images": 100},
@@ -56,6 +57,12 @@ def test_activation_tables(run):
 def test_faults_that_change_nothing_give_zero_sdc(run):
     summary = pd.read_csv(run / "results/tables/null/summary.csv")
     assert summary["sdc_rate"].tolist() == [0.0] and summary["masked_rate"].tolist() == [1.0]
+
+
+def test_margin_gives_the_leveugle_sample_size(run):
+    summary = pd.read_csv(run / "results/tables/lev/summary.csv")
+    assert summary["injections"].tolist() == [96]  # 1.96^2 x 0.25 / 0.1^2 = 96.04
+    assert summary["target_margin"].tolist() == [0.1]
 
 
 def test_torch_activation_campaign(run):

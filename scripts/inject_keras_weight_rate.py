@@ -6,6 +6,7 @@ from dnnfi import runlog
 from dnnfi.campaign import weight_units
 from dnnfi.datasets import Split
 from dnnfi.faults import draw_weight_faults
+from dnnfi.outcomes import error_rates
 from dnnfi.preprocess import preprocess
 
 log = runlog.start(snakemake.log[0])
@@ -25,10 +26,9 @@ rows = []
 for frate, perturbation, replica, rng in tqdm(weight_units(spec, w.dataset, w.model, int(w.shard)), desc="replicas"):
     faults = draw_weight_faults(sites, rng, rate=frate, fault_model=perturbation, bits=spec["bits"])
     result = injector.run(faults, x, progress=False)
-    top5 = np.stack(result["faulty_top5"].to_numpy())
+    top1_error, top5_error = error_rates(np.stack(result["faulty_top5"]), test.y)
     rows.append(dict(frate=frate, perturbation=perturbation, replica=replica, n_faults=len(faults),
-                     top1_error=float(np.mean(top5[:, 0] != test.y)),
-                     top5_error=float(np.mean(~(top5 == test.y[:, None]).any(axis=1))),
+                     top1_error=top1_error, top5_error=top5_error,
                      fault_param=list(faults["site"]), fault_index=list(faults["element"]),
                      fault_random_u=list(faults["random_u"]), fault_bit=list(faults["bit"])))
 log.info("%d replicas evaluated on %d images", len(rows), len(test.y))

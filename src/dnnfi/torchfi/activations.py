@@ -8,7 +8,8 @@ Fast path (models torch.fx can trace): a golden pass caches every node's value f
 images; a fault batch at one site gathers the golden value of that site for its images, corrupts
 one element per row, and recomputes only the nodes downstream of the site, reading everything
 else from the cache. A row whose fault changes no bit, or whose only live tensor becomes
-bit-identical to the golden one, stops there with the golden logits (outcome ``masked``).
+bit-identical to the golden one at a compared checkpoint, stops there with the golden logits
+(outcome ``masked``).
 Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's output and the whole
 network runs, batches padded to ``batch_size`` as the golden run.
 """
@@ -278,8 +279,8 @@ class TorchInjector:
                 continue
             compared += 1
             keep = ~bitwise_equal_rows(env[node], cache[node][gathered])
-            watching = compared < 2 or not keep.all()
-            if not watching or keep.all():
+            if keep.all():
+                watching = compared < 2
                 continue
             if not keep.any():
                 return golden, _numpy(out)

@@ -24,6 +24,7 @@ import importlib.util
 import subprocess
 import sys
 import time
+import timeit
 
 import numpy as np
 import pandas as pd
@@ -143,30 +144,30 @@ def weight_row(core, repeats):
     start = time.perf_counter()
     faults = draw(tensors, 5e-5, "random", np.random.default_rng(0))
     draw_s = time.perf_counter() - start
-    times = []
-    for _ in range(10 * repeats):  # a replica takes milliseconds: more runs cost nothing
-        start = time.perf_counter()
+
+    def apply_and_restore():
         with applied(tensors, faults):
             pass
-        times.append(time.perf_counter() - start)
+
+    # a replica takes milliseconds: more runs cost nothing
+    ours = min(timeit.repeat(apply_and_restore, number=1, repeat=10 * repeats))
     with applied(tensors, faults):
         expected = {n: t.clone() for n, t in tensors.items()}
     fi = core.fault_injection(model, 1, input_shape=[3, 224, 224], layer_types=[nn.Conv2d, nn.Linear], use_cuda=False)
     names = list(tensors)
     where = [np.unravel_index(i, tensors[p].shape) + (None,) * (4 - tensors[p].dim()) for p, i in zip(faults.param, faults.index)]
-    pfi_times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        corrupted = fi.declare_weight_fi(
+
+    def declare():
+        return fi.declare_weight_fi(
             layer_num=[names.index(p) for p in faults.param], k=[int(w[0]) for w in where],
             dim1=[int(w[1]) for w in where], dim2=[None if w[2] is None else int(w[2]) for w in where],
             dim3=[None if w[3] is None else int(w[3]) for w in where], value=faults.value.tolist(),
         )
-        pfi_times.append(time.perf_counter() - start)
-    pfi_s = min(pfi_times)
+
+    pfi_s = min(timeit.repeat(declare, number=1, repeat=repeats))
+    corrupted = declare()
     got = dict(corrupted.named_parameters())
     same = all(torch.equal(got[n], expected[n]) for n in names)
-    ours = min(times)
     return {
         "model": "vgg19", "faults": len(faults), "ours_draw_ms": 1e3 * draw_s, "ours_apply_restore_ms": 1e3 * ours,
         "pytorchfi_declare_ms": 1e3 * pfi_s, "same_weights": same, "speedup_vs_pytorchfi": pfi_s / ours,
@@ -180,6 +181,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=2,
                         help="campaigns per tool and model, alternating; the fastest of each counts")
     args = parser.parse_args()
+    if args.repeats < 1 or args.pytorchfi_faults < 1:
+        parser.error("--repeats and --pytorchfi-faults must be at least 1")
     core = ensure_pytorchfi()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)

@@ -4,6 +4,8 @@ from dnnfi.campaign import baseline_job
 log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
 
-table = baseline_job(snakemake, models.load(snakemake.input.model), models.predict_logits)
+model = models.load(snakemake.input.model)
+table = baseline_job(snakemake, model, models.predict_logits, models.named_weights,
+                     snakemake.params.spec.get("allow_nonfinite", False))
 log.info("top-1 accuracy %.4f on %d images", table["correct"].mean(), len(table))
 table.to_parquet(snakemake.output[0])

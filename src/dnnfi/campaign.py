@@ -120,12 +120,21 @@ def weight_units(spec: dict, dataset: str, model: str, shard: int) -> list[tuple
     ]
 
 
-def baseline_job(smk, model, predict_logits) -> pd.DataFrame:
+def baseline_job(smk, model, predict_logits, named_tensors, allow_nonfinite: bool = False) -> pd.DataFrame:
     """The body of a baseline rule: the fault-free result of ``model`` on every test image
-    (``predict_logits(model, x)`` is the framework's batched inference)."""
+    (``predict_logits(model, x)`` is the framework's batched inference). Non-finite logits stop
+    the job with a message naming the first non-finite tensor of ``named_tensors(model)``
+    unless ``allow_nonfinite`` (see :func:`dnnfi.health.check_finite_logits`)."""
     from dnnfi.datasets import Split
+    from dnnfi.health import check_finite_logits
     from dnnfi.outcomes import baseline_table
     from dnnfi.preprocess import preprocess
 
     test = Split.load(smk.input.test)
-    return baseline_table(predict_logits(model, preprocess(test.x, smk.params.spec["preprocess"])), test.y)
+    x = preprocess(test.x, smk.params.spec["preprocess"])
+    logits = predict_logits(model, x)
+    if not allow_nonfinite:
+        name = smk.wildcards.model
+        check_finite_logits(logits, lambda: named_tensors(model), f"model {name} ({smk.input.model})",
+                            f"models.{name}.allow_nonfinite", x)
+    return baseline_table(logits, test.y)

@@ -170,6 +170,13 @@ def load(path: str | Path):
     return keras.models.load_model(path, compile=False)
 
 
+def named_weights(model):
+    """(path, array) of every weight variable in model order, trainable or not (e.g. BatchNorm's
+    moving variance), one at a time, for :func:`dnnfi.health.first_nonfinite`."""
+    for var in model.weights:
+        yield var.path, np.asarray(var)
+
+
 def predict_logits(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Model outputs for ``x`` (n, classes) in float32."""
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)

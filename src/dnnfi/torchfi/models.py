@@ -151,6 +151,16 @@ def load(path: str | Path) -> nn.Module:
     return model.eval()
 
 
+def named_tensors(model: nn.Module):
+    """(name, array) of every floating-point parameter and buffer (e.g. BatchNorm's running_var)
+    in model order, one at a time, for :func:`dnnfi.health.first_nonfinite`."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point():
+            # numpy has no bfloat16; float32 holds each bfloat16 value exactly
+            tensor = tensor.detach().cpu()
+            yield name, (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Model outputs for NHWC ``x``, shape (n, classes), float32."""

@@ -1,0 +1,68 @@
+"""Checks that a model file is readable and that its fault-free outputs are finite, before a
+campaign measures the model: a broken model must stop a run, not give a normal-looking report.
+
+Framework-free: the Keras and PyTorch packages pass their tensors as ``(name, array)`` pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+NamedArrays = Iterable[tuple[str, np.ndarray]]
+
+
+def unreadable(key: str | None, path: str | Path, what: str, expected: str, error: BaseException) -> ValueError:
+    """The one-line error for a model file a framework cannot read: the config key (when known),
+    the path, what was expected and the framework's own error, its text joined on one line."""
+    where = f"{key}: " if key else ""
+    reason = " ".join(str(error).split())[:300]
+    return ValueError(f"{where}{path} is not a readable {what} (expected {expected}: {type(error).__name__}: {reason})")
+
+
+def first_nonfinite(tensors: NamedArrays | Callable[[], NamedArrays]) -> str | None:
+    """``"<name> (<n> NaN, <m> Inf)"`` for the first tensor holding NaN or Inf, None when all
+    are finite. ``tensors``: (name, array) pairs in model order, or a callable giving them
+    (so that a framework converts its tensors one at a time, and only when needed)."""
+    for name, array in tensors() if callable(tensors) else tensors:
+        array = np.asarray(array)
+        if not np.issubdtype(array.dtype, np.inexact):
+            continue  # integer buffers (e.g. BatchNorm's num_batches_tracked) cannot hold NaN
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        if nan or inf:
+            return f"{name} ({', '.join(f'{n} {kind}' for n, kind in ((nan, 'NaN'), (inf, 'Inf')) if n)})"
+    return None
+
+
+def _nonfinite_rows(array: np.ndarray) -> int:
+    """How many rows (images) of ``array`` hold NaN or Inf."""
+    return int((~np.isfinite(array).reshape(len(array), -1).all(axis=1)).sum())
+
+
+def check_finite_logits(logits: np.ndarray, tensors: NamedArrays | Callable[[], NamedArrays], model: str,
+                        key: str, images: np.ndarray | None = None) -> None:
+    """Raise a one-line ValueError when fault-free ``logits`` (n, classes) hold NaN or Inf.
+
+    Such a model would report every injection as DUE, its accuracy as chance and its statistics
+    as NaN. The message names ``model`` (e.g. "model resnet20 (results/models/.../resnet20.pt)"),
+    the first non-finite tensor of ``tensors`` (see :func:`first_nonfinite`) or, when all are
+    finite, whether the input ``images`` are, and ``key``, the boolean config key that allows
+    such a model.
+    """
+    bad = _nonfinite_rows(logits)
+    if not bad:
+        return
+    culprit = first_nonfinite(tensors)
+    bad_images = None if images is None else _nonfinite_rows(images)
+    if culprit:
+        cause = f"first non-finite parameter tensor: {culprit}"
+    elif bad_images:
+        cause = f"no parameter tensor holds NaN/Inf, but {bad_images} of {len(images)} input images do"
+    elif bad_images == 0:
+        cause = "no parameter tensor or input image holds NaN/Inf, so an operation overflows"
+    else:
+        cause = "no parameter tensor holds NaN/Inf: the input images may, or an operation overflows"
+    raise ValueError(f"{model}: fault-free logits hold NaN/Inf on {bad} of {len(logits)} images; "
+                     f"{cause}. Set {key}: true to study such a model anyway.")

@@ -5,10 +5,12 @@ log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402
 
 spec = snakemake.params.spec
+key = f"models.{snakemake.wildcards.model}.path"
 test = Split.load(snakemake.input.test)
 if spec["source"] == "file":
-    model = models.load(spec["path"])
+    model = models.load(spec["path"], key)
 else:
-    model = models.application(spec["architecture"], test.x.shape[1:], len(test.classes), spec.get("path", spec["weights"]))
+    model = models.application(spec["architecture"], test.x.shape[1:], len(test.classes), spec.get("path", spec["weights"]),
+                               key=key)
 log.info("%s: %d layers, input %s, output %s", model.name, len(model.layers), model.input_shape, model.output_shape)
 model.save(snakemake.output[0])

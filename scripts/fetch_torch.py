@@ -6,7 +6,8 @@ log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
 test = Split.load(snakemake.input.test)
 weights = spec.get("path", spec["weights"])
-model = models.fetch(spec["source"], spec["architecture"], weights, len(test.classes))
+key = f"models.{snakemake.wildcards.model}.{'path' if 'path' in spec else 'weights'}"
+model = models.fetch(spec["source"], spec["architecture"], weights, len(test.classes), key)
 log.info("%s from %s: %d parameters", spec["architecture"], weights, sum(p.numel() for p in model.parameters()))
 torchvision = spec["source"] == "torchvision"
 architecture = models.TORCHVISION_PREFIX + spec["architecture"] if torchvision else spec["architecture"]

@@ -14,12 +14,21 @@ import numpy as np
 NamedArrays = Iterable[tuple[str, np.ndarray]]
 
 
-def unreadable(key: str | None, path: str | Path, what: str, expected: str, error: BaseException) -> ValueError:
+def missing_file(key: str | None, path: str | Path, expected: str) -> FileNotFoundError:
+    """The one-line error for a model file that is not there."""
+    return FileNotFoundError(f"{_where(key)}{path} not found (expected {expected})")
+
+
+def unreadable(key: str | None, path: str | Path, what: str, expected: str, reason: BaseException | str) -> ValueError:
     """The one-line error for a model file a framework cannot read: the config key (when known),
-    the path, what was expected and the framework's own error, its text joined on one line."""
-    where = f"{key}: " if key else ""
-    reason = " ".join(str(error).split())[:300]
-    return ValueError(f"{where}{path} is not a readable {what} (expected {expected}: {type(error).__name__}: {reason})")
+    the path, what was expected and why not (the framework's error, its text on one line)."""
+    if isinstance(reason, BaseException):
+        reason = f"{type(reason).__name__}: {' '.join(str(reason).split())[:300]}"
+    return ValueError(f"{_where(key)}{path} is not a readable {what} (expected {expected}: {reason})")
+
+
+def _where(key: str | None) -> str:
+    return f"{key}: " if key else ""
 
 
 def first_nonfinite(tensors: NamedArrays | Callable[[], NamedArrays]) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dnnfi.health import missing_file, unreadable
 from dnnfi.kerasfi import cifar_zoo
 
 
@@ -61,12 +62,14 @@ APPLICATIONS = {
 }
 
 
-def application(name: str, input_shape=(224, 224, 3), classes: int = 1000, weights=None, classifier_activation="softmax"):
+def application(name: str, input_shape=(224, 224, 3), classes: int = 1000, weights=None, classifier_activation="softmax",
+                key: str | None = None):
     """A keras.applications classifier of :data:`APPLICATIONS` with its top.
 
     ``weights``: None (random init), ``"imagenet"`` (downloads; needs 224x224 or 299x299 input
-    and 1000 classes) or the path of a local weights file. Inputs are what the architecture's
-    ``keras.applications.<family>.preprocess_input`` produces.
+    and 1000 classes) or the path of a local weights file (``key``: its config key, for error
+    messages). Inputs are what the architecture's ``keras.applications.<family>.preprocess_input``
+    produces.
     """
     import keras
 
@@ -74,11 +77,20 @@ def application(name: str, input_shape=(224, 224, 3), classes: int = 1000, weigh
         raise ValueError(f"unknown keras.applications architecture {name!r}: expected one of {sorted(APPLICATIONS)}")
     if min(input_shape[:2]) < APPLICATIONS[name]:
         raise ValueError(f"{name} needs inputs of at least {APPLICATIONS[name]}x{APPLICATIONS[name]}, got {tuple(input_shape)}")
-    if weights not in (None, "imagenet") and not Path(weights).is_file():
-        raise FileNotFoundError(f"weights file for {name} not found: {weights}")
-    return getattr(keras.applications, name)(
-        weights=weights, input_shape=tuple(input_shape), classes=classes, classifier_activation=classifier_activation
+    local = weights not in (None, "imagenet")
+    expected = f"weights of Keras' {name} with {classes} classes, a .weights.h5 or .h5 file"
+    if local and not Path(weights).is_file():
+        raise missing_file(key, weights, expected)
+    model = getattr(keras.applications, name)(
+        weights=None if local else weights, input_shape=tuple(input_shape), classes=classes,
+        classifier_activation=classifier_activation,
     )
+    if local:  # what keras.applications does with a path, with the file named when it fails
+        try:
+            model.load_weights(weights)
+        except Exception as err:
+            raise unreadable(key, weights, "Keras weights file", expected, err) from err
+    return model
 
 
 def build(architecture: str, input_shape, classes: int, seed: int | None = None):
@@ -160,14 +172,19 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
     return model.fit(batches, epochs=epochs, verbose=2, validation_data=validation)
 
 
-def load(path: str | Path):
-    """Load a saved Keras model (``.keras`` or ``.h5``) with a clear error if the file is missing."""
+def load(path: str | Path, key: str | None = None):
+    """Load a saved Keras model (``.keras`` or ``.h5``); a missing or unreadable file stops with
+    one line naming ``key`` (the config key, when known) and the path."""
     import keras
 
     path = Path(path)
+    expected = "a .keras archive or an HDF5 .h5 file written by Keras' model.save"
     if not path.is_file():
-        raise FileNotFoundError(f"Keras model file not found: {path}")
-    return keras.models.load_model(path, compile=False)
+        raise missing_file(key, path, expected)
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # a truncated or foreign file fails in many ways: OSError, BadZipFile, ValueError, ...
+        raise unreadable(key, path, "Keras model", expected, err) from err
 
 
 def named_weights(model):

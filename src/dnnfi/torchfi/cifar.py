@@ -83,22 +83,24 @@ def cifar_resnet(depth: int = 20, classes: int = 10, in_channels: int = 3) -> Ci
     return CifarResNet(depth, classes, in_channels)
 
 
-def load_cifar_resnet(path: str | Path, classes: int = 10) -> CifarResNet:
+def load_cifar_resnet(path: str | Path, classes: int = 10, key: str | None = None) -> CifarResNet:
     """The CIFAR ResNet stored at ``path`` (Idelbayev's checkpoint format or a plain state dict),
-    depth inferred from the keys, in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CIFAR ResNet weights not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state = checkpoint.get("state_dict", checkpoint)
+    depth inferred from the keys, in eval mode. ``key``: the config key of ``path``, for error messages."""
+    from dnnfi.health import unreadable
+    from dnnfi.torchfi.models import load_state, read_checkpoint
+
+    expected = "a torch.save state dict of a CIFAR ResNet, e.g. resnet20-cifar10-12fca82f.th"
+    checkpoint = read_checkpoint(path, expected, key)
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else {}
     state = {k.removeprefix("module."): v for k, v in state.items()}
     blocks = {k.split(".")[1] for k in state if k.startswith("layer1.")}
     if not blocks:
-        raise ValueError(f"{path} does not hold a CIFAR ResNet state dict (no layer1.* keys)")
+        raise unreadable(key, path, "CIFAR ResNet checkpoint", expected, "no layer1.* keys")
     model = cifar_resnet(6 * len(blocks) + 2, classes)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = load_state(model, state, path, expected, key, strict=False)
     # the published files predate BatchNorm's num_batches_tracked counter (unused in eval mode)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
-        raise ValueError(f"{path} does not match a CIFAR ResNet: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise unreadable(key, path, "CIFAR ResNet checkpoint", expected,
+                         f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}")
     return model.eval()

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dnnfi.health import missing_file, unreadable
+
 
 def digits_mlp(in_channels=1, classes=10, size=8):
     """Two hidden layers on flattened 8x8 digits."""
@@ -40,13 +42,36 @@ ARCHITECTURES = {"digits_mlp": digits_mlp, "digits_cnn": digits_cnn} | {
 }
 
 
-def torchvision_model(name: str, weights: str | Path | None = None) -> nn.Module:
+def read_checkpoint(path: str | Path, expected: str, key: str | None = None):
+    """``torch.load`` of a local file (tensors only, onto the CPU). A missing or unreadable file
+    stops with one line naming ``key`` (the config key, when known), the path and ``expected``."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing_file(key, path, expected)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file fails in many ways: EOFError, OSError, KeyError, ...
+        raise unreadable(key, path, "PyTorch checkpoint", expected, err) from err
+
+
+def load_state(model: nn.Module, state: dict, path: str | Path, expected: str, key: str | None = None,
+               strict: bool = True):
+    """``model.load_state_dict(state)``; missing or unexpected keys and shape mismatches as one
+    line naming the file ``state`` came from (see :func:`read_checkpoint`)."""
+    try:
+        return model.load_state_dict(state, strict=strict)
+    except (RuntimeError, TypeError) as err:  # mismatched keys or shapes; TypeError: not a dict
+        raise unreadable(key, path, "PyTorch checkpoint", expected, err) from err
+
+
+def torchvision_model(name: str, weights: str | Path | None = None, key: str | None = None) -> nn.Module:
     """A torchvision classifier (e.g. ``vgg19``, ``resnet50``, ``inception_v3``) in eval mode.
 
     ``weights``: None (random initialization), a torchvision weights name such as ``"DEFAULT"``
     or ``"IMAGENET1K_V1"`` (downloaded by torchvision: needs a network), or the path of a local
     state dict file (e.g. a copy of torchvision's download). InceptionV3 with ImageNet weights
     is built as torchvision does (``transform_input=True``, auxiliary head present, unused in eval).
+    ``key``: the config key of ``weights``, for error messages.
     """
     import torchvision
 
@@ -55,12 +80,10 @@ def torchvision_model(name: str, weights: str | Path | None = None) -> nn.Module
     local = weights is not None and (Path(weights).suffix in (".pth", ".pt", ".th") or Path(weights).exists())
     if not local:
         return torchvision.models.get_model(name, weights=weights).eval()
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file for {name} not found: {path}")
+    expected = f"a torch.save state dict of torchvision's {name}"
+    state = read_checkpoint(weights, expected, key)
     model = torchvision.models.get_model(name, weights=None, **pretrained_build_options(name))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state.get("state_dict", state))
+    load_state(model, state.get("state_dict", state) if isinstance(state, dict) else state, weights, expected, key)
     return model.eval()
 
 
@@ -72,19 +95,21 @@ def pretrained_build_options(name: str) -> dict:
 TORCHVISION_PREFIX = "torchvision:"
 
 
-def fetch(source: str, architecture: str, weights: str | Path | None, classes: int) -> nn.Module:
+def fetch(source: str, architecture: str, weights: str | Path | None, classes: int, key: str | None = None) -> nn.Module:
     """A model from a config's ``source``: ``torchvision`` (``weights``: a torchvision weights name,
     a local file or None) or ``file`` (``weights``: a CIFAR ResNet checkpoint such as
-    ``resnet20-cifar10-12fca82f.th`` for a ``resnet*_cifar`` architecture)."""
+    ``resnet20-cifar10-12fca82f.th`` for a ``resnet*_cifar`` architecture). ``key``: the config
+    key of ``weights``, for error messages."""
     if source == "torchvision":
-        return torchvision_model(architecture, weights)
+        return torchvision_model(architecture, weights, key)
     if source == "file" and architecture.endswith("_cifar") and architecture.startswith("resnet"):
         from dnnfi.torchfi.cifar import load_cifar_resnet
 
-        model = load_cifar_resnet(weights, classes)
+        model = load_cifar_resnet(weights, classes, key)
         depth = len(model.layer1) * 6 + 2
         if f"resnet{depth}_cifar" != architecture:
-            raise ValueError(f"{weights} holds a ResNet-{depth}, not the configured {architecture}")
+            where = f"{key}: " if key else ""
+            raise ValueError(f"{where}{weights} holds a ResNet-{depth}, not the configured {architecture}")
         return model
     raise ValueError(f"cannot fetch {architecture!r} from source {source!r}: use torchvision or a resnet*_cifar file")
 
@@ -140,14 +165,19 @@ def save(model: nn.Module, architecture: str, input_shape, classes: int, path: s
     )
 
 
-def load(path: str | Path) -> nn.Module:
-    """Rebuild a model saved by :func:`save`, in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"PyTorch model file not found: {path}")
-    spec = torch.load(path, map_location="cpu", weights_only=True)
+SAVED_FIELDS = ("architecture", "input_shape", "classes", "state_dict")
+
+
+def load(path: str | Path, key: str | None = None) -> nn.Module:
+    """Rebuild a model saved by :func:`save`, in eval mode; ``key``: the config key that names
+    the model, for error messages."""
+    expected = f"a torch.save dict of {', '.join(SAVED_FIELDS)} written by the train or fetch rule"
+    spec = read_checkpoint(path, expected, key)
+    lacking = [f for f in SAVED_FIELDS if f not in spec] if isinstance(spec, dict) else list(SAVED_FIELDS)
+    if lacking:
+        raise unreadable(key, path, "dnnfi PyTorch model", expected, f"it has no {', '.join(lacking)}")
     model = build(spec["architecture"], spec["input_shape"], spec["classes"], spec.get("pretrained", False))
-    model.load_state_dict(spec["state_dict"])
+    load_state(model, spec["state_dict"], path, f"the state dict of a {spec['architecture']}", key)
     return model.eval()
 
 

@@ -57,6 +57,24 @@ class Split:
         return Split(self.x[keep], self.y[keep], self.classes)
 
 
+def stack_images(images: list[np.ndarray], files: list[Path], where: str) -> np.ndarray:
+    """The images as one array; an image of another size than the first stops with a message
+    naming ``where`` (e.g. "datasets.cifar: image folder /p/test"), the odd file, the first and
+    both sizes (numpy's own error names neither)."""
+    if not images:
+        raise ValueError(f"{where}: no images ending in {', '.join(sorted(IMAGE_SUFFIXES))}")
+    first = images[0].shape
+    for image, file in zip(images, files):
+        if image.shape != first:
+            raise ValueError(f"{where}: {file} is {'x'.join(map(str, image.shape))}, the first image {files[0]} "
+                             f"is {'x'.join(map(str, first))}; resize them to one size")
+    return np.stack(images)
+
+
+def _where(key: str | None, what: str) -> str:
+    return f"{key}: {what}" if key else what
+
+
 def digits(test_fraction: float, seed: int) -> tuple[Split, Split]:
     """scikit-learn's bundled 8x8 digits (1,797 images, no download), scaled to [0, 1], stratified split."""
     from sklearn.datasets import load_digits
@@ -70,11 +88,13 @@ def digits(test_fraction: float, seed: int) -> tuple[Split, Split]:
     return Split(x_tr, y_tr, classes), Split(x_te, y_te, classes)
 
 
-def image_folder(root: str | Path, classes: list[str] | None = None, limit_per_class: int | None = None) -> Split:
+def image_folder(root: str | Path, classes: list[str] | None = None, limit_per_class: int | None = None,
+                 key: str | None = None) -> Split:
     """Images laid out as ``root/<class>/<file>`` (the torchvision ImageFolder layout) as uint8 RGB.
 
     ``classes`` fixes the label order (default: sorted folder names). All images must share one
-    size. ``limit_per_class`` keeps the first files of each class in sorted name order.
+    size. ``limit_per_class`` keeps the first files of each class in sorted name order. ``key``:
+    the config key of the data set, for error messages.
     """
     from PIL import Image
 
@@ -82,7 +102,7 @@ def image_folder(root: str | Path, classes: list[str] | None = None, limit_per_c
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
     classes = classes or sorted(p.name for p in root.iterdir() if p.is_dir())
-    xs, ys = [], []
+    xs, ys, paths = [], [], []
     for label, name in enumerate(classes):
         folder = root / name
         if not folder.is_dir():
@@ -92,7 +112,9 @@ def image_folder(root: str | Path, classes: list[str] | None = None, limit_per_c
             with Image.open(f) as im:
                 xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
         ys += [label] * len(files)
-    return Split(np.stack(xs), np.array(ys, dtype=np.int64), list(classes))
+        paths += files
+    x = stack_images(xs, paths, _where(key, f"image folder {root}"))
+    return Split(x, np.array(ys, dtype=np.int64), list(classes))
 
 
 def center_crop_resized(image, crop: int, ratio: float = 1.14286) -> np.ndarray:
@@ -126,7 +148,7 @@ def imagenet_classes(root: Path, tsv: str | Path | None) -> tuple[list[str], lis
 
 
 def imagenet_folder(root: str | Path, classes_tsv: str | Path | None, crop: int, ratio: float = 1.14286,
-                    limit: int | None = None) -> Split:
+                    limit: int | None = None, key: str | None = None) -> Split:
     """An ImageNet validation folder in the ILSVRC layout (``root/<wnid>/<image>``), labels in the
     standard class order (folders may cover only some classes), preprocessed by
     :func:`center_crop_resized`. ``limit`` keeps the first images in sorted path order."""
@@ -145,7 +167,8 @@ def imagenet_folder(root: str | Path, classes_tsv: str | Path | None, crop: int,
     for f in tqdm(files, desc="images", unit="img"):
         with Image.open(f) as im:
             xs.append(center_crop_resized(im, crop, ratio))
-    return Split(np.stack(xs), np.array([label[f.parent.name] for f in files], dtype=np.int64), names)
+    x = stack_images(xs, files, _where(key, f"ImageNet folder {root}"))
+    return Split(x, np.array([label[f.parent.name] for f in files], dtype=np.int64), names)
 
 
 def cifar_archive(path: str | Path, split: str, fine: bool = True) -> Split:
@@ -184,46 +207,47 @@ def cifar100_download(split: str, classes: list[str]) -> Split:
     return Split(x.astype(np.uint8), y.reshape(-1).astype(np.int64), list(classes))
 
 
-def _gtsrb_images(folder: Path, csv: Path, size: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _gtsrb_images(folder: Path, csv: Path, size: int) -> tuple[list[np.ndarray], list[Path], np.ndarray]:
     """Images of one GTSRB annotation CSV, each cropped to its region of interest and resized."""
     import pandas as pd
     from PIL import Image
 
     table = pd.read_csv(csv, sep=";").rename(columns={"Roi.X1": "x1", "Roi.Y1": "y1", "Roi.X2": "x2", "Roi.Y2": "y2"})
-    xs = []
-    for row in table.itertuples():
-        with Image.open(folder / row.Filename) as im:
+    xs, files = [], [folder / name for name in table["Filename"]]
+    for row, file in zip(table.itertuples(), files):
+        with Image.open(file) as im:
             roi = im.convert("RGB").crop((row.x1, row.y1, row.x2 + 1, row.y2 + 1))
             xs.append(np.asarray(roi.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8))
-    return xs, table["ClassId"].to_numpy(np.int64)
+    return xs, files, table["ClassId"].to_numpy(np.int64)
 
 
 GTSRB_CLASSES = [str(c) for c in range(43)]
 
 
-def gtsrb_test(images: str | Path, csv: str | Path, size: int) -> Split:
+def gtsrb_test(images: str | Path, csv: str | Path, size: int, key: str | None = None) -> Split:
     """The official GTSRB test set (``Final_Test/Images`` and ``GT-final_test.csv``), each image
     cropped to its annotated region of interest and resized (bicubic) to size x size."""
     images, csv = Path(images), Path(csv)
     for path in (images, csv):
         if not path.exists():
             raise FileNotFoundError(f"GTSRB file not found: {path}")
-    xs, y = _gtsrb_images(images, csv, size)
-    return Split(np.stack(xs), y, GTSRB_CLASSES)
+    xs, files, y = _gtsrb_images(images, csv, size)
+    return Split(stack_images(xs, files, _where(key, f"GTSRB test images {images}")), y, GTSRB_CLASSES)
 
 
-def gtsrb_train(root: str | Path, size: int) -> Split:
+def gtsrb_train(root: str | Path, size: int, key: str | None = None) -> Split:
     """The official GTSRB training set (``Final_Training/Images/<class>/GT-<class>.csv``)."""
     root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not folders:
         raise FileNotFoundError(f"GTSRB training folders not found under {root}")
-    xs, ys = [], []
+    xs, files, ys = [], [], []
     for folder in tqdm(folders, desc="classes"):
-        x, y = _gtsrb_images(folder, folder / f"GT-{folder.name}.csv", size)
+        x, f, y = _gtsrb_images(folder, folder / f"GT-{folder.name}.csv", size)
         xs += x
+        files += f
         ys.append(y)
-    return Split(np.stack(xs), np.concatenate(ys), GTSRB_CLASSES)
+    return Split(stack_images(xs, files, _where(key, f"GTSRB training images {root}")), np.concatenate(ys), GTSRB_CLASSES)
 
 
 def shared_dir() -> Path:
@@ -234,16 +258,18 @@ def shared_dir() -> Path:
 SPLITS = ("train", "test")
 
 
-def load_split(spec: dict, split: str, seed: int) -> Split:
-    """One split of a data set described by a config entry (``datasets.<name>``, see config/README.md)."""
+def load_split(spec: dict, split: str, seed: int, key: str | None = None) -> Split:
+    """One split of a data set described by a config entry (``datasets.<name>``, see
+    config/README.md); ``key`` (e.g. "datasets.cifar10") names it in error messages."""
     source = spec["source"]
     if source == "digits":
         train, test = digits(spec["test_fraction"], seed)
         split_data = train if split == "train" else test
     elif source == "image_folder":
-        split_data = image_folder(Path(spec["path"]) / split, spec.get("classes"), spec["limit_per_class"])
+        split_data = image_folder(Path(spec["path"]) / split, spec.get("classes"), spec["limit_per_class"], key)
     elif source == "imagenet_folder":
-        split_data = imagenet_folder(spec["path"], spec.get("classes_tsv"), spec["image_size"], spec["resize_ratio"])
+        split_data = imagenet_folder(spec["path"], spec.get("classes_tsv"), spec["image_size"], spec["resize_ratio"],
+                                     key=key)
     elif source == "cifar_archive":
         split_data = cifar_archive(spec["path"], split)
     elif source == "cifar100_download":
@@ -251,9 +277,9 @@ def load_split(spec: dict, split: str, seed: int) -> Split:
 
         split_data = cifar100_download(split, load(spec["taxonomy"]).classes)
     elif source == "gtsrb" and split == "train":
-        split_data = gtsrb_train(spec["train_path"], spec["image_size"])
+        split_data = gtsrb_train(spec["train_path"], spec["image_size"], key)
     elif source == "gtsrb":
-        split_data = gtsrb_test(spec["path"], spec["csv"], spec["image_size"])
+        split_data = gtsrb_test(spec["path"], spec["csv"], spec["image_size"], key)
     else:
         raise ValueError(f"unknown data set source {source!r}")
     return split_data.per_class(spec["limit_per_class"]).spread(spec.get("limit"))

@@ -27,6 +27,11 @@ onstart:
     stop_if_files_missing()
 
 
+# Jobs write their tracebacks to their own logs; print each failed job's cause on the terminal.
+onerror:
+    report_failed_jobs(log)
+
+
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
     model=_alternatives(MODELS),

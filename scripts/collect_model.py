@@ -3,7 +3,7 @@ import pandas as pd
 
 from dnnfi import runlog
 from dnnfi.aggregate import annotate_scm
-from dnnfi.taxonomy import load
+from dnnfi.taxonomy import TaxonomyError, load
 
 log = runlog.start(snakemake.log[0])
 w = snakemake.wildcards
@@ -13,7 +13,10 @@ table = shards.assign(dataset=w.dataset, model=w.model)
 if snakemake.params.kind == "activation":
     with np.load(snakemake.input.data) as data:  # reads the class names only
         classes = [str(c) for c in data["classes"]]
-    taxonomy = load(snakemake.params.taxonomy, expected_classes=classes)
+    try:  # the taxonomy file is an input: editing it reruns this job
+        taxonomy = load(snakemake.input.taxonomy, expected_classes=classes)
+    except TaxonomyError as e:
+        raise TaxonomyError(f"config key datasets.{w.dataset}.taxonomy: {e}") from None
     image_info = baseline[["image", "label", "golden_top1", "correct"]].rename(
         columns={"golden_top1": "baseline_top1", "correct": "initially_correct"})
     table = annotate_scm(table.merge(image_info, on="image", how="left"), taxonomy)

@@ -1,6 +1,17 @@
 from dnnfi import datasets, runlog
+from dnnfi.taxonomy import TaxonomyError, load
 
 log = runlog.start(snakemake.log[0])
+dataset = snakemake.wildcards.dataset
 split = datasets.load_split(snakemake.params.spec, snakemake.wildcards.split, snakemake.params.seed)
 log.info("%d images of shape %s, %d classes", len(split.y), split.x.shape[1:], len(split.classes))
+# The taxonomy must fit the classes before any model trains on these data. It is read from the
+# config, not from params: changing `taxonomy` must not rerun data preparation (and everything
+# after it); the SCM jobs, which take the taxonomy file as input, check it again.
+taxonomy = snakemake.config["datasets"][dataset]["taxonomy"]
+try:
+    load(taxonomy, expected_classes=split.classes)
+except TaxonomyError as e:
+    raise TaxonomyError(f"config key datasets.{dataset}.taxonomy: {e}") from None
+log.info("taxonomy %s fits the %d classes", taxonomy, len(split.classes))
 split.save(snakemake.output[0])

@@ -13,7 +13,7 @@ baselines = pd.concat(
      for p in snakemake.input.baselines],
     ignore_index=True,
 )
-taxonomies = {d: load(t) for d, t in params.taxonomies.items()}
+taxonomies = {d: load(t) for d, t in zip(params.datasets, snakemake.input.taxonomies, strict=True)}
 scm = aggregate.scm_table(injections, baselines, taxonomies, params.confidence)
 summary = aggregate.activation_summary(injections, baselines, scm, params.confidence, params.margin)
 summary.to_csv(out.summary, index=False)

@@ -3,6 +3,7 @@ rule collect_model:
         shards=shard_files,
         baseline="results/baseline/{dataset}/{model}.parquet",
         data="results/data/{dataset}/test.npz",
+        taxonomy=taxonomy_input,
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/injections.parquet",
     log:
@@ -11,7 +12,6 @@ rule collect_model:
         "../../envs/analysis.yaml"
     params:
         kind=lambda w: CAMPAIGNS[w.campaign]["kind"],
-        taxonomy=taxonomy_of,
     script:
         "../../scripts/collect_model.py"
 
@@ -20,6 +20,7 @@ rule summarize_activation:
     input:
         injections=campaign_models,
         baselines=campaign_baselines,
+        taxonomies=campaign_taxonomies,
     output:
         summary=report(
             "results/tables/{campaign}/summary.csv",
@@ -49,7 +50,7 @@ rule summarize_activation:
     conda:
         "../../envs/analysis.yaml"
     params:
-        taxonomies=campaign_taxonomies,
+        datasets=campaign_datasets,
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
         margin=lambda w: CAMPAIGNS[w.campaign]["margin"],
     script:

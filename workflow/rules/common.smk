@@ -1,51 +1,19 @@
-# Helpers shared by all modules (config validation, vocabularies, paths, parameters).
+# Helpers shared by all modules (vocabularies, paths, parameters). The config checks live in
+# dnnfi.config (unit-tested without Snakemake); here they are only called.
 
 import math
-import os
 
-import jsonschema
 from snakemake.logging import logger
-from snakemake.utils import validate
 
-from dnnfi.samplesize import leveugle_sample_size
-from dnnfi.zoo import ARCHITECTURES, DATA_HINTS, KERAS_APPLICATIONS
+import dnnfi.config as config_checks
 
 SCHEMA = "../schemas/config.schema.yaml"
 
-
-def _config_error(error):
-    """One line naming the config key and what was expected."""
-    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        full = extra[0] if key == "<top level>" else f"{key}.{extra[0]}"
-        return f"unknown config key {full}: expected one of {allowed}"
-    if error.validator in (
-        "type",
-        "enum",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-    ):
-        expected = error.validator_value
-        return f"config key {key}: expected {error.validator} {expected}, got {error.instance!r}"
-    if error.validator == "required":
-        return f"config key {key}: {error.message}"
-    return f"config key {key}: {error.message}"
-
-
 # Local data and weights a config names but this machine lacks: a dry run still shows the
 # plan (with a warning), a real run stops in `onstart`, before any job (see stop_if_files_missing).
-MISSING_FILES = []
-
-
-def _require_file(key, path, what):
-    if not os.path.exists(path):
-        MISSING_FILES.append(
-            f"config key {key}: {path} not found (working directory {os.getcwd()}); {what}"
-        )
+MISSING_FILES = config_checks.check(config, workflow.source_path(SCHEMA))
+for missing in MISSING_FILES:
+    logger.warning(f"{missing} (a real run stops here)")
 
 
 def stop_if_files_missing():
@@ -53,127 +21,11 @@ def stop_if_files_missing():
         raise ValueError("\n".join(MISSING_FILES))
 
 
-def check_data_files(name, spec):
-    """Local data named by a data set must exist before any job starts."""
-    source = spec["source"]
-    if source in DATA_HINTS:
-        if "path" not in spec:
-            raise ValueError(
-                f"config key datasets.{name}.path: required for source {source}"
-            )
-        _require_file(
-            f"datasets.{name}.path", spec["path"], f"expected {DATA_HINTS[source]}"
-        )
-    if source == "gtsrb":
-        if "csv" not in spec:
-            raise ValueError(
-                f"config key datasets.{name}.csv: required for source gtsrb"
-            )
-        _require_file(
-            f"datasets.{name}.csv",
-            spec["csv"],
-            f"expected GT-final_test.csv of {DATA_HINTS[source]}",
-        )
-    if "train_path" in spec:
-        _require_file(
-            f"datasets.{name}.train_path",
-            spec["train_path"],
-            f"expected {DATA_HINTS[source]}",
-        )
-    if "classes_tsv" in spec:
-        _require_file(
-            f"datasets.{name}.classes_tsv",
-            spec["classes_tsv"],
-            "expected a TSV with wnid and name columns",
-        )
+def report_failed_jobs(log):
+    """onerror: the one-line cause of each failed job (the last `...Error: ...` line of its log)."""
+    for line in config_checks.failure_lines(log):
+        logger.error(f"Cause: {line}")
 
-
-TRAINABLE_SOURCES = ("digits", "image_folder", "cifar_archive", "cifar100_download")
-
-
-def check_model(name, model, datasets):
-    """Data set, architecture and weights of a model must be known or present before any job."""
-    key = f"config key models.{name}"
-    if model["dataset"] not in datasets:
-        raise ValueError(
-            f"{key}.dataset: unknown data set {model['dataset']!r}, expected one of {sorted(datasets)}"
-        )
-    framework, source = model["framework"], model["source"]
-    known = {
-        "train": ARCHITECTURES[framework],
-        "keras_applications": KERAS_APPLICATIONS,
-        "file": ARCHITECTURES["torch"] if framework == "torch" else None,
-        "torchvision": None,  # any torchvision classifier name; checked by torchvision itself
-    }[source]
-    architecture = model.get("architecture")
-    if known is not None and architecture not in known:
-        raise ValueError(
-            f"{key}.architecture: unknown {framework} architecture {architecture!r} for source {source}, "
-            f"expected one of {sorted(known)}"
-        )
-    if source == "torchvision" and (framework != "torch" or not architecture):
-        raise ValueError(
-            f"{key}: source torchvision needs framework torch and a torchvision architecture name"
-        )
-    if source == "keras_applications" and framework != "keras":
-        raise ValueError(
-            f"{key}.framework: source keras_applications needs framework keras"
-        )
-    data = datasets[model["dataset"]]
-    if (
-        source == "train"
-        and data["source"] not in TRAINABLE_SOURCES
-        and "train_path" not in data
-    ):
-        raise ValueError(
-            f"{key}.source: data set {model['dataset']!r} has no train split to train on"
-        )
-    if model["train"]["augment"] and framework != "keras":
-        raise ValueError(
-            f"{key}.train.augment: only Keras training augments its batches"
-        )
-    if source == "file" and "path" not in model:
-        raise ValueError(f"{key}.path: required for source file")
-    if "path" in model:
-        _require_file(f"{key}.path", model["path"], "expected the model's weights file")
-
-
-def validate_config(config):
-    """Schema check (sets defaults), then cross-references; raises ValueError with one message."""
-    from pathlib import Path
-
-    import yaml
-
-    schema = yaml.safe_load(Path(workflow.source_path(SCHEMA)).read_text())
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(config),
-        key=lambda e: len(list(e.absolute_path)),
-    )
-    if errors:
-        raise ValueError(_config_error(errors[0]))
-    validate(config, SCHEMA)  # fills in the defaults
-    for name, spec in config["datasets"].items():
-        check_data_files(name, spec)
-    for name, model in config["models"].items():
-        check_model(name, model, config["datasets"])
-    for name, campaign in config["campaigns"].items():
-        for model in campaign["models"]:
-            if model not in config["models"]:
-                raise ValueError(
-                    f"config key campaigns.{name}.models: unknown model {model!r}, "
-                    f"expected one of {sorted(config['models'])}"
-                )
-        for model in campaign["per_model"]:
-            if model not in campaign["models"]:
-                raise ValueError(
-                    f"config key campaigns.{name}.per_model.{model}: not a model of this campaign, "
-                    f"expected one of {campaign['models']}"
-                )
-
-
-validate_config(config)
-for missing in MISSING_FILES:
-    logger.warning(f"{missing} (a real run stops here)")
 
 DATASETS = config["datasets"]
 MODELS = config["models"]
@@ -210,21 +62,42 @@ def dataset_params(wildcards):
     return DATASETS[wildcards.dataset]
 
 
+def data_params(wildcards):
+    """A data set's spec without its taxonomy: changing `taxonomy` must not rerun data preparation
+    (and so training, baselines and shards), except for cifar100_download, whose class names come
+    from the taxonomy. prepare_data still checks the taxonomy against the classes it reads.
+    """
+    spec = DATASETS[wildcards.dataset]
+    if spec["source"] == "cifar100_download":
+        return spec
+    return {k: v for k, v in spec.items() if k != "taxonomy"}
+
+
 def model_params(wildcards):
+    """A model's spec for baselines and injections (with `allow_nonfinite`)."""
     return MODELS[wildcards.model]
 
 
-def taxonomy_of(wildcards):
-    return DATASETS[wildcards.dataset]["taxonomy"]
+def training_params(wildcards):
+    """A model's spec for training and fetching: `allow_nonfinite` concerns the baseline only."""
+    return {k: v for k, v in MODELS[wildcards.model].items() if k != "allow_nonfinite"}
+
+
+def taxonomy_file(dataset):
+    """The taxonomy file of a data set: a YAML path, or the package file of a shipped name."""
+    return config_checks.taxonomy_path(DATASETS[dataset]["taxonomy"])
+
+
+def taxonomy_input(wildcards):
+    """collect_model: the taxonomy file for activation campaigns (SCM flags), none for weight_rate."""
+    if CAMPAIGNS[wildcards.campaign]["kind"] != "activation":
+        return []
+    return taxonomy_file(wildcards.dataset)
 
 
 def injections(campaign, model):
-    """Activation injections of a model: the per-model or campaign count, or with a target
-    margin (and no sequential stop) Leveugle et al.'s sample size."""
-    spec = CAMPAIGNS[campaign]
-    if spec["margin"] is not None and not spec["sequential"]:
-        return leveugle_sample_size(spec["margin"], spec["confidence"])
-    return spec["per_model"].get(model, {}).get("injections", spec["injections"])
+    """Activation injections of a model (dnnfi.config.planned_injections)."""
+    return config_checks.planned_injections(CAMPAIGNS[campaign], model)
 
 
 def n_shards(campaign, model):
@@ -321,23 +194,27 @@ def campaign_baselines(wildcards):
     ]
 
 
+def campaign_datasets(wildcards):
+    """The data sets of a campaign's models, sorted."""
+    return sorted(
+        {MODELS[m]["dataset"] for m in CAMPAIGNS[wildcards.campaign]["models"]}
+    )
+
+
 def campaign_taxonomies(wildcards):
-    """Data set name -> taxonomy for the data sets of a campaign's models."""
-    sets = {MODELS[m]["dataset"] for m in CAMPAIGNS[wildcards.campaign]["models"]}
-    return {d: DATASETS[d]["taxonomy"] for d in sorted(sets)}
+    """The taxonomy files of campaign_datasets, in the same order."""
+    return [taxonomy_file(d) for d in campaign_datasets(wildcards)]
+
+
+def weight_stats_not_applicable(wildcards):
+    """Statistics the campaign's layout cannot support -> reason (dnnfi.config)."""
+    return config_checks.weight_stats_not_applicable(CAMPAIGNS[wildcards.campaign])
 
 
 ACTIVATION_TABLES = ["summary", "outcomes", "by_layer", "by_bit", "scm"]
 ACTIVATION_FIGURES = ["sdc_rate", "scm_probability", "sdc_by_bit", "sdc_by_layer"]
 WEIGHT_TABLES = ["summary", "replicas"]
-WEIGHT_STATS = [
-    "descriptive",
-    "anova_models",
-    "anova_factorial",
-    "equal_variance",
-    "std_intervals",
-    "tukey",
-]
+WEIGHT_STATS = list(config_checks.WEIGHT_STATS)
 WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
 
 

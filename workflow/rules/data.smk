@@ -8,7 +8,7 @@ rule prepare_data:
     resources:
         mem_mb=8000,
     params:
-        spec=dataset_params,
+        spec=data_params,
         seed=config["seed"],
     script:
         "../../scripts/prepare_data.py"

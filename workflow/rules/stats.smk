@@ -44,5 +44,8 @@ rule stats_weight_rate:
         campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        not_applicable=weight_stats_not_applicable,
+        confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
     script:
         "../../scripts/stats_weight_rate.py"

@@ -1,0 +1,229 @@
+"""dnnfi.config without Snakemake: schema errors as one line, kind-specific campaign keys and
+their defaults, cross-checks (shards, statistics, taxonomies) and the failed-job cause lines."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dnnfi import config as C
+from dnnfi.taxonomy import load
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def checked(edit=None):
+    config = copy.deepcopy(DEMO)
+    if edit:
+        edit(config)
+    C.check(config)
+    return config
+
+
+def error(edit) -> str:
+    with pytest.raises(C.ConfigError) as info:
+        checked(edit)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_import_loads_no_framework():
+    code = "import sys, dnnfi.config; print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'torch', 'keras', 'snakemake')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_defaults_land_for_both_kinds_and_only_their_own():
+    config = checked()
+    act, wr = config["campaigns"]["activation_bitflip"], config["campaigns"]["weight_failure_rate"]
+    assert (act["injections"], act["margin"], act["per_model"], act["image_sampling"], act["per_category"]) == (
+        3000, None, {}, "uniform", 3000)
+    assert (act["confidence"], act["bits"], act["batch_size"], act["images"]) == (0.95, None, 256, None)
+    assert (wr["distribution"], wr["value_range"], wr["layer_types"], wr["biases"], wr["normalization"]) == (
+        "layer_uniform", None, ["conv", "linear"], False, False)
+    assert (wr["confidence"], wr["bits"], wr["batch_size"], wr["shards"]) == (0.95, None, 256, 2)
+    assert not {"frates", "perturbations", "replicas", "distribution"} & set(act)
+    assert not {"fault_model", "injections", "margin", "per_model", "sampling"} & set(wr)
+    assert config["models"]["torch_cnn"]["allow_nonfinite"] is False
+    assert config["models"]["torch_cnn"]["train"]["augment"] is False
+    assert config["seed"] == 2024 and config["threads"] == 1
+
+
+def test_minimal_weight_rate_campaign_gets_its_defaults():
+    config = checked(lambda c: c["campaigns"].update(w={"kind": "weight_rate", "models": ["torch_mlp"]}))
+    w = config["campaigns"]["w"]
+    assert w["frates"] == [0.00001, 0.00003, 0.00005] and w["perturbations"] == ["zero", "random"]
+    assert w["replicas"] == 10 and w["shards"] == 1
+
+
+def test_key_of_the_other_kind_is_named_with_its_kind():
+    message = error(lambda c: c["campaigns"]["weight_failure_rate"].update(fault_model="bitflip"))
+    assert message.startswith(
+        "config key campaigns.weight_failure_rate.fault_model: not a key of a weight_rate campaign (it belongs to "
+        "activation campaigns); expected one of batch_size, biases, bits, confidence, distribution, frates, images, "
+        "kind, layer_types, models, normalization, perturbations, replicas, shards, value_range")
+    message = error(lambda c: c["campaigns"]["activation_bitflip"].update(replicas=3))
+    assert message.startswith("config key campaigns.activation_bitflip.replicas: not a key of an activation campaign")
+
+
+def test_unknown_and_wrong_keys():
+    assert error(lambda c: c["campaigns"]["activation_bitflip"].update(injection=5)).startswith(
+        "unknown config key campaigns.activation_bitflip.injection: expected one of batch_size, bits,")
+    assert error(lambda c: c.update(seeds=1)) == (
+        "unknown config key seeds: expected one of campaigns, datasets, models, seed, threads")
+    assert error(lambda c: c["campaigns"]["activation_bitflip"].update(kind="weights")) == (
+        "config key campaigns.activation_bitflip.kind: expected enum ['activation', 'weight_rate'], got 'weights'")
+    assert error(lambda c: c["models"]["torch_mlp"].update(allow_nonfinite="yes")) == (
+        "config key models.torch_mlp.allow_nonfinite: expected type boolean, got 'yes'")
+    assert error(lambda c: c["campaigns"]["weight_failure_rate"].update(perturbations=["zero", "melt"])) == (
+        "config key campaigns.weight_failure_rate.perturbations.1: expected enum "
+        "['zero', 'random', 'bitflip', 'stuck_at_0', 'stuck_at_1'], got 'melt'")
+    assert error(lambda c: c["campaigns"]["weight_failure_rate"].update(frates=[0.01, 0.01])) == (
+        "config key campaigns.weight_failure_rate.frates: expected distinct items, got [0.01, 0.01]")
+
+
+def test_all_five_weight_perturbations_are_accepted():
+    five = ["zero", "random", "bitflip", "stuck_at_0", "stuck_at_1"]
+    config = checked(lambda c: c["campaigns"]["weight_failure_rate"].update(perturbations=five))
+    assert config["campaigns"]["weight_failure_rate"]["perturbations"] == five
+
+
+def test_shards_above_the_injections_are_rejected():
+    act = lambda **kw: lambda c: c["campaigns"]["activation_bitflip"].update(**kw)  # noqa: E731
+    assert error(act(injections=4, shards=5)) == (
+        "config key campaigns.activation_bitflip.shards: 5 shards for 4 injections of model keras_sequential "
+        "(injections); expected at most 4")
+    assert error(act(shards=5, per_model={"keras_branchy": {"injections": 3}})) == (
+        "config key campaigns.activation_bitflip.shards: 5 shards for 3 injections of model keras_branchy "
+        "(per_model.keras_branchy.injections); expected at most 3")
+    # Leveugle: 1.96^2 x 0.25 / 0.3^2 = 10.7 -> 11 injections, whatever `injections` says
+    assert error(act(margin=0.3, shards=12)) == (
+        "config key campaigns.activation_bitflip.shards: 12 shards for 11 injections of model keras_sequential "
+        "(Leveugle sample size of margin 0.3); expected at most 11")
+    checked(act(margin=0.3, shards=11))
+    assert error(act(image_sampling="per_correctness", per_category=2, shards=5)) == (
+        "config key campaigns.activation_bitflip.shards: 5 shards for 4 injections of model keras_sequential "
+        "(2 x per_category (per_correctness image sampling)); expected at most 4")
+    checked(act(image_sampling="per_correctness", per_category=2, shards=4))
+    # sequential campaigns shard by rounds; `shards` is not used
+    checked(act(margin=0.3, sequential=True, injections=10, shards=50))
+
+
+def test_weight_rate_shards_and_replicas():
+    wr = lambda **kw: lambda c: c["campaigns"]["weight_failure_rate"].update(**kw)  # noqa: E731
+    assert error(wr(frates=[0.1], perturbations=["zero"], replicas=3, shards=4)) == (
+        "config key campaigns.weight_failure_rate.shards: 4 shards for 3 replicas per model "
+        "(1 frates x 1 perturbations x 3 replicas); expected at most 3")
+    checked(wr(frates=[0.1], perturbations=["zero"], replicas=3, shards=3))
+    assert error(wr(replicas=1, shards=1)).startswith(
+        "config key campaigns.weight_failure_rate.replicas: 1 replica gives no variance")
+    assert error(wr(distribution="uniform", value_range=[1, -1])) == (
+        "config key campaigns.weight_failure_rate.value_range: expected [low, high] with low < high, got [1, -1]")
+
+
+def test_statistics_a_layout_cannot_support():
+    config = checked()
+    assert C.weight_stats_not_applicable(config["campaigns"]["weight_failure_rate"]) == {}
+    one = dict(config["campaigns"]["weight_failure_rate"], models=["torch_mlp"])
+    assert C.weight_stats_not_applicable(one) == {
+        "anova_models": "one model: no comparison across models",
+        "tukey": "one model: no pairs of models to compare",
+    }
+    single = dict(one, frates=[0.1], perturbations=["zero"])
+    assert set(C.weight_stats_not_applicable(single)) == {"anova_models", "tukey", "equal_variance", "anova_factorial"}
+
+
+def test_planned_injections():
+    config = checked(lambda c: c["campaigns"]["activation_bitflip"].update(per_model={"keras_branchy": {"injections": 7}}))
+    act = config["campaigns"]["activation_bitflip"]
+    assert C.planned_injections(act, "keras_sequential") == 3000 and C.planned_injections(act, "keras_branchy") == 7
+    assert C.planned_injections(dict(act, margin=0.05), "keras_branchy") == 384
+    assert C.planned_injections(dict(act, margin=0.05, sequential=True), "keras_branchy") == 7
+
+
+def test_taxonomies_are_checked_against_known_classes(tmp_path, monkeypatch):
+    assert error(lambda c: c["datasets"]["digits"].update(taxonomy="cifar10")).startswith(
+        "config key datasets.digits.taxonomy: taxonomy 'cifar10': its classes differ from the data set's classes")
+    assert error(lambda c: c["datasets"]["digits"].update(taxonomy="digitz")) == (
+        "config key datasets.digits.taxonomy: unknown taxonomy 'digitz', expected one of "
+        "['cifar10', 'cifar100', 'digits', 'gtsrb', 'imagenet'] or a .yaml/.yml file path")
+    monkeypatch.chdir(tmp_path)
+    spec = yaml.safe_load((REPO / "src/dnnfi/taxonomies/digits.yaml").read_text())
+    spec["groups"]["mid"].remove("6")  # class 6 in no group
+    Path("tax.yaml").write_text(yaml.safe_dump(spec))
+    assert error(lambda c: c["datasets"]["digits"].update(taxonomy="tax.yaml")) == (
+        "config key datasets.digits.taxonomy: taxonomy 'digits': classes in no group: ['6']")
+    Path("tax.yaml").write_text("groups: [")
+    assert error(lambda c: c["datasets"]["digits"].update(taxonomy="tax.yaml")).startswith(
+        "config key datasets.digits.taxonomy: tax.yaml is not a taxonomy YAML file (")
+    missing = C.check(checked(lambda c: c["datasets"]["digits"].update(taxonomy="none.yaml")))
+    assert missing == [f"config key datasets.digits.taxonomy: none.yaml not found (working directory {tmp_path}); "
+                       "expected a taxonomy YAML file (format of dnnfi/taxonomies/digits.yaml)"]
+    # explicit class lists of image folders and GTSRB's 43 classes are known before any job
+    folder = {"source": "image_folder", "path": ".", "taxonomy": "cifar10", "classes": ["a", "b"]}
+    assert C.static_classes(folder) == ["a", "b"]
+    assert C.static_classes({"source": "gtsrb"}) == [str(i) for i in range(43)]
+    assert C.static_classes({"source": "cifar_archive"}) is None
+    assert error(lambda c: c["datasets"].update(f=folder)).startswith(
+        "config key datasets.f.taxonomy: taxonomy 'cifar10': its classes differ from the data set's classes (10 vs 2")
+
+
+def test_taxonomy_path_resolves_shipped_names_to_the_package_file():
+    path = Path(C.taxonomy_path("digits"))
+    assert path == REPO / "src/dnnfi/taxonomies/digits.yaml" and path.is_file()
+    assert load(path).name == "digits"
+    assert C.taxonomy_path("my/tax.yml") == "my/tax.yml"
+
+
+def test_models_are_checked():
+    assert error(lambda c: c["models"]["torch_cnn"].update(dataset="mnist")) == (
+        "config key models.torch_cnn.dataset: unknown data set 'mnist', expected one of ['digits']")
+    assert error(lambda c: c["campaigns"]["weight_failure_rate"].update(models=["torch_mlp", "x"])) == (
+        "config key campaigns.weight_failure_rate.models: unknown model 'x', expected one of "
+        "['keras_branchy', 'keras_sequential', 'torch_cnn', 'torch_mlp']")
+
+
+TRACEBACK = """2026-01-01 INFO training
+Traceback (most recent call last):
+  File "x.py", line 3, in <module>
+    raise ValueError("first")
+ValueError: first
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "x.py", line 5, in <module>
+dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']
+"""
+
+MAIN_LOG = """Error in rule prepare_data:
+    message: None
+    jobid: 5
+    output: results/data/d/train.npz
+    log: {log} (check log file(s) for error details)
+Shutting down, this might take some time.
+Error in rule train_torch:
+    jobid: 6
+    log: {other} (check log file(s) for error details)
+"""
+
+
+def test_failure_lines_name_the_log_and_the_last_error(tmp_path):
+    log, other = tmp_path / "a.log", tmp_path / "b.log"
+    log.write_text(TRACEBACK)
+    other.write_text("no traceback here\n")
+    main = tmp_path / "main.log"
+    main.write_text(MAIN_LOG.format(log=log, other=other))
+    assert C.last_error_line(TRACEBACK) == (
+        "dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']")
+    assert C.last_error_line("RuntimeError\n") == "RuntimeError"
+    assert C.last_error_line("all good\n") is None
+    assert C.failed_job_logs(main.read_text()) == [str(log), str(other)]
+    assert C.failure_lines([str(main), str(tmp_path / "absent.log")]) == [
+        f"{log}: dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']"
+    ]

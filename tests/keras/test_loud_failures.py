@@ -1,0 +1,80 @@
+"""Keras models with NaN/Inf weights and unreadable model files stop with one line naming the
+model, the variable or the file (see dnnfi.health)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dnnfi.campaign import baseline_job
+from dnnfi.datasets import Split
+from dnnfi.kerasfi import models
+
+keras = pytest.importorskip("keras")
+
+
+def tiny_cnn():
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [keras.Input((4, 4, 1)), layers.Conv2D(4, 3, padding="same", name="conv"), layers.BatchNormalization(name="bn"),
+         layers.ReLU(name="relu"), layers.Flatten(name="flat"), layers.Dense(3, name="logits")],
+        name="tiny",
+    )
+
+
+def baseline_smk(tmp_path, x):
+    Split(x, np.arange(len(x)) % 3, ["a", "b", "c"]).save(tmp_path / "test.npz")
+    return SimpleNamespace(input=SimpleNamespace(test=str(tmp_path / "test.npz"), model="results/models/d/tiny.keras"),
+                           params=SimpleNamespace(spec={"preprocess": "none"}), wildcards=SimpleNamespace(model="tiny"))
+
+
+def set_element(variable, index, value):
+    array = variable.numpy()
+    array[index] = value
+    variable.assign(array)
+
+
+def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
+    model, x = tiny_cnn(), np.random.default_rng(0).normal(size=(5, 4, 4, 1)).astype(np.float32)
+    smk = baseline_smk(tmp_path, x)
+    assert len(baseline_job(smk, model, models.predict_logits, models.named_weights)) == 5
+    set_element(model.get_layer("logits").kernel, (9, 1), np.nan)  # later in model order
+    set_element(model.get_layer("bn").moving_variance, 2, np.inf)  # non-trainable, first in model order
+    with pytest.raises(ValueError) as error:
+        baseline_job(smk, model, models.predict_logits, models.named_weights)
+    assert str(error.value) == (
+        "model tiny (results/models/d/tiny.keras): fault-free logits hold NaN/Inf on 5 of 5 images; first non-finite "
+        "parameter tensor: tiny/bn/moving_variance (1 Inf). Set models.tiny.allow_nonfinite: true to study such a model anyway."
+    )
+    set_element(model.get_layer("bn").moving_variance, 2, 1.0)
+    with pytest.raises(ValueError, match=r"first non-finite parameter tensor: tiny/logits/kernel \(1 NaN\)\. "):
+        baseline_job(smk, model, models.predict_logits, models.named_weights)
+    assert len(baseline_job(smk, model, models.predict_logits, models.named_weights, allow_nonfinite=True)) == 5
+
+
+EXPECTED = "a .keras archive or an HDF5 .h5 file written by Keras' model.save"
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_truncated_or_text_model_files_name_the_key_and_the_path(tmp_path, suffix):
+    saved = tmp_path / f"tiny{suffix}"
+    tiny_cnn().save(saved)
+    data = saved.read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    (tmp_path / f"text{suffix}").write_text("not a model\n")
+    for broken in (tmp_path / f"cut{suffix}", tmp_path / f"text{suffix}"):
+        with pytest.raises(ValueError) as error:
+            models.load(broken, "models.tiny.path")
+        message = str(error.value)
+        assert message.startswith(f"models.tiny.path: {broken} is not a readable Keras model (expected {EXPECTED}: ")
+        assert "\n" not in message
+    assert models.load(saved, "models.tiny.path").get_layer("logits").units == 3
+
+
+def test_application_weights_file_that_is_text(tmp_path):
+    (tmp_path / "mobilenet.h5").write_text("<html>not found</html>")
+    with pytest.raises(ValueError, match=r"^models.mn.path: .*mobilenet.h5 is not a readable Keras weights file \(expected "
+                                         r"weights of Keras' MobileNet with 10 classes, a .weights.h5 or .h5 file: OSError: "):
+        models.application("MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.h5", key="models.mn.path")

@@ -101,6 +101,53 @@ CASES = {
         lambda c: c["datasets"]["digits"].update(source="image_folder", path="data/cifar10"),
         "config key datasets.digits.path: data/cifar10 not found",
     ),
+    "activation key on a weight_rate campaign": (
+        lambda c: c["campaigns"]["weight_failure_rate"].update(fault_model="bitflip"),
+        "config key campaigns.weight_failure_rate.fault_model: not a key of a weight_rate campaign (it belongs to "
+        "activation campaigns); expected one of batch_size, biases, bits, confidence, distribution, frates, images, "
+        "kind, layer_types, models, normalization, perturbations, replicas, shards, value_range",
+    ),
+    "weight_rate key on an activation campaign": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(replicas=5),
+        "config key campaigns.activation_bitflip.replicas: not a key of an activation campaign",
+    ),
+    "more shards than injections": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(per_model={"keras_branchy": {"injections": 2}}),
+        "config key campaigns.activation_bitflip.shards: 3 shards for 2 injections of model keras_branchy "
+        "(per_model.keras_branchy.injections); expected at most 2",
+    ),
+    "more shards than the Leveugle sample size": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(margin=0.5, shards=5),  # 1.96^2/4/0.25 = 3.84 -> 4
+        "config key campaigns.activation_bitflip.shards: 5 shards for 4 injections of model keras_sequential "
+        "(Leveugle sample size of margin 0.5); expected at most 4",
+    ),
+    "more shards than per_correctness can give": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(image_sampling="per_correctness", per_category=1),
+        "config key campaigns.activation_bitflip.shards: 3 shards for 2 injections of model keras_sequential "
+        "(2 x per_category (per_correctness image sampling)); expected at most 2",
+    ),
+    "more shards than weight replicas": (
+        lambda c: c["campaigns"]["weight_failure_rate"].update(frates=[0.01], perturbations=["zero"], replicas=2, shards=3),
+        "config key campaigns.weight_failure_rate.shards: 3 shards for 2 replicas per model "
+        "(1 frates x 1 perturbations x 2 replicas); expected at most 2",
+    ),
+    "one replica": (
+        lambda c: c["campaigns"]["weight_failure_rate"].update(replicas=1, shards=1),
+        "config key campaigns.weight_failure_rate.replicas: 1 replica gives no variance, so no statistic of the "
+        "campaign (std, ANOVA, Levene, Bartlett, Tukey, std intervals) can be computed; expected at least 2",
+    ),
+    "taxonomy of other classes": (
+        lambda c: c["datasets"]["digits"].update(taxonomy="cifar10"),
+        "config key datasets.digits.taxonomy: taxonomy 'cifar10': its classes differ from the data set's classes",
+    ),
+    "unknown taxonomy": (
+        lambda c: c["datasets"]["digits"].update(taxonomy="digit"),
+        "config key datasets.digits.taxonomy: unknown taxonomy 'digit', expected one of",
+    ),
+    "missing taxonomy file": (
+        lambda c: c["datasets"]["digits"].update(taxonomy="taxonomies/speed.yaml"),
+        "config key datasets.digits.taxonomy: taxonomies/speed.yaml not found",
+    ),
 }
 
 
@@ -109,4 +156,19 @@ def test_bad_config_stops_before_any_job(edit, message, tmp_path):
     result = snakemake(tmp_path, broken(edit), "--cores", "1")
     assert result.returncode != 0
     assert message in result.stderr
+    assert len([line for line in result.stderr.splitlines() if message[:60] in line]) == 1  # one line, once
     assert not (tmp_path / "results").exists()
+
+
+def test_one_model_weight_campaign_and_all_five_perturbations_are_planned(tmp_path):
+    def edit(c):
+        c["campaigns"]["weight_failure_rate"].update(
+            models=["torch_mlp"], perturbations=["zero", "random", "bitflip", "stuck_at_0", "stuck_at_1"])
+        c["campaigns"]["activation_bitflip"].update(margin=0.5, shards=4)
+        c["models"]["torch_mlp"]["allow_nonfinite"] = True
+
+    result = snakemake(tmp_path, broken(edit), "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    assert counts["inject_torch_weight_rate"] == "2" and counts["inject_keras_activation"] == "8"
+    assert counts["stats_weight_rate"] == "1"

@@ -1,4 +1,4 @@
-"""Outcome of one injection against the golden run of the same image (design.md semantics)."""
+"""Outcome of one injection against the golden run of the same image (docs/semantics.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Activation fault injection in any Keras functional graph, recomputing only downstream work.
 
-How a fault list runs (see design.md, "Performance model"):
+How a fault list runs (see docs/semantics.md, "Performance model"):
 
 1. The golden run of a block of images stores every tensor of the flattened graph
    (:class:`dnnfi.kerasfi.graph.Graph`); it is the prefix of every fault on those images.

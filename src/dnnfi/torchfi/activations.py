@@ -88,7 +88,7 @@ class TorchInjector:
                 "shape": "x".join(map(str, out_shape)), "size": int(np.prod(out_shape)), "dtype": format_name(dtype),
             })
         sites = pd.DataFrame(rows)
-        # seed-compatible rule (design.md): every layer except the input and the last one
+        # seed-compatible rule (docs/semantics.md): every layer except the input and the last one
         sites["eligible"] = sites["layer"] != sites["layer"].iloc[-1]
         self._sites = sites
         self._call_of_site = {s: (layer, k) for s, layer, k in zip(sites["site"], sites["layer"], _call_numbers(sites))}

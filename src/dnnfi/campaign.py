@@ -122,11 +122,11 @@ def weight_units(spec: dict, dataset: str, model: str, shard: int) -> list[tuple
 
 def baseline_job(smk, model, predict_logits, named_tensors, allow_nonfinite: bool = False) -> pd.DataFrame:
     """The body of a baseline rule: the fault-free result of ``model`` on every test image
-    (``predict_logits(model, x)`` is the framework's batched inference). Non-finite logits stop
-    the job with a message naming the first non-finite tensor of ``named_tensors(model)``
-    unless ``allow_nonfinite`` (see :func:`dnnfi.health.check_finite_logits`)."""
+    (``predict_logits(model, x)`` is the framework's batched inference). NaN/Inf logits or
+    tensors of ``named_tensors(model)`` stop the job with a message naming the first non-finite
+    tensor, unless ``allow_nonfinite`` (see :func:`dnnfi.health.check_finite`)."""
     from dnnfi.datasets import Split
-    from dnnfi.health import check_finite_logits
+    from dnnfi.health import check_finite
     from dnnfi.outcomes import baseline_table
     from dnnfi.preprocess import preprocess
 
@@ -135,6 +135,6 @@ def baseline_job(smk, model, predict_logits, named_tensors, allow_nonfinite: boo
     logits = predict_logits(model, x)
     if not allow_nonfinite:
         name = smk.wildcards.model
-        check_finite_logits(logits, lambda: named_tensors(model), f"model {name} ({smk.input.model})",
-                            f"models.{name}.allow_nonfinite", x)
+        check_finite(logits, lambda: named_tensors(model), f"model {name} ({smk.input.model})",
+                     f"models.{name}.allow_nonfinite", x)
     return baseline_table(logits, test.y)

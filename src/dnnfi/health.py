@@ -50,20 +50,25 @@ def _nonfinite_rows(array: np.ndarray) -> int:
     return int((~np.isfinite(array).reshape(len(array), -1).all(axis=1)).sum())
 
 
-def check_finite_logits(logits: np.ndarray, tensors: NamedArrays | Callable[[], NamedArrays], model: str,
-                        key: str, images: np.ndarray | None = None) -> None:
-    """Raise a one-line ValueError when fault-free ``logits`` (n, classes) hold NaN or Inf.
+def check_finite(logits: np.ndarray, tensors: NamedArrays | Callable[[], NamedArrays], model: str, key: str,
+                 images: np.ndarray | None = None) -> None:
+    """Raise a one-line ValueError when fault-free ``logits`` (n, classes) or ``tensors`` hold NaN or Inf.
 
-    Such a model would report every injection as DUE, its accuracy as chance and its statistics
-    as NaN. The message names ``model`` (e.g. "model resnet20 (results/models/.../resnet20.pt)"),
-    the first non-finite tensor of ``tensors`` (see :func:`first_nonfinite`) or, when all are
-    finite, whether the input ``images`` are, and ``key``, the boolean config key that allows
-    such a model.
+    Non-finite logits would report every injection as DUE, the accuracy as chance and the
+    statistics as NaN; a non-finite weight behind finite logits (max pooling can drop a NaN)
+    gives a normal-looking report of a broken model. The message names ``model`` (e.g. "model
+    resnet20 (results/models/.../resnet20.pt)"), the first non-finite tensor (see
+    :func:`first_nonfinite`) or, when all are finite, whether the input ``images`` are, and
+    ``key``, the boolean config key that allows such a model.
     """
     bad = _nonfinite_rows(logits)
-    if not bad:
-        return
     culprit = first_nonfinite(tensors)
+    if not bad and not culprit:
+        return
+    if not bad:
+        state = "fault-free logits are finite but hide a non-finite parameter (max pooling can drop NaN)"
+    else:
+        state = f"fault-free logits hold NaN/Inf on {bad} of {len(logits)} images"
     bad_images = None if images is None else _nonfinite_rows(images)
     if culprit:
         cause = f"first non-finite parameter tensor: {culprit}"
@@ -73,5 +78,4 @@ def check_finite_logits(logits: np.ndarray, tensors: NamedArrays | Callable[[], 
         cause = "no parameter tensor or input image holds NaN/Inf, so an operation overflows"
     else:
         cause = "no parameter tensor holds NaN/Inf: the input images may, or an operation overflows"
-    raise ValueError(f"{model}: fault-free logits hold NaN/Inf on {bad} of {len(logits)} images; "
-                     f"{cause}. Set {key}: true to study such a model anyway.")
+    raise ValueError(f"{model}: {state}; {cause}. Set {key}: true to study such a model anyway.")

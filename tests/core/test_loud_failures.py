@@ -9,7 +9,7 @@ from PIL import Image
 
 from dnnfi.campaign import baseline_job
 from dnnfi.datasets import Split, load_split
-from dnnfi.health import check_finite_logits, first_nonfinite, unreadable
+from dnnfi.health import check_finite, first_nonfinite, unreadable
 
 KEY = "models.lin.allow_nonfinite"
 
@@ -34,10 +34,10 @@ def test_first_nonfinite_names_the_first_tensor_in_order_with_counts():
 def test_nan_weight_stops_with_the_model_and_the_tensor():
     rng = np.random.default_rng(0)
     model, x = linear_model(rng), rng.normal(size=(6, 2, 2, 3)).astype(np.float32)
-    check_finite_logits(linear_logits(model, x), model.items, "model lin (lin.npz)", KEY, x)  # finite: no error
+    check_finite(linear_logits(model, x), model.items, "model lin (lin.npz)", KEY, x)  # finite: no error
     model["w"][5, 2] = np.nan
     with pytest.raises(ValueError) as error:
-        check_finite_logits(linear_logits(model, x), model.items, "model lin (lin.npz)", KEY, x)
+        check_finite(linear_logits(model, x), model.items, "model lin (lin.npz)", KEY, x)
     assert str(error.value) == (
         "model lin (lin.npz): fault-free logits hold NaN/Inf on 6 of 6 images; first non-finite parameter tensor: "
         "w (1 NaN). Set models.lin.allow_nonfinite: true to study such a model anyway."
@@ -49,13 +49,13 @@ def test_nonfinite_logits_with_finite_weights_blame_the_images_or_an_overflow():
     model, x = linear_model(rng), rng.normal(size=(5, 2, 2, 3)).astype(np.float32)
     x[3, 0, 1, 2] = np.nan
     with pytest.raises(ValueError, match="on 1 of 5 images; no parameter tensor holds NaN/Inf, but 1 of 5 input images do"):
-        check_finite_logits(linear_logits(model, x), model.items, "model lin", KEY, x)
+        check_finite(linear_logits(model, x), model.items, "model lin", KEY, x)
     x[3, 0, 1, 2] = 3e38  # finite, but the float32 sums overflow
     model["w"][:] = 3e38
     with np.errstate(over="ignore"):
         logits = linear_logits(model, x)
     with pytest.raises(ValueError, match="no parameter tensor or input image holds NaN/Inf, so an operation overflows"):
-        check_finite_logits(logits, model.items, "model lin", KEY, x)
+        check_finite(logits, model.items, "model lin", KEY, x)
 
 
 def test_unreadable_file_error_is_one_line():

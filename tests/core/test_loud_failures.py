@@ -44,6 +44,17 @@ def test_nan_weight_stops_with_the_model_and_the_tensor():
     )
 
 
+def test_nan_weight_behind_finite_logits_stops_too():
+    logits = np.zeros((3, 4), np.float32)
+    tensors = [("w", np.ones(2, np.float32)), ("gate", np.array([np.nan, np.nan], np.float32))]
+    with pytest.raises(ValueError) as error:
+        check_finite(logits, tensors, "model lin", KEY)
+    assert str(error.value) == (
+        "model lin: fault-free logits are finite but hide a non-finite parameter (max pooling can drop NaN); "
+        "first non-finite parameter tensor: gate (2 NaN). Set models.lin.allow_nonfinite: true to study such a model anyway."
+    )
+
+
 def test_nonfinite_logits_with_finite_weights_blame_the_images_or_an_overflow():
     rng = np.random.default_rng(1)
     model, x = linear_model(rng), rng.normal(size=(5, 2, 2, 3)).astype(np.float32)

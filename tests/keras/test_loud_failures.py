@@ -54,6 +54,17 @@ def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
     assert len(baseline_job(smk, model, models.predict_logits, models.named_weights, allow_nonfinite=True)) == 5
 
 
+def test_nan_kernel_hidden_by_max_pooling_still_stops_the_baseline(tmp_path):
+    model = models.build("digits_sequential", (8, 8, 1), 10, seed=0)
+    x = np.random.default_rng(1).uniform(0, 1, (6, 8, 8, 1)).astype(np.float32)
+    set_element(model.layers[1].kernel, (0, 0, 3, 5), np.nan)  # second convolution, before ReLU and max pooling
+    assert np.isfinite(models.predict_logits(model, x)).all()  # max pooling drops the NaN of output channel 5
+    with pytest.raises(ValueError, match=r"^model tiny \(results/models/d/tiny.keras\): fault-free logits are finite but "
+                                         r"hide a non-finite parameter \(max pooling can drop NaN\); first non-finite "
+                                         r"parameter tensor: \S*conv2d_1/kernel \(1 NaN\)\. Set models.tiny.allow_nonfinite"):
+        baseline_job(baseline_smk(tmp_path, x), model, models.predict_logits, models.named_weights)
+
+
 EXPECTED = "a .keras archive or an HDF5 .h5 file written by Keras' model.save"
 
 

@@ -85,6 +85,12 @@ def test_truncated_or_text_model_files_name_the_key_and_the_path(tmp_path, suffi
 
 
 def test_application_weights_file_that_is_text(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = models.application("MobileNet", (32, 32, 3), 10)
+    model.save_weights(tmp_path / "mobilenet.weights.h5")
+    again = models.application("MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.weights.h5", key="models.mn.path")
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    assert np.array_equal(models.predict_logits(model, x), models.predict_logits(again, x))
     (tmp_path / "mobilenet.h5").write_text("<html>not found</html>")
     with pytest.raises(ValueError, match=r"^models.mn.path: .*mobilenet.h5 is not a readable Keras weights file \(expected "
                                          r"weights of Keras' MobileNet with 10 classes, a .weights.h5 or .h5 file: OSError: "):

@@ -178,17 +178,18 @@ def static_classes(spec: dict) -> list[str] | None:
     return None  # read from the data (archive, folders, TSV); checked when the data are prepared
 
 
-def check_taxonomy(name: str, spec: dict) -> list[str]:
+def check_taxonomy(name: str, spec: dict) -> None:
     """The data set's taxonomy must exist, parse, partition its classes and, where the config
-    determines the data set's classes, match them (missing-file messages)."""
+    determines the data set's classes, match them."""
     from dnnfi.taxonomy import TaxonomyError, load
 
     key = f"datasets.{name}.taxonomy"
     value = spec["taxonomy"]
     if is_taxonomy_file(value):
+        # an input of the SCM jobs: without it not even a dry run can plan them, so stop here
         missing = _missing(key, value, "expected a taxonomy YAML file (format of dnnfi/taxonomies/digits.yaml)")
         if missing:
-            return missing
+            raise ConfigError(missing[0])
     elif value not in shipped_taxonomies():
         raise ConfigError(
             f"config key {key}: unknown taxonomy {value!r}, expected one of {shipped_taxonomies()} "
@@ -202,7 +203,6 @@ def check_taxonomy(name: str, spec: dict) -> list[str]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"config key {key}: {value} is not a taxonomy YAML file ({type(e).__name__}: {first})") \
             from None
-    return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def check(config: dict, schema: dict | str | Path = SCHEMA_PATH) -> list[str]:
     missing = []
     for name, spec in config["datasets"].items():
         missing += check_data_files(name, spec)
-        missing += check_taxonomy(name, spec)
+        check_taxonomy(name, spec)
     for name, model in config["models"].items():
         missing += check_model(name, model, config["datasets"])
     for name, campaign in config["campaigns"].items():

@@ -1,5 +1,6 @@
 from dnnfi import runlog
 from dnnfi.datasets import Split
+from dnnfi.health import check_trained
 from dnnfi.preprocess import preprocess
 
 log = runlog.start(snakemake.log[0])
@@ -12,4 +13,6 @@ fit = spec["train"]
 history = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
                        fit["learning_rate"], snakemake.params.seed, augment=fit["augment"])
 log.info("final training accuracy %.4f", history.history["accuracy"][-1])
+if not spec.get("allow_nonfinite", False):
+    check_trained(models.named_weights(model), f"models.{snakemake.wildcards.model}.train")
 model.save(snakemake.output[0])

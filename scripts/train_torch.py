@@ -2,6 +2,7 @@ import torch
 
 from dnnfi import runlog
 from dnnfi.datasets import Split
+from dnnfi.health import check_trained
 from dnnfi.preprocess import preprocess
 from dnnfi.torchfi import models
 
@@ -15,4 +16,6 @@ fit = spec["train"]
 losses = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
                       fit["learning_rate"], snakemake.params.seed)
 log.info("training loss per epoch: %s", [round(v, 4) for v in losses])
+if not spec.get("allow_nonfinite", False):
+    check_trained(models.named_tensors(model), f"models.{snakemake.wildcards.model}.train")
 models.save(model, spec["architecture"], shape, len(train.classes), snakemake.output[0])

@@ -79,3 +79,13 @@ def check_finite(logits: np.ndarray, tensors: NamedArrays | Callable[[], NamedAr
     else:
         cause = "no parameter tensor holds NaN/Inf: the input images may, or an operation overflows"
     raise ValueError(f"{model}: {state}; {cause}. Set {key}: true to study such a model anyway.")
+
+
+def check_trained(tensors: NamedArrays | Callable[[], NamedArrays], key: str) -> None:
+    """Stop a training job whose weights came out NaN/Inf (a diverged fit), so that the user
+    lowers the learning rate instead of meeting the baseline's error; ``key``: the config key of
+    the training schedule (e.g. "models.cnn.train")."""
+    culprit = first_nonfinite(tensors)
+    if culprit:
+        raise ValueError(f"{key}: training diverged (first non-finite parameter tensor: {culprit}); "
+                         f"lower {key}.learning_rate")

@@ -8,6 +8,7 @@ import pytest
 
 from dnnfi.campaign import baseline_job
 from dnnfi.datasets import Split
+from dnnfi.health import check_trained
 from dnnfi.kerasfi import models
 
 keras = pytest.importorskip("keras")
@@ -95,3 +96,14 @@ def test_application_weights_file_that_is_text(tmp_path):
     with pytest.raises(ValueError, match=r"^models.mn.path: .*mobilenet.h5 is not a readable Keras weights file \(expected "
                                          r"weights of Keras' MobileNet with 10 classes, a .weights.h5 or .h5 file: OSError: "):
         models.application("MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.h5", key="models.mn.path")
+
+
+def test_diverged_training_names_the_learning_rate():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 8, 8, 1)).astype(np.float32), rng.integers(0, 10, 64)
+    model = models.build("digits_sequential", (8, 8, 1), 10, seed=0)
+    history = models.train(model, x * 1e6, y, 2, 16, 1e36, 0)
+    assert np.isnan(history.history["loss"][-1])
+    with pytest.raises(ValueError, match=r"^models.seq.train: training diverged \(first non-finite parameter tensor: "
+                                         r"\S*conv2d\S*/kernel \(\d+ NaN\)\); lower models.seq.train.learning_rate$"):
+        check_trained(models.named_weights(model), "models.seq.train")

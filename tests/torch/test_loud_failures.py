@@ -10,6 +10,7 @@ from torch import nn
 
 from dnnfi.campaign import baseline_job
 from dnnfi.datasets import Split
+from dnnfi.health import check_trained
 from dnnfi.torchfi import models
 from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
 
@@ -101,3 +102,14 @@ def test_torchvision_weights_file_that_is_text(tmp_path):
     with pytest.raises(ValueError, match=r"^models.r18.path: .*resnet18.pth is not a readable PyTorch checkpoint "
                                          r"\(expected a torch.save state dict of torchvision's resnet18: "):
         models.fetch("torchvision", "resnet18", tmp_path / "resnet18.pth", 1000, key="models.r18.path")
+
+
+def test_diverged_training_names_the_learning_rate():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 8, 8, 1)).astype(np.float32), rng.integers(0, 10, 64)
+    torch.manual_seed(0)
+    model = models.build("digits_mlp", (8, 8, 1), 10)
+    assert np.isnan(models.train(model, x, y, 2, 16, 1e30, 0)).all()
+    with pytest.raises(ValueError, match=r"^models.mlp.train: training diverged \(first non-finite parameter tensor: "
+                                         r"1\.weight \(4096 NaN\)\); lower models.mlp.train.learning_rate$"):
+        check_trained(models.named_tensors(model), "models.mlp.train")

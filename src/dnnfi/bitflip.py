@@ -72,6 +72,22 @@ def stuck_at(values: np.ndarray, bits, level: int) -> np.ndarray:
     return out.view(values.dtype)
 
 
+def apply_mask(values: np.ndarray, fault_model: str, masks) -> np.ndarray:
+    """Faulty copy of ``values`` under a bit model: every bit set in ``masks`` (integers of the
+    format's width, one per value) is flipped (``bitflip``) or forced (``stuck_at_0/1``)."""
+    raw, uint = _as_uint(values)
+    masks = np.asarray(masks).astype(uint)
+    if fault_model == "bitflip":
+        out = np.bitwise_xor(raw, masks)
+    elif fault_model == "stuck_at_1":
+        out = np.bitwise_or(raw, masks)
+    elif fault_model == "stuck_at_0":
+        out = np.bitwise_and(raw, np.invert(masks))
+    else:
+        raise ValueError(f"{fault_model!r} is not a bit fault model: expected bitflip, stuck_at_0 or stuck_at_1")
+    return out.view(values.dtype)
+
+
 def apply_fault(values: np.ndarray, fault_model: str, bits=None, random_values=None) -> np.ndarray:
     """Faulty copy of ``values`` under one of :data:`FAULT_MODELS`.
 

@@ -1,24 +1,28 @@
-"""Seeded activation fault lists: which image, site, element and bit each injection hits.
+"""The fault-list contract shared by both engines and both weight paths: columns, the
+multi-element / multi-bit encoding, validation, and value corruption (docs/semantics.md).
 
-A fault list is a table with one row per injection and the columns of :data:`FAULT_COLUMNS`:
+An activation fault list is a table with one row per injection and the columns of
+:data:`FAULT_COLUMNS`:
 
 - ``fault_id``: position in the campaign's full list (0..n-1), independent of sharding;
 - ``image``: index of the image in the evaluated split;
 - ``site``: name of the fault site (a layer call in Keras, a module call in PyTorch);
-- ``element``: flat index into that site's output for one image (C order);
-- ``bit``: bit position (IEEE-754, bit 0 = least significant mantissa bit), -1 if unused;
+- ``element``: flat index into that site's output for one image (C order, framework layout);
+- ``bit``: bit position (IEEE-754, bit 0 = least significant mantissa bit), -1 for models without one;
 - ``fault_model``: one of :data:`dnnfi.bitflip.FAULT_MODELS`;
-- ``random_u``: uniform draw in [0, 1) for the ``random`` model, mapped by the engine onto the
-  [min, max] of the golden site output of that image (NaN for other models).
+- ``random_u``: uniform draw in [0, 1) for the ``random`` model (NaN for other models), mapped
+  onto the [min, max] of the golden site output of that image (:func:`uniform_values`).
 
-Multi-bit faults add two list columns of equal length k: ``elements`` and ``bits``; the fault
-applies the fault model to bit ``bits[j]`` of element ``elements[j]`` for each j in order
-(``element``/``bit`` repeat the first pair). Without these columns a fault is the single
-pair (``element``, ``bit``).
+A fault is k (element, bit) pairs of one site of one image. Multi-element / multi-bit faults
+carry them in two list columns of equal length, ``elements`` and ``bits`` (``element``/``bit``
+repeat the first pair); without them, or where a row's ``elements`` is null, the fault is the
+single pair (``element``, ``bit``). Pairs on one element combine into one bit mask; zero and
+random faults set every listed element to the same value.
 
-Weight fault lists (:func:`draw_weight_faults`) have the columns of
-:data:`WEIGHT_FAULT_COLUMNS`, one row per corrupted weight; ``replica`` groups the rows
-applied together, ``site`` names a weight tensor and ``element`` is a flat index into it.
+Weight fault lists (:func:`draw_weight_faults`) have the columns of :data:`WEIGHT_FAULT_COLUMNS`,
+one row per corrupted weight; ``replica`` groups the rows applied together, ``site`` names a
+weight tensor and ``element`` is a flat index into it. :func:`corrupt_weights` gives both
+frameworks the new values.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dnnfi.bitflip import FAULT_MODELS, n_bits
+from dnnfi.bitflip import FAULT_MODELS, FORMATS, apply_mask, float_format, n_bits
 
 FAULT_COLUMNS = ["fault_id", "image", "site", "element", "bit", "fault_model", "random_u"]
 WEIGHT_FAULT_COLUMNS = ["replica", "site", "element", "bit", "fault_model", "random_u"]
 BIT_MODELS = ("bitflip", "stuck_at_0", "stuck_at_1")
 SAMPLING_MODES = ("layer_uniform", "size_proportional")
+#: distributions of the random value of a weight fault (campaign key ``distribution``)
+DISTRIBUTIONS = ("layer_uniform", "layer_normal", "uniform")
 
 
 def draw_activation_faults(
@@ -178,6 +184,180 @@ def draw_weight_faults(
             )
         )
     return pd.concat(tables, ignore_index=True)
+
+
+def fault_pairs(faults: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (element, bit) pair of a fault list as flat arrays ``(row, element, bit)``; ``row``
+    is the fault's position in ``faults`` (ascending), pairs of a fault in their listed order."""
+    n = len(faults)
+    element = faults["element"].to_numpy(np.int64)
+    bit = faults["bit"].to_numpy(np.int64)
+    if "elements" not in faults:
+        return np.arange(n), element, bit
+    lists = faults["elements"].to_numpy()
+    multi = np.array([v is not None and np.ndim(v) == 1 for v in lists], dtype=bool)
+    if not multi.any():
+        return np.arange(n), element, bit
+    bit_lists = faults["bits"].to_numpy() if "bits" in faults else np.full(n, None)
+    elements, bits, counts = [], [], np.ones(n, np.int64)
+    for i in range(n):
+        if multi[i]:
+            e = np.asarray(lists[i], dtype=np.int64)
+            b = np.asarray(bit_lists[i], dtype=np.int64) if bit_lists[i] is not None else np.full(len(e), -1)
+            if len(b) != len(e) or not len(e):
+                raise ValueError(f"fault row {i}: 'elements' and 'bits' must be non-empty lists of equal length")
+            elements.append(e)
+            bits.append(b)
+            counts[i] = len(e)
+        else:
+            elements.append(element[i : i + 1])
+            bits.append(bit[i : i + 1])
+    return np.repeat(np.arange(n), counts), np.concatenate(elements), np.concatenate(bits)
+
+
+def validate_faults(faults: pd.DataFrame, sites: pd.DataFrame, n_images: int | None = None) -> None:
+    """Refuse a fault list an engine could not run exactly, with one message naming the fault.
+
+    ``sites``: the engine's sites (``site``, ``size``, ``dtype``). Activation lists (``n_images``
+    given) need :data:`FAULT_COLUMNS`, weight lists :data:`WEIGHT_FAULT_COLUMNS`. Every pair's
+    element must lie in its site, every bit model's bit in its format; models without a bit
+    carry -1; ``random`` needs ``random_u`` in [0, 1).
+    """
+    required = FAULT_COLUMNS if n_images is not None else WEIGHT_FAULT_COLUMNS
+    missing = [c for c in required if c not in faults]
+    if missing:
+        raise ValueError(f"fault list lacks columns {missing}: expected {required} (docs/semantics.md)")
+    if not len(faults):
+        return
+    name = faults["fault_id"].to_numpy() if "fault_id" in faults else np.arange(len(faults))
+    unknown = sorted(set(faults["site"]) - set(sites["site"]))
+    if unknown:
+        raise ValueError(f"fault list names sites the model does not have: {unknown[:5]}")
+    models = faults["fault_model"].to_numpy()
+    bad = ~np.isin(models, FAULT_MODELS)
+    if bad.any():
+        raise ValueError(f"fault {name[np.argmax(bad)]}: unknown fault model {models[np.argmax(bad)]!r}, expected one of {FAULT_MODELS}")
+    if n_images is not None:
+        image = faults["image"].to_numpy(np.int64)
+        bad = (image < 0) | (image >= n_images)
+        if bad.any():
+            raise ValueError(f"fault {name[np.argmax(bad)]}: image {image[np.argmax(bad)]} outside 0..{n_images - 1}")
+    table = sites.drop_duplicates("site").set_index("site")
+    row, element, bit = fault_pairs(faults)
+    size = table["size"].reindex(faults["site"]).to_numpy(np.int64)[row]
+    bad = (element < 0) | (element >= size)
+    if bad.any():
+        i = np.argmax(bad)
+        raise ValueError(f"fault {name[row[i]]}: element {element[i]} outside site {faults['site'].iat[row[i]]!r} of {size[i]} elements")
+    width = table["dtype"].map(n_bits).reindex(faults["site"]).to_numpy(np.int64)[row]
+    uses_bit = np.isin(models, BIT_MODELS)[row]
+    bad = np.where(uses_bit, (bit < 0) | (bit >= width), bit != -1)
+    if bad.any():
+        i = np.argmax(bad)
+        expected = f"0..{width[i] - 1}" if uses_bit[i] else "-1 (the model uses no bit)"
+        raise ValueError(f"fault {name[row[i]]}: bit {bit[i]} for fault model {models[row[i]]!r}, expected {expected}")
+    u = faults["random_u"].to_numpy(np.float64)
+    bad = (models == "random") & ~((u >= 0) & (u < 1))
+    if bad.any():
+        raise ValueError(f"fault {name[np.argmax(bad)]}: random_u {u[np.argmax(bad)]} outside [0, 1)")
+
+
+def fault_hits(faults: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct elements a fault list corrupts: ``(row, element, mask)`` with one entry per
+    (fault, element), rows ascending; ``mask`` (uint64) holds the bits of all pairs on that
+    element (0 for models without a bit)."""
+    row, element, bit = fault_pairs(faults)
+    mask = np.where(bit >= 0, np.left_shift(np.uint64(1), np.maximum(bit, 0).astype(np.uint64)), np.uint64(0))
+    if len(row) == len(faults):  # one pair per fault: nothing to combine
+        return row, element, mask
+    codes, unique = pd.factorize(pd.MultiIndex.from_arrays([row, element]))  # first-seen order
+    combined = np.zeros(len(unique), np.uint64)
+    np.bitwise_or.at(combined, codes, mask)
+    return unique.get_level_values(0).to_numpy(np.int64), unique.get_level_values(1).to_numpy(np.int64), combined
+
+
+def uniform_values(u, low, high) -> np.ndarray:
+    """``low + u (high - low)`` in float64 (the ``random`` model's value before rounding)."""
+    low = np.asarray(low, dtype=np.float64)
+    return low + np.asarray(u, dtype=np.float64) * (np.asarray(high, dtype=np.float64) - low)
+
+
+def corrupt(old: np.ndarray, fault_model: np.ndarray, mask: np.ndarray, random_value: np.ndarray) -> np.ndarray:
+    """Faulty copies of ``old`` (one golden value per hit element, in the site's format):
+    ``fault_model``, ``mask`` (see :func:`fault_hits`) and ``random_value`` (float64, rounded
+    to the format here) per hit. The one corruption function of both engines and weight paths."""
+    old = np.asarray(old)
+    new = old.copy()
+    for model in np.unique(fault_model):
+        sel = fault_model == model
+        if model in BIT_MODELS:
+            new[sel] = apply_mask(old[sel], model, mask[sel])
+        elif model == "zero":
+            new[sel] = 0
+        elif model == "random":
+            new[sel] = np.asarray(random_value, dtype=np.float64)[sel].astype(old.dtype)
+        else:
+            raise ValueError(f"unknown fault model {model!r}: expected one of {FAULT_MODELS}")
+    return new
+
+
+def changed(old: np.ndarray, new: np.ndarray, row: np.ndarray, n_faults: int) -> np.ndarray:
+    """Per fault, whether any of its hits changed a bit (a fault that changes nothing is masked)."""
+    uint = FORMATS[float_format(old.dtype)][1]
+    differs = old.view(uint) != new.view(uint)
+    return np.bincount(row, weights=differs, minlength=n_faults) > 0
+
+
+def corrupt_activations(faults: pd.DataFrame, gather, value_range):
+    """Activation semantics in one place for both engines: ``(row, element, new, changed)``.
+
+    ``gather(row, element)``: golden values (numpy, the site's format) of the hit elements of
+    faults ``row`` (positions in ``faults``); ``value_range(rows)``: (min, max) arrays of the
+    golden site output of those faults' images, used by ``random``. ``new``: the faulty values
+    to write at (row, element); ``changed``: per fault, whether it changed any bit.
+    """
+    row, element, mask = fault_hits(faults)
+    old = gather(row, element)
+    models = faults["fault_model"].to_numpy()[row]
+    random_value = np.zeros(len(row))
+    is_random = models == "random"
+    if is_random.any():
+        low, high = value_range(row[is_random])
+        random_value[is_random] = uniform_values(faults["random_u"].to_numpy(np.float64)[row[is_random]], low, high)
+    new = corrupt(old, models, mask, random_value)
+    return row, element, new, changed(old, new, row, len(faults))
+
+
+def weight_random_values(u: np.ndarray, values: np.ndarray, distribution: str, value_range=None) -> np.ndarray:
+    """Random values (float64) for weight faults in the tensor ``values`` (its fault-free
+    elements, any shape): ``layer_uniform`` in its own [min, max], ``layer_normal`` with its
+    mean and sample standard deviation (inverse normal CDF of ``u``), ``uniform`` in ``value_range``."""
+    from scipy.special import ndtri
+
+    if distribution == "layer_uniform":
+        return uniform_values(u, values.min(), values.max())
+    if distribution == "layer_normal":
+        std = np.std(values, dtype=np.float64, ddof=1) if values.size > 1 else 0.0
+        return np.mean(values, dtype=np.float64) + std * ndtri(np.asarray(u, dtype=np.float64))
+    if distribution == "uniform":
+        if value_range is None or len(value_range) != 2 or value_range[0] > value_range[1]:
+            raise ValueError(f"distribution 'uniform' needs value_range [low, high] with low <= high, got {value_range}")
+        return uniform_values(u, *value_range)
+    raise ValueError(f"unknown random distribution {distribution!r}: expected one of {DISTRIBUTIONS}")
+
+
+def corrupt_weights(values: np.ndarray, faults: pd.DataFrame, distribution: str = "layer_uniform",
+                    value_range=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(elements, new values)`` of the weight faults ``faults`` (rows of one replica and one
+    tensor) on the fault-free tensor ``values`` (numpy, the tensor's format): the apply
+    semantics of both frameworks."""
+    flat = values.reshape(-1)
+    row, element, mask = fault_hits(faults)
+    models = faults["fault_model"].to_numpy()[row]
+    random_value = np.zeros(len(row))
+    if (models == "random").any():
+        random_value = weight_random_values(faults["random_u"].to_numpy(np.float64)[row], flat, distribution, value_range)
+    return element, corrupt(flat[element], models, mask, random_value)
 
 
 def shard_slice(n: int, shard: int, n_shards: int) -> slice:

@@ -7,6 +7,13 @@ import pandas as pd
 
 OUTCOMES = ("masked", "benign", "sdc", "due")
 
+#: Rows of every forward pass the engines run (golden and faulty, prefix and downstream, weight
+#: replicas); smaller batches are padded with copies of a row. CPU and GPU kernels round
+#: differently by batch shape, while at one shape a row's result depends on that row alone: so a
+#: fault's logits and outcome cannot depend on batch_size, on the other faults in its list or on
+#: the shard layout (docs/semantics.md, "masked").
+PASS_ROWS = 16
+
 
 def top_k(logits: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Labels and scores of the ``k`` largest logits per row, best first; shapes (n, k)."""

@@ -16,7 +16,6 @@ from dnnfi.faults import draw_activation_faults
 from dnnfi.outcomes import classify, summarize_logits
 from dnnfi.torchfi.activations import TorchInjector
 from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
-from dnnfi.torchfi.faultops import draw_multi_bit
 from dnnfi.torchfi.models import to_tensor
 
 COMPARED = ["golden_top1", "faulty_top1", "finite", "identical"]
@@ -68,8 +67,13 @@ def call_of_site(sites: pd.DataFrame) -> dict:
 
 
 def assert_matches_reference(model, x, faults, injector):
-    ours = injector.run(faults, x, progress=False)
+    """Same outcomes as the hook reference, and bit-identical golden and faulty logits (both
+    compute at the fixed pass shape)."""
     golden, faulty = reference_logits(model, x, faults, call_of_site(injector.sites()))
+    ours_golden, ours_faulty = injector.logits(faults, x, progress=False)
+    np.testing.assert_array_equal(ours_golden, golden)
+    np.testing.assert_array_equal(ours_faulty, faulty)
+    ours = summarize_logits(ours_golden, ours_faulty)
     ref = summarize_logits(golden, faulty)
     for column in COMPARED:
         np.testing.assert_array_equal(ours[column].to_numpy(), ref[column].to_numpy(), err_msg=column)
@@ -125,16 +129,34 @@ def test_half_precision_bit_flips_match_reference(dtype):
     assert_matches_reference(model, x, faults, injector)
 
 
-def test_multi_bit_flips_match_reference(cifar_images):
-    model = real_resnet("resnet20-cifar10-12fca82f.th")
-    injector = TorchInjector(model, batch_size=64, input_shape=(3, 32, 32))
+@pytest.mark.parametrize("fault_model", ["bitflip", "zero", "random", "stuck_at_0", "stuck_at_1"])
+@pytest.mark.parametrize("use_fx", [True, False])
+def test_multi_element_faults_match_reference(fault_model, use_fx):
+    """elements_per_fault and bits_per_element reach every pair, for every fault model."""
+    model = cifar_resnet(20).eval()
+    x = torch.randn(6, 3, 32, 32)
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 32, 32), use_fx=use_fx)
     sites = injector.sites()
-    single = draw_activation_faults(sites[sites["eligible"]], 200, np.random.default_rng(5), np.arange(20))
-    faults = draw_multi_bit(single, sites, 3, np.random.default_rng(6))
-    assert all(len(set(b)) == 3 and max(b) < 32 and b[0] == f for b, f in zip(faults["bits"], faults["bit"]))
-    outcome = assert_matches_reference(model, to_tensor(cifar_images), faults, injector)["outcome"]
-    # three flips change more than one: fewer masked than benign+sdc+due is not guaranteed, but some must show
-    assert (outcome != "masked").sum() > 20
+    faults = draw_activation_faults(sites[sites["eligible"]], 120, np.random.default_rng(5), np.arange(6),
+                                    fault_model=fault_model, bits=[29, 30] if fault_model != "bitflip" else None,
+                                    bits_per_element=2, elements_per_fault=3)
+    assert all(len(set(e)) == 3 for e in faults["elements"])
+    outcome = assert_matches_reference(model, x, faults, injector)["outcome"]
+    assert (outcome != "masked").sum() > 10
+
+
+def test_every_element_of_a_fault_is_corrupted():
+    """Three zeroed elements of a linear model's input site change three logits (one each)."""
+    model = nn.Sequential(nn.Identity(), nn.Linear(4, 4, bias=False), nn.Identity()).eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.eye(4))
+    x = torch.arange(1, 9, dtype=torch.float32).reshape(2, 4)
+    injector = TorchInjector(model, input_shape=(4,))
+    faults = pd.DataFrame({"fault_id": [0], "image": [1], "site": ["0"], "element": [0], "bit": [-1],
+                           "fault_model": ["zero"], "random_u": [np.nan]})
+    faults["elements"], faults["bits"] = [[0, 2, 3]], [[-1, -1, -1]]
+    golden, faulty = injector.logits(faults, x, progress=False)
+    assert golden.tolist() == [[5, 6, 7, 8]] and faulty.tolist() == [[0, 6, 0, 0]]
 
 
 def _site_values(model, x, layer, k):
@@ -197,9 +219,9 @@ def test_bad_inputs_raise_clear_errors():
     fault = {"fault_id": [0], "image": [0], "site": ["conv1"], "element": [0], "bit": [3], "fault_model": ["bitflip"], "random_u": [np.nan]}
     with pytest.raises(ValueError, match="sites the model does not have"):
         injector.run(pd.DataFrame(fault | {"site": ["nope"]}), x, progress=False)
-    with pytest.raises(ValueError, match="element outside"):
+    with pytest.raises(ValueError, match="element 16384 outside site 'conv1'"):
         injector.run(pd.DataFrame(fault | {"element": [16 * 32 * 32]}), x, progress=False)
-    with pytest.raises(ValueError, match="bit positions"):
+    with pytest.raises(ValueError, match="bit 32 for fault model 'bitflip', expected 0..31"):
         injector.run(pd.DataFrame(fault | {"bit": [32]}), x, progress=False)
     with pytest.raises(ValueError, match="images of shape"):
         injector.run(pd.DataFrame(fault), torch.randn(2, 3, 16, 16), progress=False)

@@ -1,9 +1,9 @@
 """Deliberately simple reference for activation faults: forward hooks that edit the output of the
-k-th call of a module, full forward passes (no prefix reuse, no masking shortcut, no padding).
+k-th call of a module, full forward passes (no prefix reuse, no masking shortcut).
 
-Faults run ``rows`` at a time, one per batch row, and the golden logits come from the same batch
-without hooks: oneDNN's batch-1 kernels round differently from batches of 2 or more, so a batch of
-one would not be the engine's numerical path (the engine never runs a batch of one).
+Faults run ``PASS_ROWS`` at a time, one per batch row (a last partial batch is padded with copies
+of its first row), and the golden logits come from the same batch without hooks: the fixed pass
+shape of docs/semantics.md, so the engine's logits must equal these bit for bit.
 """
 
 from __future__ import annotations
@@ -11,21 +11,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dnnfi.bitflip import apply_fault, flip_bit_sets
+from dnnfi.bitflip import apply_fault
+from dnnfi.outcomes import PASS_ROWS
 
 
-def _faulty_element(values: np.ndarray, element: int, fault) -> np.ndarray:
-    """Copy of one image's site output (flat numpy) with the fault applied to ``element``."""
+def _faulty_row(values: np.ndarray, fault) -> np.ndarray:
+    """Copy of one image's site output (flat numpy) with every (element, bit) pair of the fault
+    applied in turn."""
     out = values.copy()
-    old = values[element : element + 1]
-    bits = getattr(fault, "bits", None)
-    if fault.fault_model == "bitflip" and bits is not None:
-        out[element] = flip_bit_sets(old, np.array([list(bits)]))[0]
-    elif fault.fault_model == "random":
-        lo, hi = float(values.min()), float(values.max())  # float64 arithmetic, as documented
-        out[element] = apply_fault(old, "random", random_values=[lo + fault.random_u * (hi - lo)])[0]
-    else:
-        out[element] = apply_fault(old, fault.fault_model, [fault.bit])[0]
+    elements = getattr(fault, "elements", None)
+    pairs = zip(fault.elements, fault.bits) if isinstance(elements, (list, tuple, np.ndarray)) else [(fault.element, fault.bit)]
+    lo, hi = float(values.min()), float(values.max())  # float64 arithmetic, as documented
+    for element, bit in pairs:
+        random_value = [lo + fault.random_u * (hi - lo)] if fault.fault_model == "random" else None
+        out[element : element + 1] = apply_fault(out[element : element + 1], fault.fault_model, [bit], random_value)
     return out
 
 
@@ -43,15 +42,15 @@ def _as_tensor(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = 50) -> tuple[np.ndarray, np.ndarray]:
+def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """(golden, faulty) logits as float32 numpy, one row per fault; ``x`` in the model's layout."""
     modules = dict(model.named_modules())
     golden, faulty = [], []
     for start in range(0, len(faults), rows):
         batch = faults.iloc[start : start + rows]
-        if len(batch) == 1:  # never a batch of one (see the module docstring)
-            batch = faults.iloc[start - 1 : start + 1]
-        images = x[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))]
+        n = len(batch)
+        picks = np.concatenate([np.arange(n), np.zeros(rows - n, dtype=int)])
+        images = x[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True)[picks])]
         calls: dict[str, int] = {}
 
         def hook(module, args, output, layer):
@@ -59,7 +58,7 @@ def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: i
             edited = _as_numpy(output).reshape(len(output), -1).copy()
             for row, fault in enumerate(batch.itertuples(index=False)):
                 if call_of_site[fault.site] == (layer, k):
-                    edited[row] = _faulty_element(edited[row], fault.element, fault)
+                    edited[row] = _faulty_row(edited[row], fault)
             return _as_tensor(edited, output)
 
         layers = {call_of_site[s][0] for s in batch["site"]}
@@ -70,7 +69,6 @@ def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: i
             for h in handles:
                 h.remove()
         g = model(images).float().numpy()
-        take = slice(len(g) - len(faults.iloc[start : start + rows]), None)
-        golden.append(g[take])
-        faulty.append(f[take])
+        golden.append(g[:n])
+        faulty.append(f[:n])
     return np.concatenate(golden), np.concatenate(faulty)

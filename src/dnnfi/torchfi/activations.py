@@ -6,12 +6,14 @@ tensor, in call order; a module called k times (torchvision ResNet's ``relu``) g
 
 Fast path (models torch.fx can trace): a golden pass caches every node's value for a chunk of
 images; a fault batch at one site gathers the golden value of that site for its images, corrupts
-one element per row, and recomputes only the nodes downstream of the site, reading everything
+its elements per row, and recomputes only the nodes downstream of the site, reading everything
 else from the cache. A row whose fault changes no bit, or whose only live tensor becomes
 bit-identical to the golden one at a compared checkpoint, stops there with the golden logits
 (outcome ``masked``).
 Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's output and the whole
-network runs, batches padded to ``batch_size`` as the golden run.
+network runs.
+Every pass of either path, golden or faulty, has :data:`dnnfi.outcomes.PASS_ROWS` rows (padded),
+so a fault's logits depend neither on ``batch_size`` nor on the other faults of the list.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dnnfi.bitflip import FAULT_MODELS, n_bits
-from dnnfi.faults import FAULT_COLUMNS
-from dnnfi.outcomes import summarize_logits
+from dnnfi.faults import validate_faults
+from dnnfi.outcomes import PASS_ROWS, summarize_logits
 from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name
 from dnnfi.torchfi.graph import Graph
 from dnnfi.torchfi.models import to_tensor
@@ -37,19 +38,22 @@ log = logging.getLogger(__name__)
 class TorchInjector:
     """Fault sites and fault-list execution for a PyTorch classifier returning logits.
 
-    ``batch_size``: injections per forward pass (one fault per row). ``input_shape``: one input in
-    the model's layout, e.g. (3, 224, 224); needed by :meth:`sites` before any images were seen.
+    ``batch_size``: most faults sharing a pass (one fault per row); a pass always has ``rows``
+    rows (padded), the fixed batch shape that makes results independent of ``batch_size`` and of
+    the fault list (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
+    (3, 224, 224); needed by :meth:`sites` before any images were seen.
     ``use_fx``: try the prefix-reusing fast path (falls back with a log message if tracing
     fails). ``cache_mb``: memory for golden node values; images are processed in chunks that fit.
     The model is put in eval mode; inputs go to the device and dtype of its parameters.
     """
 
-    def __init__(self, model: nn.Module, batch_size: int = 64, input_shape=None, use_fx: bool = True,
-                 cache_mb: float = 2048):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def __init__(self, model: nn.Module, batch_size: int = PASS_ROWS, input_shape=None, use_fx: bool = True,
+                 cache_mb: float = 2048, rows: int = PASS_ROWS):
+        if batch_size < 1 or rows < 2:
+            raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.model = model.eval()
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, rows)
+        self.rows = rows
         self.use_fx = use_fx
         self.cache_bytes = cache_mb * 2**20
         param = next(model.parameters(), None)
@@ -159,23 +163,27 @@ class TorchInjector:
         x = self._as_input(images)
         self._setup(tuple(x.shape[1:]))
         if self.graph is not None:
-            return torch.cat([self._golden_pass(x[i : i + self.batch_size])[self.graph.logits]
-                              for i in range(0, len(x), self.batch_size)]).float().cpu().numpy()
-        return torch.cat([self._padded_forward(x[i : i + self.batch_size])
-                          for i in range(0, len(x), self.batch_size)]).float().cpu().numpy()
+            return torch.cat([self._golden_pass(x[i : i + self.rows])[self.graph.logits]
+                              for i in range(0, len(x), self.rows)]).float().cpu().numpy()
+        return torch.cat([self._padded_forward(x[i : i + self.rows])
+                          for i in range(0, len(x), self.rows)]).float().cpu().numpy()
+
+    def run(self, faults: pd.DataFrame, images, progress: bool = True) -> pd.DataFrame:
+        """Evaluate a fault list (the contract of :mod:`dnnfi.faults`, multi-element and multi-bit
+        faults included) on ``images`` (the whole split, indexed by ``faults.image``). Returns the
+        fault list with the columns of :func:`dnnfi.outcomes.summarize_logits`, in its row order."""
+        golden, faulty = self.logits(faults, images, progress)
+        return pd.concat([faults.reset_index(drop=True), summarize_logits(golden, faulty)], axis=1)
 
     @torch.no_grad()
-    def run(self, faults: pd.DataFrame, images, progress: bool = True) -> pd.DataFrame:
-        """Evaluate a fault list (see :mod:`dnnfi.faults`; optional column ``bits`` for multi-bit
-        flips, see :func:`dnnfi.torchfi.faultops.draw_multi_bit`) on ``images`` (the whole split,
-        indexed by ``faults.image``). Returns the fault list with the columns of
-        :func:`dnnfi.outcomes.summarize_logits`, in the fault list's row order."""
+    def logits(self, faults: pd.DataFrame, images, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Golden and faulty logits per fault row, two float32 arrays of shape (len(faults), classes)."""
         x = self._as_input(images)
         self._setup(tuple(x.shape[1:]))
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"images of shape {tuple(x.shape[1:])}, the injector was set up for {self.input_shape}")
         faults = faults.reset_index(drop=True)
-        self._check(faults, len(x))
+        validate_faults(faults, self._sites, len(x))
         golden = np.zeros((len(faults), 0), dtype=np.float32)
         faulty = golden
         bar = tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress)
@@ -187,39 +195,18 @@ class TorchInjector:
             golden[rows], faulty[rows] = g, f
             bar.update(len(rows))
         bar.close()
-        return pd.concat([faults, summarize_logits(golden, faulty)], axis=1)
-
-    # ----- checks ----------------------------------------------------------------------------
-    def _check(self, faults: pd.DataFrame, n_images: int) -> None:
-        missing = set(FAULT_COLUMNS) - set(faults.columns)
-        if missing:
-            raise ValueError(f"fault list lacks columns {sorted(missing)}")
-        sites = self._sites.set_index("site")
-        unknown = set(faults["site"]) - set(sites.index)
-        if unknown:
-            raise ValueError(f"fault list names sites the model does not have: {sorted(unknown)[:5]}")
-        bad_model = set(faults["fault_model"]) - set(FAULT_MODELS)
-        if bad_model:
-            raise ValueError(f"unknown fault models {sorted(bad_model)}: expected some of {FAULT_MODELS}")
-        size = sites.loc[faults["site"], "size"].to_numpy()
-        bad = (faults["element"].to_numpy() < 0) | (faults["element"].to_numpy() >= size)
-        if bad.any():
-            raise ValueError(f"fault {faults['fault_id'][np.argmax(bad)]}: element outside its site's output")
-        image = faults["image"].to_numpy()
-        if len(image) and (image.min() < 0 or image.max() >= n_images):
-            raise ValueError(f"fault list indexes images outside 0..{n_images - 1}")
-        width = sites.loc[faults["site"], "dtype"].map(n_bits).to_numpy()
-        uses_bit = faults["fault_model"].isin(["bitflip", "stuck_at_0", "stuck_at_1"]).to_numpy()
-        bit = faults["bit"].to_numpy()
-        if (uses_bit & ((bit < 0) | (bit >= width))).any():
-            raise ValueError("fault list has bit positions outside their site's format")
+        return golden, faulty
 
     # ----- fast path -------------------------------------------------------------------------
+    def _pad(self, index: torch.Tensor) -> torch.Tensor:
+        """``index`` padded to ``rows`` entries with copies of its first (the fixed pass shape)."""
+        return torch.cat([index, index[:1].expand(self.rows - len(index))]) if len(index) < self.rows else index
+
     def _golden_pass(self, x: torch.Tensor) -> dict:
-        """Values of the batched nodes for ``x``; a single image runs as two rows (see _downstream)."""
-        single = len(x) == 1
-        env = self.graph.execute(x.expand(2, *x.shape[1:]) if single else x, clone_aliased=True)
-        return {n: env[n][:1] if single else env[n] for n in self.graph.batched}
+        """Values of the batched nodes for at most ``rows`` images, computed as one full pass."""
+        n = len(x)
+        env = self.graph.execute(x[self._pad(torch.arange(n, device=self.device))], clone_aliased=True)
+        return {node: env[node][:n] for node in self.graph.batched}
 
     def _chunks(self, images: np.ndarray):
         """Groups of image indices whose golden node values fit in ``cache_mb``."""
@@ -233,8 +220,8 @@ class TorchInjector:
         site_rank = faults["site"].map(order).to_numpy()
         for chunk in self._chunks(np.unique(image)):
             cache = {}
-            for i in range(0, len(chunk), self.batch_size):
-                part = self._golden_pass(x[torch.as_tensor(chunk[i : i + self.batch_size], device=self.device)])
+            for i in range(0, len(chunk), self.rows):
+                part = self._golden_pass(x[torch.as_tensor(chunk[i : i + self.rows], device=self.device)])
                 for n, v in part.items():
                     cache.setdefault(n, []).append(v)
             cache = {n: torch.cat(v) if len(v) > 1 else v[0] for n, v in cache.items()}
@@ -255,20 +242,18 @@ class TorchInjector:
         golden = _numpy(cache[graph.logits][idx])
         out = cache[graph.logits][idx].clone()
         value = cache[site][idx].contiguous()
-        changed = _corrupt_rows(value, faults, rows)
+        changed = corrupt(value.view(len(value), -1), faults.iloc[rows], np.arange(len(rows)))
         plan = graph.plan(site)
         active = torch.as_tensor(np.flatnonzero(changed), device=self.device)
         if not plan.reaches_output or len(active) == 0:
             return golden, _numpy(out)
-        if len(active) == 1:  # batch-1 kernels round differently (oneDNN): keep >= 2 rows, as the golden pass
-            active = active.repeat(2)
-        env = {site: value if changed.all() and len(value) > 1 else value[active]}
-        gathered = idx[active]
+        padded = self._pad(active)
+        env = {site: value[padded]}
+        gathered = idx[padded]
         # Checkpoints are compared with the golden value: rows whose fault vanished stop there with
         # the golden logits. Faults vanish at the first few checkpoints (a ReLU, rounding in the
         # next layer) and almost never later (measured on ResNet-20 and ResNet50), so comparisons
-        # go on only while they drop rows, and always at the last checkpoint, which keeps masking
-        # exact when the head's kernel (e.g. a GEMM) rounds by batch size.
+        # go on only while they drop rows, and always at the last checkpoint (exact masking).
         compared, watching = 0, True
         for node in plan.nodes:
             for a in node.all_input_nodes:
@@ -278,25 +263,23 @@ class TorchInjector:
             if node not in plan.checkpoints or not (watching or node is plan.last_checkpoint):
                 continue
             compared += 1
-            keep = ~bitwise_equal_rows(env[node], cache[node][gathered])
+            n = len(active)
+            keep = ~bitwise_equal_rows(env[node][:n], cache[node][gathered[:n]])
             if keep.all():
                 watching = compared < 2
                 continue
             if not keep.any():
                 return golden, _numpy(out)
-            rows_kept = keep.nonzero()[:, 0]
-            rows_kept = rows_kept.repeat(2) if len(rows_kept) == 1 else rows_kept
-            active, gathered = active[rows_kept], gathered[rows_kept]
+            kept = self._pad(keep.nonzero()[:, 0])
+            active, gathered = active[keep], gathered[kept]
             # only this node and constants are live: the rest is re-gathered for the new rows
-            env = {k: v for k, v in env.items() if k in graph.constant} | {node: env[node][rows_kept]}
-        out[active] = env[graph.logits]
+            env = {k: v for k, v in env.items() if k in graph.constant} | {node: env[node][kept]}
+        out[active] = env[graph.logits][: len(active)]
         return golden, _numpy(out)
 
     # ----- fallback --------------------------------------------------------------------------
     def _padded_forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = self.batch_size - len(x)
-        xb = torch.cat([x, x[:1].expand(pad, *x.shape[1:])]) if pad > 0 else x
-        return self.model(xb)[: len(x)]
+        return self.model(x[self._pad(torch.arange(len(x), device=self.device))])[: len(x)]
 
     def _run_hooks(self, faults: pd.DataFrame, x: torch.Tensor):
         image = faults["image"].to_numpy()
@@ -318,7 +301,7 @@ class TorchInjector:
                 if local is None:
                     return output
                 output = output.contiguous()
-                changed[local] = _corrupt_rows(output, faults, rows[local], local)
+                changed[local] = corrupt(output.view(len(output), -1), faults.iloc[rows[local]], local)
                 return output
 
             handles = [modules[layer].register_forward_hook(lambda m, a, o, name=layer: hook(m, a, o, name))
@@ -340,13 +323,3 @@ def _call_numbers(sites: pd.DataFrame) -> list[int]:
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.float().cpu().numpy()
-
-
-def _corrupt_rows(value: torch.Tensor, faults: pd.DataFrame, rows: np.ndarray, batch_rows=None) -> np.ndarray:
-    """Corrupt ``value`` (batch, ...) in place: fault ``rows[j]`` hits batch row ``batch_rows[j]``
-    (default j). Returns whether each fault changed its element."""
-    flat = value.view(len(value), -1)
-    take = lambda c: faults[c].to_numpy()[rows]  # noqa: E731
-    bit_sets = [b if isinstance(b, (tuple, list, np.ndarray)) else None for b in take("bits")] if "bits" in faults.columns else None
-    return corrupt(flat, np.arange(len(rows)) if batch_rows is None else batch_rows, take("element"),
-                   take("fault_model"), take("bit"), take("random_u"), bit_sets)

@@ -1,5 +1,5 @@
-"""Fault models applied to a few elements of a torch tensor, with the numpy semantics of
-:mod:`dnnfi.bitflip` (so both engines corrupt a value identically), and multi-bit fault lists."""
+"""Torch side of the fault contract: bit-exact numpy views of torch tensors and the gather /
+scatter around :func:`dnnfi.faults.corrupt_activations`, so both engines corrupt identically."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dnnfi.bitflip import FAULT_MODELS, apply_fault, flip_bit_sets, n_bits
+from dnnfi.faults import corrupt_activations
 
 #: torch float dtype -> (numpy dtype name, same-width integer torch dtype for bitwise views)
 TORCH_FORMATS = {
@@ -48,52 +48,19 @@ def bitwise_equal_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a == b).reshape(len(a), -1).all(dim=1)
 
 
-def corrupt(
-    flat: torch.Tensor, rows: np.ndarray, elements: np.ndarray, models: np.ndarray, bits: np.ndarray,
-    random_u: np.ndarray, bit_sets: list | None = None,
-) -> np.ndarray:
-    """Apply one fault per listed row, in place, to ``flat`` (rows, elements per row).
+def corrupt(flat: torch.Tensor, faults: pd.DataFrame, batch_rows: np.ndarray) -> np.ndarray:
+    """Apply the faults ``faults`` in place to ``flat`` (rows, elements per row): fault i hits
+    row ``batch_rows[i]``. Returns, per fault, whether it changed any bit."""
+    def index(a):
+        return torch.tensor(a, dtype=torch.int64, device=flat.device)
 
-    ``models``/``bits``/``random_u`` follow :data:`dnnfi.faults.FAULT_COLUMNS`; ``bit_sets`` (optional,
-    one sequence of bit positions or None per fault) turns a ``bitflip`` into a multi-bit flip.
-    ``random`` maps ``random_u`` onto the [min, max] of the row's golden values (in float64).
-    Returns a bool array: True where the fault changed the value's bits.
-    """
-    r = torch.as_tensor(rows, device=flat.device)
-    e = torch.as_tensor(elements, device=flat.device)
-    old = to_numpy(flat[r, e])
-    new = old.copy()
-    for model in np.unique(models):
-        sel = models == model
-        if model == "random":
-            golden = flat[r[torch.as_tensor(sel, device=flat.device)]]
-            lo, hi = (to_numpy(v).astype(np.float64) for v in (golden.amin(dim=1), golden.amax(dim=1)))
-            new[sel] = apply_fault(old[sel], model, random_values=lo + random_u[sel] * (hi - lo))
-        elif model == "bitflip" and bit_sets is not None and any(bit_sets[i] is not None for i in np.flatnonzero(sel)):
-            for i in np.flatnonzero(sel):
-                chosen = [bits[i]] if bit_sets[i] is None else list(bit_sets[i])
-                new[i] = flip_bit_sets(old[i : i + 1], np.array([chosen]))[0]
-        elif model in FAULT_MODELS:
-            new[sel] = apply_fault(old[sel], model, bits[sel])
-        else:
-            raise ValueError(f"unknown fault model {model!r}: expected one of {FAULT_MODELS}")
-    flat[r, e] = from_numpy(new, flat)
-    uint = new.dtype.itemsize
-    return (old.view(f"u{uint}") != new.view(f"u{uint}"))
+    def gather(row, element):
+        return to_numpy(flat[index(batch_rows[row]), index(element)])
 
+    def value_range(rows):
+        golden = flat[index(batch_rows[rows])]
+        return to_numpy(golden.amin(dim=1)), to_numpy(golden.amax(dim=1))
 
-def draw_multi_bit(faults: pd.DataFrame, sites: pd.DataFrame, k: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Copy of a ``bitflip`` fault list where each fault flips ``k`` distinct bits drawn uniformly
-    over its site's format; adds column ``bits`` (tuple per fault) and sets ``bit`` to the first."""
-    if (faults["fault_model"] != "bitflip").any():
-        raise ValueError("multi-bit faults need fault_model 'bitflip' on every row")
-    widths = faults["site"].map(dict(zip(sites["site"], sites["dtype"].map(n_bits)))).to_numpy()
-    if not 1 <= k <= widths.min():
-        raise ValueError(f"k={k} bits per fault: expected 1..{widths.min()}")
-    keys = rng.random((len(faults), widths.max()))
-    keys[np.arange(widths.max())[None, :] >= widths[:, None]] = np.inf  # only bits of the format
-    chosen = np.argsort(keys, axis=1)[:, :k]
-    out = faults.copy()
-    out["bit"] = chosen[:, 0]
-    out["bits"] = [tuple(int(b) for b in row) for row in chosen]
-    return out
+    row, element, new, changed = corrupt_activations(faults, gather, value_range)
+    flat[index(batch_rows[row]), index(element)] = from_numpy(new, flat)
+    return changed

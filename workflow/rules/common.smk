@@ -74,12 +74,12 @@ def data_params(wildcards):
 
 
 def model_params(wildcards):
-    """A model's spec for baselines and injections (with `allow_nonfinite`)."""
+    """A model's spec (training, baselines and injections; with `allow_nonfinite`)."""
     return MODELS[wildcards.model]
 
 
-def training_params(wildcards):
-    """A model's spec for training and fetching: `allow_nonfinite` concerns the baseline only."""
+def fetch_params(wildcards):
+    """A model's spec for fetching: `allow_nonfinite` must not fetch the weights again."""
     return {k: v for k, v in MODELS[wildcards.model].items() if k != "allow_nonfinite"}
 
 

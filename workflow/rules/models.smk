@@ -16,7 +16,7 @@ rule train_keras:
         mem_mb=4000,
         runtime=60,
     params:
-        spec=training_params,
+        spec=model_params,
         seed=config["seed"],
     script:
         "../../scripts/train_keras.py"
@@ -40,7 +40,7 @@ rule train_torch:
         mem_mb=4000,
         runtime=60,
     params:
-        spec=training_params,
+        spec=model_params,
         seed=config["seed"],
     script:
         "../../scripts/train_torch.py"
@@ -61,7 +61,7 @@ rule fetch_keras:
     resources:
         mem_mb=8000,
     params:
-        spec=training_params,
+        spec=fetch_params,
     script:
         "../../scripts/fetch_keras.py"
 
@@ -81,6 +81,6 @@ rule fetch_torch:
     resources:
         mem_mb=8000,
     params:
-        spec=training_params,
+        spec=fetch_params,
     script:
         "../../scripts/fetch_torch.py"

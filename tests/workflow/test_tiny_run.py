@@ -103,6 +103,17 @@ def test_weight_tables_and_statistics(run):
     assert len(replicas) == 9 and replicas.loc[replicas["frate"] == 0, "perturbation"].tolist() == ["none"]
     anova = pd.read_csv(run / "results/stats/wr/anova_factorial.csv")
     assert "C(frate)" in set(anova["term"]) and "C(perturbation)" in set(anova["term"])
+    assert anova.loc[anova["term"] != "Residual", "p_value"].between(0, 1).all() and anova["reason"].isna().all()
+    # one model: nothing to compare across models; the rows say so instead of F = NaN, reject = False
+    for name, reason in (("anova_models", "one model: no comparison across models"),
+                         ("tukey", "one model: no pairs of models to compare")):
+        table = pd.read_csv(run / f"results/stats/wr/{name}.csv")
+        assert list(table.columns) == ["frate", "perturbation", "reason"]
+        assert sorted(zip(table["frate"], table["perturbation"])) == [
+            (0.05, "random"), (0.05, "zero"), (0.1, "random"), (0.1, "zero")]
+        assert (table["reason"] == reason).all()
+    levene = pd.read_csv(run / "results/stats/wr/equal_variance.csv")
+    assert len(levene) == 4 and (levene["frates"] == 2).all()  # (zero, random) x (levene, bartlett)
     for figure in ("error_vs_frate", "replica_boxplots"):
         assert (run / f"results/figures/wr/{figure}.png").stat().st_size > 10_000
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from dnnfi.health import key_prefix
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
@@ -71,10 +73,6 @@ def stack_images(images: list[np.ndarray], files: list[Path], where: str) -> np.
     return np.stack(images)
 
 
-def _where(key: str | None, what: str) -> str:
-    return f"{key}: {what}" if key else what
-
-
 def digits(test_fraction: float, seed: int) -> tuple[Split, Split]:
     """scikit-learn's bundled 8x8 digits (1,797 images, no download), scaled to [0, 1], stratified split."""
     from sklearn.datasets import load_digits
@@ -113,7 +111,7 @@ def image_folder(root: str | Path, classes: list[str] | None = None, limit_per_c
                 xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
         ys += [label] * len(files)
         paths += files
-    x = stack_images(xs, paths, _where(key, f"image folder {root}"))
+    x = stack_images(xs, paths, key_prefix(key) + f"image folder {root}")
     return Split(x, np.array(ys, dtype=np.int64), list(classes))
 
 
@@ -167,7 +165,7 @@ def imagenet_folder(root: str | Path, classes_tsv: str | Path | None, crop: int,
     for f in tqdm(files, desc="images", unit="img"):
         with Image.open(f) as im:
             xs.append(center_crop_resized(im, crop, ratio))
-    x = stack_images(xs, files, _where(key, f"ImageNet folder {root}"))
+    x = stack_images(xs, files, key_prefix(key) + f"ImageNet folder {root}")
     return Split(x, np.array([label[f.parent.name] for f in files], dtype=np.int64), names)
 
 
@@ -232,7 +230,7 @@ def gtsrb_test(images: str | Path, csv: str | Path, size: int, key: str | None =
         if not path.exists():
             raise FileNotFoundError(f"GTSRB file not found: {path}")
     xs, files, y = _gtsrb_images(images, csv, size)
-    return Split(stack_images(xs, files, _where(key, f"GTSRB test images {images}")), y, GTSRB_CLASSES)
+    return Split(stack_images(xs, files, key_prefix(key) + f"GTSRB test images {images}"), y, GTSRB_CLASSES)
 
 
 def gtsrb_train(root: str | Path, size: int, key: str | None = None) -> Split:
@@ -247,7 +245,8 @@ def gtsrb_train(root: str | Path, size: int, key: str | None = None) -> Split:
         xs += x
         files += f
         ys.append(y)
-    return Split(stack_images(xs, files, _where(key, f"GTSRB training images {root}")), np.concatenate(ys), GTSRB_CLASSES)
+    x = stack_images(xs, files, key_prefix(key) + f"GTSRB training images {root}")
+    return Split(x, np.concatenate(ys), GTSRB_CLASSES)
 
 
 def shared_dir() -> Path:

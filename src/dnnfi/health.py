@@ -16,18 +16,19 @@ NamedArrays = Iterable[tuple[str, np.ndarray]]
 
 def missing_file(key: str | None, path: str | Path, expected: str) -> FileNotFoundError:
     """The one-line error for a model file that is not there."""
-    return FileNotFoundError(f"{_where(key)}{path} not found (expected {expected})")
+    return FileNotFoundError(f"{key_prefix(key)}{path} not found (expected {expected})")
 
 
 def unreadable(key: str | None, path: str | Path, what: str, expected: str, reason: BaseException | str) -> ValueError:
     """The one-line error for a model file a framework cannot read: the config key (when known),
     the path, what was expected and why not (the framework's error, its text on one line)."""
-    if isinstance(reason, BaseException):
+    if isinstance(reason, BaseException):  # its text may span lines and list hundreds of missing keys
         reason = f"{type(reason).__name__}: {' '.join(str(reason).split())[:300]}"
-    return ValueError(f"{_where(key)}{path} is not a readable {what} (expected {expected}: {reason})")
+    return ValueError(f"{key_prefix(key)}{path} is not a readable {what} (expected {expected}: {reason})")
 
 
-def _where(key: str | None) -> str:
+def key_prefix(key: str | None) -> str:
+    """``"<key>: "`` to start an error message with the config key it concerns, when known."""
     return f"{key}: " if key else ""
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnnfi.health import missing_file, unreadable
+from dnnfi.health import key_prefix, missing_file, unreadable
 
 
 def digits_mlp(in_channels=1, classes=10, size=8):
@@ -108,8 +108,7 @@ def fetch(source: str, architecture: str, weights: str | Path | None, classes: i
         model = load_cifar_resnet(weights, classes, key)
         depth = len(model.layer1) * 6 + 2
         if f"resnet{depth}_cifar" != architecture:
-            where = f"{key}: " if key else ""
-            raise ValueError(f"{where}{weights} holds a ResNet-{depth}, not the configured {architecture}")
+            raise ValueError(f"{key_prefix(key)}{weights} holds a ResNet-{depth}, not the configured {architecture}")
         return model
     raise ValueError(f"cannot fetch {architecture!r} from source {source!r}: use torchvision or a resnet*_cifar file")
 

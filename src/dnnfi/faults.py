@@ -264,16 +264,20 @@ def validate_faults(faults: pd.DataFrame, sites: pd.DataFrame, n_images: int | N
 
 def fault_hits(faults: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct elements a fault list corrupts: ``(row, element, mask)`` with one entry per
-    (fault, element), rows ascending; ``mask`` (uint64) holds the bits of all pairs on that
-    element (0 for models without a bit)."""
+    (fault, element), rows ascending; ``mask`` (uint64) is the pairs on that element applied in
+    turn: flips XOR together (a bit flipped twice is back), stuck-at bits are all forced (OR);
+    0 for models without a bit."""
     row, element, bit = fault_pairs(faults)
     mask = np.where(bit >= 0, np.left_shift(np.uint64(1), np.maximum(bit, 0).astype(np.uint64)), np.uint64(0))
     if len(row) == len(faults):  # one pair per fault: nothing to combine
         return row, element, mask
     codes, unique = pd.factorize(pd.MultiIndex.from_arrays([row, element]))  # first-seen order
-    combined = np.zeros(len(unique), np.uint64)
-    np.bitwise_or.at(combined, codes, mask)
-    return unique.get_level_values(0).to_numpy(np.int64), unique.get_level_values(1).to_numpy(np.int64), combined
+    ored, xored = np.zeros(len(unique), np.uint64), np.zeros(len(unique), np.uint64)
+    np.bitwise_or.at(ored, codes, mask)
+    np.bitwise_xor.at(xored, codes, mask)
+    hit_row = unique.get_level_values(0).to_numpy(np.int64)
+    flips = faults["fault_model"].to_numpy()[hit_row] == "bitflip"
+    return hit_row, unique.get_level_values(1).to_numpy(np.int64), np.where(flips, xored, ored)
 
 
 def uniform_values(u, low, high) -> np.ndarray:

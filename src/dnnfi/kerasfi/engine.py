@@ -13,8 +13,9 @@ How a fault list runs (see docs/semantics.md, "Performance model"):
    the batch (its logits are the golden logits), which also makes a zero-change fault masked
    by construction.
 
-Golden and faulty tensors go through the same compiled per-step functions, so "equal to the
-golden tensor" is a bit-exact test.
+Golden and faulty tensors go through the same compiled per-step functions, always in passes of
+:data:`dnnfi.outcomes.PASS_ROWS` rows (padded), so "equal to the golden tensor" is a bit-exact
+test and a fault's logits depend neither on ``batch_size`` nor on the other faults of the list.
 """
 
 from __future__ import annotations
@@ -23,51 +24,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from dnnfi.bitflip import apply_fault
-from dnnfi.kerasfi.graph import MIN_ROWS, Graph
-from dnnfi.outcomes import summarize_logits
-
-_REQUIRED = ("image", "site", "element", "bit", "fault_model", "random_u")
-
-
-def fault_locations(faults: pd.DataFrame) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per fault row, the flat elements hit and the bit used on each (equal lengths).
-
-    Multi-bit faults carry list columns ``elements`` and ``bits`` (see
-    :func:`dnnfi.faults.draw_activation_faults`); otherwise ``element`` and ``bit`` are used.
-    """
-    single_e = faults["element"].to_numpy(np.int64)
-    single_b = faults["bit"].to_numpy(np.int64)
-    multi_e = faults["elements"].to_numpy() if "elements" in faults else [None] * len(faults)
-    multi_b = faults["bits"].to_numpy() if "bits" in faults else [None] * len(faults)
-    elements, bits = [], []
-    for e, b, me, mb in zip(single_e, single_b, multi_e, multi_b):
-        if me is None or (np.ndim(me) == 0 and pd.isna(me)):
-            elements.append(np.array([e]))
-            bits.append(np.array([b]))
-        else:
-            elements.append(np.asarray(me, dtype=np.int64))
-            bits.append(np.asarray(mb, dtype=np.int64) if mb is not None else np.full(len(me), -1))
-    return elements, bits
-
-
-def corrupt_elements(golden: np.ndarray, hit: np.ndarray, fault_model: str, bits: np.ndarray, value_range, u: float) -> np.ndarray:
-    """Faulty values of the distinct elements one fault hits.
-
-    ``golden``: golden values of the distinct elements, shape (m,); ``hit``: per hit, the
-    position of its element in ``golden`` (k,), hits on one element compose in order; ``bits``:
-    the bit of each hit (k,); ``value_range``: (min, max) of the golden site output of the
-    image, used by ``random``: the new value is ``min + u * (max - min)`` computed in float64,
-    then rounded to the tensor's dtype.
-    """
-    out = np.array(golden, copy=True)
-    random_value = None
-    if fault_model == "random":
-        lo, hi = (float(v) for v in value_range)
-        random_value = np.array([lo + u * (hi - lo)])
-    for j, e in enumerate(hit):
-        out[e : e + 1] = apply_fault(out[e : e + 1], fault_model, bits[j : j + 1], random_value)
-    return out
+from dnnfi.faults import corrupt_activations, validate_faults
+from dnnfi.kerasfi.graph import Graph
+from dnnfi.outcomes import PASS_ROWS, summarize_logits
 
 
 def _row_equal(a, b):
@@ -84,15 +43,20 @@ def _row_equal(a, b):
 class KerasInjector:
     """Fault sites and fault-list execution for a Keras functional (or Sequential) model.
 
-    ``batch_size``: most faults evaluated together (one per row); ``memory_mb``: budget for
-    the golden tensors of a block of images plus the faulty rows' tensors (half each), which
-    caps the image block and the batch. Works on whatever device TensorFlow places the model.
+    ``batch_size``: most faults alive in one sweep (one per row), run in passes of ``rows`` rows
+    (padded): the fixed batch shape that makes results independent of ``batch_size`` and of the
+    fault list (docs/semantics.md). ``memory_mb``: budget for the golden tensors of a block of
+    images plus the faulty rows' tensors (half each), which caps the image block and the sweep.
+    Works on whatever device TensorFlow places the model.
     """
 
-    def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096):
+    def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096, rows: int = PASS_ROWS):
+        if batch_size < 1 or rows < 2:
+            raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.graph = Graph(model)
         self.model = self.graph.model
         self.batch_size = batch_size
+        self.rows = rows
         self.memory_mb = memory_mb
         self._site_step = {self.graph.steps[i].site: i for i in self.graph.site_steps()}
         self._live_after = self._live_sets()
@@ -137,25 +101,36 @@ class KerasInjector:
 
     # -- golden run --------------------------------------------------------------------------
 
+    def _in_passes(self, step, inputs: list) -> list:
+        """``step`` on inputs of n rows, computed in passes of exactly ``rows`` rows (the last one
+        padded with copies of its first row); outputs of n rows."""
+        import tensorflow as tf
+
+        n = int(inputs[0].shape[0])
+        parts = []
+        for start in range(0, n, self.rows):
+            take = np.arange(start, min(start + self.rows, n))
+            pad = np.concatenate([take, np.full(self.rows - len(take), start)])
+            outs = step(*[t if n == self.rows else tf.gather(t, pad) for t in inputs])
+            parts.append([o[: len(take)] for o in outs])
+        return [p[0] if len(p) == 1 else tf.concat(p, 0) for p in zip(*parts)]
+
     def _golden(self, x: np.ndarray) -> dict:
         """Every tensor of the graph for images ``x`` (n, ...), as device tensors by key."""
         import tensorflow as tf
 
-        n = len(x)
-        if n < MIN_ROWS:
-            x = np.concatenate([x] + [x[:1]] * (MIN_ROWS - n))
         values = {self.graph.input_keys[0]: tf.convert_to_tensor(x, dtype=self.graph.dtypes[self.graph.input_keys[0]])}
         for step in self.graph.steps:
-            for k, out in zip(step.out_keys, step(*[values[k] for k in step.in_keys])):
+            for k, out in zip(step.out_keys, self._in_passes(step, [values[k] for k in step.in_keys])):
                 values[k] = out
-        return {k: v[:n] for k, v in values.items()} if n < MIN_ROWS else values
+        return values
 
     def golden_logits(self, images: np.ndarray) -> np.ndarray:
         """Fault-free logits of ``images`` through the injector's own path, shape (n, classes)."""
         self._check_images(images)
         out = self.graph.output_keys[0]
         return np.concatenate(
-            [self._golden(images[i : i + self.batch_size])[out].numpy() for i in range(0, len(images), self.batch_size)]
+            [self._golden(images[i : i + self.rows])[out].numpy() for i in range(0, len(images), self.rows)]
         )
 
     def _check_images(self, images: np.ndarray) -> None:
@@ -165,27 +140,11 @@ class KerasInjector:
 
     # -- fault list --------------------------------------------------------------------------
 
-    def _check_faults(self, faults: pd.DataFrame, n_images: int) -> None:
-        missing = [c for c in _REQUIRED if c not in faults]
-        if missing:
-            raise ValueError(f"fault list lacks columns {missing}: expected {list(_REQUIRED)}")
-        unknown = set(faults["site"]) - set(self._site_step)
-        if unknown:
-            raise ValueError(f"fault list names sites the model does not have: {sorted(unknown)[:5]}")
-        image = faults["image"].to_numpy()
-        if len(image) and (image.min() < 0 or image.max() >= n_images):
-            raise ValueError(f"fault list names images outside 0..{n_images - 1}")
-        sizes = self.sites().set_index("site")["size"]
-        elements, _ = fault_locations(faults)
-        for site, e in zip(faults["site"], elements):
-            if e.min() < 0 or e.max() >= sizes[site]:
-                raise ValueError(f"element {e.max()} outside site {site!r} of {sizes[site]} elements")
-
     def _blocks(self, n_images: int) -> tuple[int, int]:
         """(images per golden block, rows per batch) under ``memory_mb``."""
         half = self.memory_mb * 2**20 // 2
         per_image = max(1, half // self.graph.image_bytes())
-        rows = max(MIN_ROWS, min(self.batch_size, half // (3 * self.graph.peak_live_bytes())))
+        rows = max(1, min(self.batch_size, half // (3 * self.graph.peak_live_bytes())))
         return min(per_image, max(1, n_images)), rows
 
     def run(self, faults: pd.DataFrame, images: np.ndarray, progress: bool = True) -> pd.DataFrame:
@@ -198,9 +157,8 @@ class KerasInjector:
     def logits(self, faults: pd.DataFrame, images: np.ndarray, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes)."""
         self._check_images(images)
-        self._check_faults(faults, len(images))
         faults = faults.reset_index(drop=True)
-        elements, bits = fault_locations(faults)
+        validate_faults(faults, self.sites(), len(images))
         step_of = faults["site"].map(self._site_step).to_numpy(np.int64)
         image = faults["image"].to_numpy(np.int64)
         used = np.unique(image)
@@ -221,13 +179,13 @@ class KerasInjector:
                 golden_rows[mine] = logits[pos[mine]]
                 for c in range(0, len(mine), rows):
                     ids = mine[c : c + rows]
-                    faulty[ids] = self._sweep(ids, step_of, pos, faults, elements, bits, golden, logits)
+                    faulty[ids] = self._sweep(ids, step_of, pos, faults, golden, logits)
                     bar.update(len(ids))
         return golden_rows, faulty
 
     # -- the sweep ---------------------------------------------------------------------------
 
-    def _sweep(self, ids, step_of, pos, faults, elements, bits, golden, golden_logits) -> np.ndarray:
+    def _sweep(self, ids, step_of, pos, faults, golden, golden_logits) -> np.ndarray:
         """Faulty logits of the faults ``ids`` (sorted by step), shape (len(ids), classes)."""
         import tensorflow as tf
 
@@ -257,7 +215,7 @@ class KerasInjector:
                         if vals[k] is not None:
                             vals[k] = tf.gather(vals[k], idx)
             if s in entering:
-                alive, img = self._enter(steps[s], entering[s], alive, img, vals, diff, live, pos, faults, elements, bits, golden)
+                alive, img = self._enter(steps[s], entering[s], alive, img, vals, diff, live, pos, faults, golden)
             if not len(alive):
                 later = [t for t in entering if t > s]
                 if not later:
@@ -282,18 +240,15 @@ class KerasInjector:
                 vals[k], diff[k] = None, np.zeros(n, bool)
             return
         everyone = len(rows) == n
-        pad = max(0, MIN_ROWS - len(rows))
-        sel = np.concatenate([rows, np.repeat(rows[:1], pad)])
         inputs = []
         for k in step.in_keys:
             v = vals[k]
             if v is None:
-                inputs.append(tf.gather(golden[k], img[sel]))
+                inputs.append(tf.gather(golden[k], img[rows]))
             else:
-                inputs.append(v if everyone and not pad else tf.gather(v, sel))
-        outs = step(*inputs)
+                inputs.append(v if everyone else tf.gather(v, rows))
+        outs = self._in_passes(step, inputs)
         for k, out in zip(step.out_keys, outs):
-            out = out[: len(rows)] if pad else out
             same = _row_equal(out, tf.gather(golden[k], img[rows]))
             d = np.zeros(n, bool)
             d[rows] = ~same
@@ -306,30 +261,22 @@ class KerasInjector:
                 full = tf.gather(golden[k], img)
                 vals[k] = tf.tensor_scatter_nd_update(full, rows[:, None], out)
 
-    def _enter(self, step, new, alive, img, vals, diff, live, pos, faults, elements, bits, golden):
+    def _enter(self, step, new, alive, img, vals, diff, live, pos, faults, golden):
         """Add the faults ``new`` injected at ``step``'s output; zero-change faults never enter."""
         import tensorflow as tf
 
         key = step.out_keys[0]
         new_img = pos[new]
         flat = tf.reshape(tf.gather(golden[key], new_img), (len(new), -1))
-        distinct = [np.unique(elements[f], return_inverse=True) for f in new]
-        hit_rows = np.concatenate([np.full(len(d[0]), r) for r, d in enumerate(distinct)])
-        hit_elems = np.concatenate([d[0] for d in distinct])
-        old = tf.gather_nd(flat, np.stack([hit_rows, hit_elems], axis=1)).numpy()
-        models = faults["fault_model"].to_numpy()[new]
-        u = faults["random_u"].to_numpy()[new]
-        ranges = None
-        if (models == "random").any():
-            ranges = np.stack([tf.reduce_min(flat, 1).numpy(), tf.reduce_max(flat, 1).numpy()], 1)
-        new_vals = np.empty_like(old)
-        changed = np.zeros(len(new), bool)
-        start = 0
-        for r, (f, (elems, hit)) in enumerate(zip(new, distinct)):
-            part = slice(start, start + len(elems))
-            new_vals[part] = corrupt_elements(old[part], hit, models[r], bits[f], None if ranges is None else ranges[r], u[r])
-            changed[r] = old[part].tobytes() != new_vals[part].tobytes()
-            start += len(elems)
+
+        def gather(row, element):
+            return tf.gather_nd(flat, np.stack([row, element], axis=1)).numpy()
+
+        def value_range(rows):
+            part = tf.gather(flat, rows)
+            return tf.reduce_min(part, 1).numpy(), tf.reduce_max(part, 1).numpy()
+
+        hit_rows, hit_elems, new_vals, changed = corrupt_activations(faults.iloc[new], gather, value_range)
         enter = np.flatnonzero(changed)
         if not len(enter):
             return alive, img

@@ -4,10 +4,9 @@ Nested sub-models (Functional or Sequential used as a layer) are expanded in pla
 layer call at any depth is one step; a layer called more than once gives one step per call.
 Tensors are named by integer keys; each step reads ``in_keys`` and writes ``out_keys``.
 
-Each step runs through its own ``tf.function`` traced once with a free batch dimension, so
-the golden run and every faulty suffix execute the same kernels (bit-identical on identical
-inputs for batches of two rows or more; one-row batches may pick other kernels, see
-:data:`MIN_ROWS`).
+Each step runs through its own ``tf.function`` traced once with a free batch dimension; the
+engine always calls it on :data:`dnnfi.outcomes.PASS_ROWS` rows, so the golden run and every
+faulty suffix execute the same kernels (bit-identical on identical inputs).
 """
 
 from __future__ import annotations
@@ -15,9 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-#: smallest batch a step is run on: oneDNN picks other kernels for one row (checked on ResNet50)
-MIN_ROWS = 2
 
 
 @dataclass

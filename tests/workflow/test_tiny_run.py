@@ -28,6 +28,9 @@ TINY = {
         # every output of kseq's eligible layers is >= 0 (ReLU, pooling): forcing the sign bit to 0 changes nothing
         "null": {"kind": "activation", "models": ["kseq"], "injections": 200, "fault_model": "stuck_at_0", "bits": [31]},
         "wr": {"kind": "weight_rate", "models": ["tmlp"], "frates": [0.05, 0.1], "replicas": 2, "shards": 2, "images": 100},
+        # one model, one frate, one perturbation: the tests across models, frates and factors do not apply
+        "wr1": {"kind": "weight_rate", "models": ["tmlp"], "frates": [0.05], "perturbations": ["zero"], "replicas": 2,
+                "images": 50},
         "lev": {"kind": "activation", "models": ["kseq"], "margin": 0.1, "images": 100},
         "tact": {"kind": "activation", "models": ["tmlp"], "injections": 200, "fault_model": "random", "images": 100},
         "seq": {"kind": "activation", "models": ["kseq"], "injections": 1000, "margin": 0.05, "sequential": True,
@@ -112,8 +115,31 @@ def test_weight_tables_and_statistics(run):
         assert sorted(zip(table["frate"], table["perturbation"])) == [
             (0.05, "random"), (0.05, "zero"), (0.1, "random"), (0.1, "zero")]
         assert (table["reason"] == reason).all()
-    levene = pd.read_csv(run / "results/stats/wr/equal_variance.csv")
-    assert len(levene) == 4 and (levene["frates"] == 2).all()  # (zero, random) x (levene, bartlett)
+    variances = pd.read_csv(run / "results/stats/wr/equal_variance.csv")
+    assert len(variances) == 4 and (variances["frates"] == 2).all()  # (zero, random) x (levene, bartlett)
+    # with 2 replicas both deviations from the median are equal: Levene is undefined, not "p = 1e-31, reject"
+    levene = variances[variances["test"] == "levene"]
+    assert levene["statistic"].isna().all() and levene["reject_equal_variances"].isna().all()
+    assert levene["reason"].str.startswith("levene undefined: the deviations from the median do not vary").all()
+    bartlett = variances[variances["test"] == "bartlett"]
+    assert (bartlett["p_value"].between(0, 1) | bartlett["reason"].str.startswith("bartlett undefined")).all()
+
+
+def test_single_setting_weight_campaign_marks_its_tests_not_applicable(run):
+    def stats(name):
+        return pd.read_csv(run / f"results/stats/wr1/{name}.csv")
+
+    assert stats("anova_factorial").to_dict("list") == {
+        "term": [np.nan], "reason": ["one model, one frate and one perturbation: no factor varies"]}
+    assert stats("equal_variance").to_dict("list") == {
+        "model": ["tmlp", "tmlp"], "perturbation": ["zero", "zero"], "test": ["levene", "bartlett"],
+        "reason": ["one frate: no variances across frates to compare"] * 2}
+    assert stats("tukey")["reason"].tolist() == ["one model: no pairs of models to compare"]
+    descriptive = stats("descriptive")
+    replicas = pd.read_csv(run / "results/tables/wr1/replicas.csv")
+    errors = replicas.loc[replicas["frate"] == 0.05, "top1_error"]
+    assert len(errors) == 2 and descriptive["mean"].tolist() == pytest.approx([errors.mean()])
+    assert (run / "results/figures/wr1/std_intervals.png").stat().st_size > 5_000
     for figure in ("error_vs_frate", "replica_boxplots"):
         assert (run / f"results/figures/wr/{figure}.png").stat().st_size > 10_000
 

@@ -96,9 +96,10 @@ def test_shard_files_hold_their_fault_lists(run):
     assert len(weights) == 8  # 2 frates x 2 perturbations x 2 replicas
     expected = {0.05: round(0.05 * MLP_WEIGHTS), 0.1: round(0.1 * MLP_WEIGHTS)}
     assert (weights["n_faults"] == weights["frate"].map(expected)).all()
-    assert all(len(set(zip(p, i))) == n for p, i, n in zip(weights["fault_param"], weights["fault_index"], weights["n_faults"]))
+    # the fault contract's stored columns, the same for Keras and PyTorch shards
+    assert all(len(set(zip(s, e))) == n for s, e, n in zip(weights["fault_site"], weights["fault_element"], weights["n_faults"]))
     zero = weights[weights["perturbation"] == "zero"]
-    assert all((np.asarray(v) == 0).all() for v in zero["fault_value"])
+    assert all((np.asarray(b) == -1).all() and np.isnan(u).all() for b, u in zip(zero["fault_bit"], zero["fault_random_u"]))
 
 
 def test_weight_tables_and_statistics(run):

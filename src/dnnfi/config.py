@@ -397,19 +397,21 @@ def failed_job_logs(main_log: str) -> list[str]:
     return list(dict.fromkeys(logs))
 
 
-def failure_lines(main_logs: list[str]) -> list[str]:
-    """``<job log>: <last error line>`` for each failed job's log that holds one."""
-    lines = []
+def failure_lines(main_logs: list[str], job_logs: list[str] = ()) -> list[str]:
+    """``<job log>: <last error line>`` for each failed job's log that holds one: the logs named
+    in ``job_logs`` and in the ``Error in rule`` blocks of Snakemake's own logs ``main_logs``."""
+    logs = [str(log) for log in job_logs]
     for main in main_logs:
         try:
-            text = Path(main).read_text(errors="replace")
+            logs += failed_job_logs(Path(main).read_text(errors="replace"))
         except OSError:
             continue
-        for log in failed_job_logs(text):
-            try:
-                error = last_error_line(Path(log).read_text(errors="replace"))
-            except OSError:
-                continue
-            if error:
-                lines.append(f"{log}: {error}")
-    return list(dict.fromkeys(lines))
+    lines = []
+    for log in dict.fromkeys(logs):
+        try:
+            error = last_error_line(Path(log).read_text(errors="replace"))
+        except OSError:
+            continue
+        if error:
+            lines.append(f"{log}: {error}")
+    return lines

@@ -224,6 +224,7 @@ def test_failure_lines_name_the_log_and_the_last_error(tmp_path):
     assert C.last_error_line("RuntimeError\n") == "RuntimeError"
     assert C.last_error_line("all good\n") is None
     assert C.failed_job_logs(main.read_text()) == [str(log), str(other)]
-    assert C.failure_lines([str(main), str(tmp_path / "absent.log")]) == [
-        f"{log}: dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']"
-    ]
+    line = f"{log}: dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']"
+    assert C.failure_lines([str(main), str(tmp_path / "absent.log")]) == [line]
+    assert C.failure_lines([], [log, other, tmp_path / "absent.log"]) == [line]  # the scheduler's failed jobs
+    assert C.failure_lines([str(main)], [log]) == [line]  # once

@@ -22,8 +22,13 @@ def stop_if_files_missing():
 
 
 def report_failed_jobs(log):
-    """onerror: the one-line cause of each failed job (the last `...Error: ...` line of its log)."""
-    for line in config_checks.failure_lines(log):
+    """onerror: the one-line cause of each failed job (the last `...Error: ...` line of its log).
+    `log` is Snakemake's own log (its `Error in rule` blocks name the job logs); the scheduler's
+    failed jobs, where this Snakemake exposes them, add theirs (e.g. without file logging).
+    """
+    failed = getattr(getattr(workflow, "scheduler", None), "failed", ())
+    job_logs = [str(f) for job in failed for f in getattr(job, "log", [])]
+    for line in config_checks.failure_lines(log, job_logs):
         logger.error(f"Cause: {line}")
 
 

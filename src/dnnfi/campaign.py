@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dnnfi.faults import FAULT_COLUMNS, draw_activation_faults, shard_slice
-from dnnfi.outcomes import classify
+from dnnfi.faults import FAULT_COLUMNS, draw_activation_faults, draw_weight_faults, shard_slice
+from dnnfi.outcomes import classify, error_rates, summarize_logits, top_k
 from dnnfi.samplesize import sequential_stop
 from dnnfi.seeds import rng_for
 
@@ -118,6 +118,53 @@ def weight_units(spec: dict, dataset: str, model: str, shard: int) -> list[tuple
         (frate, perturbation, replica, rng_for(spec["seed"], spec["campaign"], dataset, model, frate, perturbation, replica))
         for frate, perturbation, replica in units[shard_slice(len(units), shard, spec["shards"])]
     ]
+
+
+def evaluate_weight_faults(injector, faults: pd.DataFrame, images: np.ndarray, distribution: str = "layer_uniform",
+                           value_range=None, progress: bool = True) -> pd.DataFrame:
+    """Every replica of a weight fault list on all ``images`` with a framework's weight injector
+    (:class:`dnnfi.kerasfi.weights.WeightInjector` or :class:`dnnfi.torchfi.weights.WeightInjector`):
+    one row per (replica, image) with ``replica``, ``image``, ``n_faults`` and the
+    :func:`dnnfi.outcomes.summarize_logits` columns (golden: the unfaulted model, same path)."""
+    from tqdm.auto import tqdm
+
+    golden = injector.logits(images)
+    tables = []
+    for replica, rows in tqdm(faults.groupby("replica", sort=True), desc="replicas", disable=not progress):
+        with injector.applied(rows, distribution, value_range):
+            faulty = injector.logits(images)
+        summary = summarize_logits(golden, faulty)
+        summary.insert(0, "n_faults", len(rows))
+        summary.insert(0, "image", np.arange(len(images)))
+        summary.insert(0, "replica", replica)
+        tables.append(summary)
+    return pd.concat(tables, ignore_index=True)
+
+
+def weight_rate_job(smk, injector) -> pd.DataFrame:
+    """The body of a weight-rate inject rule (both frameworks): per (frate, perturbation,
+    replica) unit of the shard, draw the faults (:func:`dnnfi.faults.draw_weight_faults`), apply
+    them with ``injector`` and record top-1 / top-5 error beside the fault list."""
+    from tqdm.auto import tqdm
+
+    from dnnfi.datasets import Split
+    from dnnfi.preprocess import preprocess
+
+    spec, w = smk.params.campaign, smk.wildcards
+    test = Split.load(smk.input.test).spread(spec["images"])
+    x = preprocess(test.x, smk.params.model["preprocess"])
+    sites = injector.sites(spec["layer_types"], spec["biases"], spec["normalization"])
+    rows = []
+    for frate, perturbation, replica, rng in tqdm(weight_units(spec, w.dataset, w.model, int(w.shard)), desc="replicas"):
+        faults = draw_weight_faults(sites, rng, rate=frate, fault_model=perturbation, bits=spec["bits"])
+        with injector.applied(faults, spec["distribution"], spec["value_range"]):
+            faulty = injector.logits(x)
+        top1_error, top5_error = error_rates(top_k(faulty)[0], test.y)
+        rows.append(dict(frate=frate, perturbation=perturbation, replica=replica, n_faults=len(faults),
+                         top1_error=top1_error, top5_error=top5_error,
+                         fault_site=list(faults["site"]), fault_element=list(faults["element"]),
+                         fault_bit=list(faults["bit"]), fault_random_u=list(faults["random_u"])))
+    return pd.DataFrame(rows)
 
 
 def baseline_job(smk, model, predict_logits, named_tensors, allow_nonfinite: bool = False) -> pd.DataFrame:

@@ -23,7 +23,7 @@ def test_cifar_resnet_sizes(depth, params):
 def test_real_resnet20_reaches_its_accuracy_on_jpeg_cifar10():
     split = image_folder(shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES)
     model = load_cifar_resnet(shared_path("models", "resnet20-cifar10-12fca82f.th"))
-    logits = predict_logits(model, preprocess(split.x, "imagenet_mean_std"), batch_size=500)
+    logits = predict_logits(model, preprocess(split.x, "imagenet_mean_std"))
     accuracy = (logits.argmax(axis=1) == split.y).mean()
     assert len(split.y) == 10_000
     assert 0.79 <= accuracy <= 0.83, accuracy

@@ -1,15 +1,19 @@
-"""Failure-rate weight faults: tensors, counts, perturbations, exact restore, replica evaluation."""
+"""Weight faults through the shared contract: tensors, counts, values, exact restore, replicas."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from dnnfi.bitflip import flip_bits
+from dnnfi.campaign import evaluate_weight_faults
+from dnnfi.faults import draw_weight_faults
+from dnnfi.outcomes import classify
 from dnnfi.torchfi.cifar import cifar_resnet
 from dnnfi.torchfi.models import predict_logits
-from dnnfi.torchfi.weights import applied, draw, evaluate_replica, run_replicas, top_errors, weight_tensors
+from dnnfi.torchfi.weights import WeightInjector, weight_sites, weight_tensors
 
 
 @pytest.fixture
@@ -17,8 +21,9 @@ def model():
     return cifar_resnet(20).eval()
 
 
-def flat_values(tensors, faults):
-    return np.array([tensors[p].detach().reshape(-1)[i].item() for p, i in zip(faults.param, faults.index)], dtype=np.float32)
+def values_at(model, faults):
+    params = dict(model.named_parameters())
+    return np.array([params[s].detach().reshape(-1)[e].item() for s, e in zip(faults["site"], faults["element"])])
 
 
 def test_tensor_selection(model):
@@ -30,92 +35,109 @@ def test_tensor_selection(model):
     assert set(weight_tensors(model, ("linear",))) == {"linear.weight"}
     with pytest.raises(ValueError, match="unknown layer types"):
         weight_tensors(model, ("conv", "attention"))
+    sites = weight_sites(model)
+    assert sites["site"].tolist() == list(default)
+    assert sites.set_index("site").loc["linear.weight", ["shape", "size", "dtype", "kind"]].tolist() == ["10x64", 640, "float32", "weight"]
 
 
-def test_count_and_locations(model):
-    tensors = weight_tensors(model)
-    total = sum(t.numel() for t in tensors.values())
-    faults = draw(tensors, 1e-2, "zero", np.random.default_rng(0))
+def test_rate_gives_rounded_count_without_replacement_spread_by_size(model):
+    sites = weight_sites(model)
+    total = sites["size"].sum()
+    faults = draw_weight_faults(sites, np.random.default_rng(0), rate=1e-2, fault_model="zero")
     assert len(faults) == round(1e-2 * total)
-    flat = [(p, i) for p, i in zip(faults.param, faults.index)]
-    assert len(set(flat)) == len(flat)  # without replacement
-    assert all(0 <= i < tensors[p].numel() for p, i in flat)
-    # uniform over the flat index space: each tensor's share follows its size
-    share = {p: np.mean(faults.param == p) for p in tensors}
-    assert abs(share["layer3.2.conv2.weight"] - tensors["layer3.2.conv2.weight"].numel() / total) < 0.02
-    assert (faults.value == 0).all()
+    assert not faults.duplicated(["site", "element"]).any()
+    share = faults["site"].value_counts(normalize=True)
+    big = "layer3.2.conv2.weight"
+    assert abs(share[big] - sites.set_index("site").loc[big, "size"] / total) < 0.02
 
 
-def test_random_value_distributions(model):
-    tensors = weight_tensors(model)
-    uniform = draw(tensors, 0.05, "random", np.random.default_rng(1))
-    lo = np.array([tensors[p].min().item() for p in uniform.param])
-    hi = np.array([tensors[p].max().item() for p in uniform.param])
-    assert ((uniform.value >= lo) & (uniform.value <= hi)).all()
-    one = {"layer3.2.conv2.weight": tensors["layer3.2.conv2.weight"]}
-    normal = draw(one, 0.5, "random", np.random.default_rng(2), distribution="layer_normal")
-    w = one["layer3.2.conv2.weight"]
-    assert abs(normal.value.mean() - w.mean().item()) < 0.05 * w.std().item()
-    assert abs(normal.value.std() / w.std().item() - 1) < 0.05
-    ranged = draw(tensors, 0.05, "random", np.random.default_rng(3), distribution="uniform", value_range=(2.0, 3.0))
-    assert ranged.value.min() >= 2.0 and ranged.value.max() <= 3.0 and ranged.value.max() - ranged.value.min() > 0.9
+@pytest.mark.parametrize("distribution", ["layer_uniform", "layer_normal", "uniform"])
+def test_random_value_distributions(model, distribution):
+    injector = WeightInjector(model)
+    one = weight_sites(model).query("site == 'layer3.2.conv2.weight'")
+    faults = draw_weight_faults(one, np.random.default_rng(2), rate=0.5, fault_model="random")
+    w = dict(model.named_parameters())["layer3.2.conv2.weight"].detach().clone()
+    with injector.applied(faults, distribution, value_range=[2.0, 3.0]):
+        new = values_at(model, faults)
+    if distribution == "layer_uniform":
+        assert new.min() >= w.min().item() and new.max() <= w.max().item() and new.max() - new.min() > 0.9 * (w.max() - w.min()).item()
+    elif distribution == "layer_normal":
+        assert abs(new.mean() - w.mean().item()) < 0.05 * w.std().item() and abs(new.std() / w.std().item() - 1) < 0.05
+    else:
+        assert new.min() >= 2.0 and new.max() <= 3.0 and new.max() - new.min() > 0.9
+    assert torch.equal(dict(model.named_parameters())["layer3.2.conv2.weight"], w)
+
+
+def test_bad_random_settings_and_lists_are_refused(model):
+    injector = WeightInjector(model)
+    faults = draw_weight_faults(weight_sites(model), np.random.default_rng(3), count=5, fault_model="random")
     with pytest.raises(ValueError, match="value_range"):
-        draw(tensors, 0.05, "random", np.random.default_rng(3), distribution="uniform")
-    with pytest.raises(ValueError, match="perturbation"):
-        draw(tensors, 0.05, "noise", np.random.default_rng(3))
+        with injector.applied(faults, "uniform"):
+            pass
+    with pytest.raises(ValueError, match="unknown random distribution"):
+        with injector.applied(faults, "gaussian"):
+            pass
+    with pytest.raises(ValueError, match="sites the model does not have"):
+        with injector.applied(faults.assign(site="nope.weight")):
+            pass
+    with pytest.raises(ValueError, match="outside site"):
+        with injector.applied(faults.assign(element=10**9)):
+            pass
 
 
-def test_bitflip_values(model):
-    tensors = weight_tensors(model)
-    faults = draw(tensors, 0.01, "bitflip", np.random.default_rng(4))
-    original = flat_values(tensors, faults)
-    assert faults.bit.min() == 0 and faults.bit.max() == 31
-    np.testing.assert_array_equal(faults.value.view(np.uint32), flip_bits(original, faults.bit).view(np.uint32))
-    only_sign = draw(tensors, 0.01, "bitflip", np.random.default_rng(5), bits=[31])
-    np.testing.assert_array_equal(only_sign.value, -flat_values(tensors, only_sign))
+@pytest.mark.parametrize("fault_model", ["bitflip", "stuck_at_0", "stuck_at_1"])
+def test_bit_models_on_weights(model, fault_model):
+    injector = WeightInjector(model)
+    faults = draw_weight_faults(weight_sites(model), np.random.default_rng(4), rate=0.01, fault_model=fault_model)
+    original = values_at(model, faults).astype(np.float32)
+    with injector.applied(faults):
+        new = values_at(model, faults).astype(np.float32)
+    bit = faults["bit"].to_numpy()
+    assert bit.min() == 0 and bit.max() == 31
+    if fault_model == "bitflip":
+        np.testing.assert_array_equal(new.view(np.uint32), flip_bits(original, bit).view(np.uint32))
+    else:
+        level = (new.view(np.uint32) >> bit.astype(np.uint32)) & 1
+        assert (level == int(fault_model[-1])).all()
 
 
-def test_applied_sets_values_and_restores_whole_state_dict(model):
-    tensors = weight_tensors(model, biases=True, normalization=True)
+def test_applied_restores_whole_state_dict_bit_exactly(model):
+    injector = WeightInjector(model)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    faults = draw(tensors, 0.02, "random", np.random.default_rng(6))
-    original = flat_values(tensors, faults)
-    with applied(tensors, faults):
-        np.testing.assert_array_equal(flat_values(tensors, faults), faults.value)
+    sites = weight_sites(model, biases=True, normalization=True)
+    faults = draw_weight_faults(sites, np.random.default_rng(6), rate=0.02, fault_model="random")
+    original = values_at(model, faults)
+    with injector.applied(faults):
         changed = sum(int((model.state_dict()[k] != before[k]).sum()) for k in before)
         # nothing else moved (fresh batch norms are constant 1 / 0: their random value is the old one)
-        assert changed == (faults.value != original).sum() > 0.9 * len(faults)
+        assert changed == (values_at(model, faults) != original).sum() > 0.9 * len(faults)
     after = model.state_dict()
-    assert all(torch.equal(before[k].view(torch.uint8) if before[k].is_floating_point() else before[k],
-                           after[k].view(torch.uint8) if after[k].is_floating_point() else after[k]) for k in before)
-    with pytest.raises(RuntimeError), applied(tensors, faults):
-        raise RuntimeError("evaluation failed")
     assert all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(RuntimeError), injector.applied(faults):
+        raise RuntimeError("evaluation failed")
+    assert all(torch.equal(before[k], model.state_dict()[k]) for k in before)
 
 
 def test_applied_on_non_contiguous_parameter():
-    layer = torch.nn.Conv2d(4, 8, 3).to(memory_format=torch.channels_last)
-    tensors = weight_tensors(layer)
-    assert not tensors["weight"].is_contiguous()
-    before = tensors["weight"].clone()
-    faults = draw(tensors, 0.1, "zero", np.random.default_rng(7))
-    with applied(tensors, faults):
-        assert (tensors["weight"].reshape(-1)[torch.as_tensor(faults.index)] == 0).all()
-    assert torch.equal(tensors["weight"], before)
+    layer = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3)).to(memory_format=torch.channels_last)
+    before = layer[0].weight.detach().clone()
+    assert not layer[0].weight.is_contiguous()
+    faults = draw_weight_faults(weight_sites(layer), np.random.default_rng(7), rate=0.1, fault_model="zero")
+    with WeightInjector(layer).applied(faults):
+        assert (layer[0].weight.detach().reshape(-1)[torch.as_tensor(faults["element"].to_numpy())] == 0).all()
+    assert torch.equal(layer[0].weight, before)
 
 
-def test_replica_errors(model):
-    rng = np.random.default_rng(8)
-    x = rng.normal(size=(64, 32, 32, 3)).astype(np.float32)
+def test_replicas_zero_change_masked_and_restored(model):
+    x = np.random.default_rng(8).normal(size=(20, 32, 32, 3)).astype(np.float32)
     logits = predict_logits(model, x)
-    y = np.argsort(-logits, axis=1)[:, 2]  # every label is the clean model's third choice
-    assert top_errors(model, x, y) == (1.0, 0.0)
-    tensors = weight_tensors(model)
-    none = evaluate_replica(model, tensors, draw(tensors, 0.0, "zero", rng), x, y)
-    assert none == {"n_faults": 0, "top1_error": 1.0, "top5_error": 0.0}
-    table = run_replicas(model, x, y, 0.05, "random", [np.random.default_rng(s) for s in (1, 2, 1)], progress=False)
-    assert list(table["replica"]) == [0, 1, 2]
-    assert table["top1_error"].iloc[0] == table["top1_error"].iloc[2]  # same generator seed, same replica
-    assert (table["n_faults"] == round(0.05 * sum(t.numel() for t in tensors.values()))).all()
-    assert table["top5_error"].max() > 0  # 5% random weights move the predictions
+    injector = WeightInjector(model)
+    faults = draw_weight_faults(weight_sites(model), np.random.default_rng(9), count=30, replicas=3, fault_model="bitflip", bits=[30])
+    # a zero-bit change: stuck-at the level the bit already has
+    levels = (values_at(model, faults).astype(np.float32).view(np.uint32) >> 30) & 1
+    same = faults.assign(fault_model=np.where(levels == 1, "stuck_at_1", "stuck_at_0"))
+    table = classify(evaluate_weight_faults(injector, pd.concat([faults, same.assign(replica=same["replica"] + 3)]), x, progress=False))
+    assert len(table) == 6 * 20 and (table["n_faults"] == 30).all()
+    assert (table.loc[table["replica"] >= 3, "outcome"] == "masked").all()
+    assert (table.loc[table["replica"] < 3, "outcome"] != "masked").mean() > 0.5  # exponent bit 30: huge weights
     np.testing.assert_array_equal(predict_logits(model, x), logits)  # restored after the replicas

@@ -1,8 +1,8 @@
-"""Weight and bias faults in Keras models (TensorFI2's "layer states"), restored bit-exactly.
-
-A weight fault list (:func:`dnnfi.faults.draw_weight_faults`) holds one row per corrupted
-weight; the rows of one ``replica`` are applied together, every image is evaluated, and the
-variables are restored to their saved bits before the next replica.
+"""Weight faults in Keras models (TensorFI2's "layer states"), with the fault contract of
+:mod:`dnnfi.faults` shared with PyTorch: :func:`weight_sites` lists the tensors,
+:func:`dnnfi.faults.draw_weight_faults` draws a list, :meth:`WeightInjector.applied` corrupts the
+variables through :func:`dnnfi.faults.corrupt_weights` and restores them bit-exactly, and
+:func:`dnnfi.campaign.evaluate_weight_faults` runs every replica.
 """
 
 from __future__ import annotations
@@ -11,105 +11,84 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from dnnfi.kerasfi.engine import corrupt_elements
-from dnnfi.kerasfi.graph import MIN_ROWS
-from dnnfi.outcomes import summarize_logits
+from dnnfi.faults import corrupt_weights, validate_faults
+from dnnfi.kerasfi.engine import KerasInjector
+
+#: Keras layer classes of each ``layer_types`` name and the variables that are their weights
+LAYER_TYPES = {
+    "conv": (("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"),
+             ("kernel", "depthwise_kernel", "pointwise_kernel")),
+    "linear": (("Dense",), ("kernel",)),
+}
+NORMALIZATION = (("BatchNormalization", "LayerNormalization", "GroupNormalization"), ("gamma", "beta"))
 
 
-def weight_sites(model, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """One row per weight tensor: ``site`` (variable path, e.g. ``conv1_conv/kernel``),
-    ``layer`` (its path, ``outer/inner`` when nested), ``kind`` (``kernel``, ``bias``, ``gamma``, ...), ``shape``, ``size``, ``dtype``.
+def weight_sites(model, layer_types=("conv", "linear"), biases: bool = False, normalization: bool = False) -> pd.DataFrame:
+    """One row per weight tensor, in model order: ``site`` (variable path, e.g.
+    ``conv1_conv/kernel``), ``layer`` (its layer path), ``kind`` (``kernel``, ``bias``, ``gamma``,
+    ...), ``shape``, ``size``, ``dtype``.
 
-    ``kinds`` keeps the variables of those names; None keeps every trainable variable.
+    ``layer_types``: kernels of convolution (incl. depthwise / separable) and dense layers
+    (keys of :data:`LAYER_TYPES`); ``biases``: their biases too; ``normalization``: scale and
+    shift of batch / layer / group normalization. Layers nested in sub-models count.
     """
+    unknown = set(layer_types) - set(LAYER_TYPES)
+    if unknown:
+        raise ValueError(f"unknown layer types {sorted(unknown)}: expected some of {sorted(LAYER_TYPES)}")
+    wanted = [LAYER_TYPES[t] for t in layer_types] + ([NORMALIZATION] if normalization else [])
     rows = []
-    for var in model.weights:
-        if (kinds is None and var.trainable) or (kinds is not None and var.name in kinds):
-            rows.append(
-                {
-                    "site": var.path,
-                    "layer": var.path.rsplit("/", 1)[0],
-                    "kind": var.name,
-                    "shape": "x".join(map(str, var.shape)),
-                    "size": int(np.prod(var.shape)),
-                    "dtype": str(var.dtype),
-                }
-            )
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        names = {n for classes, kinds in wanted if type(layer).__name__ in classes for n in kinds}
+        if biases and any(type(layer).__name__ in classes for classes, _ in wanted[: len(layer_types)]):
+            names.add("bias")
+        for var in layer.weights:
+            if var.name in names:
+                rows.append({"site": var.path, "layer": var.path.rsplit("/", 1)[0], "kind": var.name,
+                             "shape": "x".join(map(str, var.shape)), "size": int(np.prod(var.shape)), "dtype": str(var.dtype)})
     table = pd.DataFrame(rows, columns=["site", "layer", "kind", "shape", "size", "dtype"])
     return table.drop_duplicates("site").reset_index(drop=True)
 
 
 class WeightInjector:
-    """Runs weight fault lists on a Keras model: one compiled forward, same shapes for golden
-    and faulty runs, so a replica that changes no bit gives bit-identical logits."""
+    """Weight fault lists on a Keras model: the variables are corrupted in place for a replica
+    and the logits come from the activation engine's fault-free path (same compiled steps, same
+    pass shape), so a replica that changes no bit gives bit-identical logits."""
 
-    def __init__(self, model, batch_size: int = 64):
-        import tensorflow as tf
-
+    def __init__(self, model):
         self.model = model
-        self.batch_size = max(batch_size, MIN_ROWS)
         self._variables = {v.path: v for v in model.weights}
-        self._forward = tf.function(lambda x: model(x, training=False))
+        #: every variable as a fault site, for validating hand-made lists too
+        self._all = pd.DataFrame([{"site": p, "size": int(np.prod(v.shape)), "dtype": str(v.dtype)}
+                                  for p, v in self._variables.items()])
+        self._golden = KerasInjector(model)
 
-    def sites(self, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+    def sites(self, layer_types=("conv", "linear"), biases: bool = False, normalization: bool = False) -> pd.DataFrame:
         """Weight tensors of the model, see :func:`weight_sites`."""
-        return weight_sites(self.model, kinds)
+        return weight_sites(self.model, layer_types, biases, normalization)
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """Logits of ``images`` (n, classes) with the current weights, at fixed batch shape."""
-        out = []
-        for i in range(0, len(images), self.batch_size):
-            x = images[i : i + self.batch_size]
-            padded = np.concatenate([x, np.repeat(x[:1], self.batch_size - len(x), 0)]) if len(x) < self.batch_size else x
-            out.append(self._forward(padded).numpy()[: len(x)])
-        return np.concatenate(out)
-
-    golden_logits = logits
+        """Logits of ``images`` (n, classes) with the current weights."""
+        return self._golden.golden_logits(images)
 
     @contextmanager
-    def applied(self, faults: pd.DataFrame):
+    def applied(self, faults: pd.DataFrame, distribution: str = "layer_uniform", value_range=None):
         """Corrupt the weights of ``faults`` (one replica) for the ``with`` block, then restore
-        the saved values bit-exactly."""
-        unknown = set(faults["site"]) - set(self._variables)
-        if unknown:
-            raise ValueError(f"weight fault list names variables the model does not have: {sorted(unknown)[:5]}")
+        the saved values bit-exactly. ``distribution`` / ``value_range``: random values, see
+        :func:`dnnfi.faults.weight_random_values`."""
+        validate_faults(faults, self._all)
         saved = {}
         try:
             for site, rows in faults.groupby("site", sort=False):
                 var = self._variables[site]
                 original = np.array(var.numpy(), copy=True)
                 saved[site] = original
-                var.assign(self._corrupted(original, rows))
+                flat = original.reshape(-1).copy()
+                element, new = corrupt_weights(original, rows, distribution, value_range)
+                flat[element] = new
+                var.assign(flat.reshape(original.shape))
             yield
         finally:
             for site, original in saved.items():
                 self._variables[site].assign(original)
 
-    @staticmethod
-    def _corrupted(original: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
-        flat = original.reshape(-1).copy()
-        element = rows["element"].to_numpy(np.int64)
-        if element.min() < 0 or element.max() >= flat.size:
-            raise ValueError(f"weight element {element.max()} outside 0..{flat.size - 1} of {rows['site'].iloc[0]!r}")
-        value_range = (flat.min(), flat.max())
-        for e, model, bit, u in zip(element, rows["fault_model"], rows["bit"].to_numpy(np.int64), rows["random_u"]):
-            flat[e : e + 1] = corrupt_elements(flat[e : e + 1], np.array([0]), model, np.array([bit]), value_range, u)
-        return flat.reshape(original.shape)
-
-    def run(self, faults: pd.DataFrame, images: np.ndarray, progress: bool = True) -> pd.DataFrame:
-        """Evaluate every replica of ``faults`` on all ``images``: one row per (replica, image)
-        with ``replica``, ``image``, ``n_faults`` and the :func:`dnnfi.outcomes.summarize_logits`
-        columns. ``random`` values use the [min, max] of the fault-free weight tensor."""
-        golden = self.logits(images)
-        tables = []
-        for replica, rows in tqdm(faults.groupby("replica", sort=True), desc="replicas", disable=not progress):
-            with self.applied(rows):
-                faulty = self.logits(images)
-            summary = summarize_logits(golden, faulty)
-            summary.insert(0, "n_faults", len(rows))
-            summary.insert(0, "image", np.arange(len(images)))
-            summary.insert(0, "replica", replica)
-            tables.append(summary)
-        return pd.concat(tables, ignore_index=True)

@@ -191,8 +191,15 @@ def named_tensors(model: nn.Module):
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Model outputs for NHWC ``x``, shape (n, classes), float32."""
-    device = next(model.parameters()).device
-    out = [model(to_tensor(x[i : i + batch_size]).to(device)).float().cpu().numpy() for i in range(0, len(x), batch_size)]
+def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Model outputs for NHWC ``x``, shape (n, classes), float32, computed in passes of
+    :data:`dnnfi.outcomes.PASS_ROWS` rows (the last one padded), the engines' fault-free path."""
+    from dnnfi.outcomes import PASS_ROWS
+
+    param = next(model.parameters())
+    out = []
+    for i in range(0, len(x), PASS_ROWS):
+        part = to_tensor(x[i : i + PASS_ROWS]).to(param.device, param.dtype if param.is_floating_point() else torch.float32)
+        padded = torch.cat([part, part[:1].expand(PASS_ROWS - len(part), *part.shape[1:])])
+        out.append(model(padded)[: len(part)].float().cpu().numpy())
     return np.concatenate(out)

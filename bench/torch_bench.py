@@ -32,12 +32,12 @@ import torch
 import torchvision
 from torch import nn
 
-from dnnfi.faults import draw_activation_faults
+from dnnfi.faults import draw_activation_faults, draw_weight_faults
 from dnnfi.outcomes import summarize_logits
 from dnnfi.seeds import rng_for
 from dnnfi.torchfi.activations import TorchInjector
 from dnnfi.torchfi.cifar import cifar_resnet
-from dnnfi.torchfi.weights import applied, draw, weight_tensors
+from dnnfi.torchfi.weights import WeightInjector, weight_sites
 
 N_FAULTS, N_IMAGES = 3000, 10
 
@@ -140,28 +140,31 @@ def activation_rows(core, name, model, shape, pfi_faults, repeats):
 def weight_row(core, repeats):
     torch.manual_seed(0)
     model = torchvision.models.vgg19(weights=None).eval()
-    tensors = weight_tensors(model)
+    injector = WeightInjector(model)
+    sites = weight_sites(model)
     start = time.perf_counter()
-    faults = draw(tensors, 5e-5, "random", np.random.default_rng(0))
+    faults = draw_weight_faults(sites, np.random.default_rng(0), rate=5e-5, fault_model="random")
     draw_s = time.perf_counter() - start
 
     def apply_and_restore():
-        with applied(tensors, faults):
+        with injector.applied(faults):
             pass
 
     # a replica takes milliseconds: more runs cost nothing
     ours = min(timeit.repeat(apply_and_restore, number=1, repeat=10 * repeats))
-    with applied(tensors, faults):
-        expected = {n: t.clone() for n, t in tensors.items()}
+    params = dict(model.named_parameters())
+    names = sites["site"].tolist()
+    with injector.applied(faults):
+        expected = {n: params[n].detach().clone() for n in names}
+    values = [expected[p].reshape(-1)[e].item() for p, e in zip(faults["site"], faults["element"])]
     fi = core.fault_injection(model, 1, input_shape=[3, 224, 224], layer_types=[nn.Conv2d, nn.Linear], use_cuda=False)
-    names = list(tensors)
-    where = [np.unravel_index(i, tensors[p].shape) + (None,) * (4 - tensors[p].dim()) for p, i in zip(faults.param, faults.index)]
+    where = [np.unravel_index(e, params[p].shape) + (None,) * (4 - params[p].dim()) for p, e in zip(faults["site"], faults["element"])]
 
     def declare():
         return fi.declare_weight_fi(
-            layer_num=[names.index(p) for p in faults.param], k=[int(w[0]) for w in where],
+            layer_num=[names.index(p) for p in faults["site"]], k=[int(w[0]) for w in where],
             dim1=[int(w[1]) for w in where], dim2=[None if w[2] is None else int(w[2]) for w in where],
-            dim3=[None if w[3] is None else int(w[3]) for w in where], value=faults.value.tolist(),
+            dim3=[None if w[3] is None else int(w[3]) for w in where], value=values,
         )
 
     pfi_s = min(timeit.repeat(declare, number=1, repeat=repeats))

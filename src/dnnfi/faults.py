@@ -332,17 +332,24 @@ def corrupt_activations(faults: pd.DataFrame, gather, value_range):
     return row, element, new, changed(old, new, row, len(faults))
 
 
-def weight_random_values(u: np.ndarray, values: np.ndarray, distribution: str, value_range=None) -> np.ndarray:
-    """Random values (float64) for weight faults in the tensor ``values`` (its fault-free
-    elements, any shape): ``layer_uniform`` in its own [min, max], ``layer_normal`` with its
-    mean and sample standard deviation (inverse normal CDF of ``u``), ``uniform`` in ``value_range``."""
+def tensor_stats(values: np.ndarray) -> dict:
+    """min, max, mean and sample standard deviation (n-1) of a fault-free weight tensor, in
+    float64: what the random value distributions read (computed once per tensor by the injectors)."""
+    flat = np.asarray(values).reshape(-1)
+    return {"min": float(flat.min()), "max": float(flat.max()), "mean": float(np.mean(flat, dtype=np.float64)),
+            "std": float(np.std(flat, dtype=np.float64, ddof=1)) if flat.size > 1 else 0.0}
+
+
+def weight_random_values(u: np.ndarray, stats: dict, distribution: str, value_range=None) -> np.ndarray:
+    """Random values (float64) for weight faults in a tensor with :func:`tensor_stats` ``stats``:
+    ``layer_uniform`` in its own [min, max], ``layer_normal`` with its mean and sample standard
+    deviation (inverse normal CDF of ``u``), ``uniform`` in ``value_range``."""
     from scipy.special import ndtri
 
     if distribution == "layer_uniform":
-        return uniform_values(u, values.min(), values.max())
+        return uniform_values(u, stats["min"], stats["max"])
     if distribution == "layer_normal":
-        std = np.std(values, dtype=np.float64, ddof=1) if values.size > 1 else 0.0
-        return np.mean(values, dtype=np.float64) + std * ndtri(np.asarray(u, dtype=np.float64))
+        return stats["mean"] + stats["std"] * ndtri(np.asarray(u, dtype=np.float64))
     if distribution == "uniform":
         if value_range is None or len(value_range) != 2 or value_range[0] > value_range[1]:
             raise ValueError(f"distribution 'uniform' needs value_range [low, high] with low <= high, got {value_range}")
@@ -351,16 +358,17 @@ def weight_random_values(u: np.ndarray, values: np.ndarray, distribution: str, v
 
 
 def corrupt_weights(values: np.ndarray, faults: pd.DataFrame, distribution: str = "layer_uniform",
-                    value_range=None) -> tuple[np.ndarray, np.ndarray]:
+                    value_range=None, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(elements, new values)`` of the weight faults ``faults`` (rows of one replica and one
     tensor) on the fault-free tensor ``values`` (numpy, the tensor's format): the apply
-    semantics of both frameworks."""
+    semantics of both frameworks. ``stats``: the tensor's :func:`tensor_stats` if already known."""
     flat = values.reshape(-1)
     row, element, mask = fault_hits(faults)
     models = faults["fault_model"].to_numpy()[row]
     random_value = np.zeros(len(row))
     if (models == "random").any():
-        random_value = weight_random_values(faults["random_u"].to_numpy(np.float64)[row], flat, distribution, value_range)
+        stats = stats if stats is not None or distribution == "uniform" else tensor_stats(flat)
+        random_value = weight_random_values(faults["random_u"].to_numpy(np.float64)[row], stats, distribution, value_range)
     return element, corrupt(flat[element], models, mask, random_value)
 
 

@@ -124,7 +124,7 @@ def test_applied_on_non_contiguous_parameter():
     assert not layer[0].weight.is_contiguous()
     faults = draw_weight_faults(weight_sites(layer), np.random.default_rng(7), rate=0.1, fault_model="zero")
     with WeightInjector(layer).applied(faults):
-        assert (layer[0].weight.detach().reshape(-1)[torch.as_tensor(faults["element"].to_numpy())] == 0).all()
+        assert (layer[0].weight.detach().reshape(-1)[torch.tensor(faults["element"].to_numpy())] == 0).all()
     assert torch.equal(layer[0].weight, before)
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from dnnfi.faults import corrupt_weights, validate_faults
+from dnnfi.faults import corrupt_weights, tensor_stats, validate_faults
 from dnnfi.kerasfi.engine import KerasInjector
 
 #: Keras layer classes of each ``layer_types`` name and the variables that are their weights
@@ -62,6 +62,7 @@ class WeightInjector:
         self._all = pd.DataFrame([{"site": p, "size": int(np.prod(v.shape)), "dtype": str(v.dtype)}
                                   for p, v in self._variables.items()])
         self._golden = KerasInjector(model)
+        self._stats: dict[str, dict] = {}  # fault-free statistics per tensor, for random values
 
     def sites(self, layer_types=("conv", "linear"), biases: bool = False, normalization: bool = False) -> pd.DataFrame:
         """Weight tensors of the model, see :func:`weight_sites`."""
@@ -84,7 +85,9 @@ class WeightInjector:
                 original = np.array(var.numpy(), copy=True)
                 saved[site] = original
                 flat = original.reshape(-1).copy()
-                element, new = corrupt_weights(original, rows, distribution, value_range)
+                if distribution != "uniform" and (rows["fault_model"] == "random").any() and site not in self._stats:
+                    self._stats[site] = tensor_stats(original)
+                element, new = corrupt_weights(original, rows, distribution, value_range, self._stats.get(site))
                 flat[element] = new
                 var.assign(flat.reshape(original.shape))
             yield

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dnnfi.faults import corrupt_weights, validate_faults
+from dnnfi.faults import corrupt_weights, tensor_stats, validate_faults
 from dnnfi.torchfi.faultops import format_name, from_numpy, to_numpy
 from dnnfi.torchfi.models import predict_logits
 
@@ -70,6 +70,7 @@ class WeightInjector:
         self.model = model.eval()
         self._params = dict(model.named_parameters())
         self._all = _table(self._params)
+        self._stats: dict[str, dict] = {}  # fault-free statistics per tensor, for random values
 
     def sites(self, layer_types=("conv", "linear"), biases: bool = False, normalization: bool = False) -> pd.DataFrame:
         """Weight tensors of the model, see :func:`weight_sites`."""
@@ -93,8 +94,10 @@ class WeightInjector:
         try:
             for k, name in enumerate(names):
                 t = self._params[name]
-                element, new = corrupt_weights(to_numpy(t), faults.iloc[order[bounds[k] : bounds[k + 1]]],
-                                               distribution, value_range)
+                rows = faults.iloc[order[bounds[k] : bounds[k + 1]]]
+                if distribution != "uniform" and (rows["fault_model"] == "random").any() and name not in self._stats:
+                    self._stats[name] = tensor_stats(to_numpy(t))
+                element, new = corrupt_weights(to_numpy(t), rows, distribution, value_range, self._stats.get(name))
                 values = from_numpy(new, t)
                 if t.is_contiguous():  # index_select/index_copy_ on the flat view: fast on huge tensors
                     flat, idx = t.view(-1), torch.tensor(element, device=t.device)

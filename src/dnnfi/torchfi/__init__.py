@@ -3,10 +3,10 @@
 - :mod:`~dnnfi.torchfi.models`: demo architectures, ``build``/``train``/``save``/``load``,
   ``torchvision_model`` (VGG19, ResNet50, InceptionV3, ... from torchvision or a local file);
 - :mod:`~dnnfi.torchfi.cifar`: the CIFAR ResNet-20/32/44/56 family and its published weights;
-- :mod:`~dnnfi.torchfi.weights`: failure-rate weight faults, exact restore, replica evaluation;
+- :mod:`~dnnfi.torchfi.weights`: weight faults (:class:`WeightInjector`) on the shared contract;
 - :mod:`~dnnfi.torchfi.activations`: ``TorchInjector``, the Keras engine's API for module calls;
 - :mod:`~dnnfi.torchfi.graph`: the torch.fx prefix-reuse machinery behind it;
-- :mod:`~dnnfi.torchfi.faultops`: fault models on torch tensors, multi-bit fault lists.
+- :mod:`~dnnfi.torchfi.faultops`: torch tensors <-> the fault contract of :mod:`dnnfi.faults`.
 
 Importing this subpackage imports torch; never import it in a process that uses TensorFlow.
 """

@@ -290,8 +290,8 @@ def check_shards(name: str, campaign: dict) -> None:
                 f"{campaign['replicas']} replicas); expected at most {units}"
             )
         return
-    if campaign["sequential"] and campaign["margin"] is not None:
-        return  # the shards of a sequential campaign are its rounds (round_size), not `shards`
+    if campaign["sequential"]:
+        return  # the jobs of a sequential campaign are its rounds (round_size), not `shards`
     for model in campaign["models"]:
         most, source = max_injections(campaign, model)
         if shards > most:

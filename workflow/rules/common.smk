@@ -63,10 +63,6 @@ def model_input(wildcards):
     return model_file(wildcards.model)
 
 
-def dataset_params(wildcards):
-    return DATASETS[wildcards.dataset]
-
-
 def data_params(wildcards):
     """A data set's spec without its taxonomy: changing `taxonomy` must not rerun data preparation
     (and so training, baselines and shards), except for cifar100_download, whose class names come

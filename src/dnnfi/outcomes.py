@@ -12,7 +12,7 @@ OUTCOMES = ("masked", "benign", "sdc", "due")
 #: differently by batch shape, while at one shape a row's result depends on that row alone: so a
 #: fault's logits and outcome cannot depend on batch_size, on the other faults in its list or on
 #: the shard layout (docs/semantics.md, "masked").
-PASS_ROWS = 16
+PASS_ROWS = 64
 
 
 def top_k(logits: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:

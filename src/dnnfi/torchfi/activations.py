@@ -38,21 +38,21 @@ log = logging.getLogger(__name__)
 class TorchInjector:
     """Fault sites and fault-list execution for a PyTorch classifier returning logits.
 
-    ``batch_size``: most faults sharing a pass (one fault per row); a pass always has ``rows``
-    rows (padded), the fixed batch shape that makes results independent of ``batch_size`` and of
-    the fault list (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
+    ``batch_size``: most faults of one site evaluated together (one per row), in passes of
+    ``rows`` rows (padded): the fixed batch shape that makes results independent of
+    ``batch_size`` and of the fault list (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
     (3, 224, 224); needed by :meth:`sites` before any images were seen.
     ``use_fx``: try the prefix-reusing fast path (falls back with a log message if tracing
     fails). ``cache_mb``: memory for golden node values; images are processed in chunks that fit.
     The model is put in eval mode; inputs go to the device and dtype of its parameters.
     """
 
-    def __init__(self, model: nn.Module, batch_size: int = PASS_ROWS, input_shape=None, use_fx: bool = True,
+    def __init__(self, model: nn.Module, batch_size: int = 256, input_shape=None, use_fx: bool = True,
                  cache_mb: float = 2048, rows: int = PASS_ROWS):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.model = model.eval()
-        self.batch_size = min(batch_size, rows)
+        self.batch_size = batch_size
         self.rows = rows
         self.use_fx = use_fx
         self.cache_bytes = cache_mb * 2**20
@@ -235,8 +235,16 @@ class TorchInjector:
                     idx = torch.as_tensor(position[batch], device=self.device)
                     yield (batch, *self._downstream(faults, batch, idx, cache))
 
+    def _passes(self, positions: torch.Tensor) -> list[torch.Tensor]:
+        """``positions`` cut into passes of exactly ``rows`` entries (the last padded)."""
+        return [self._pad(positions[i : i + self.rows]) for i in range(0, len(positions), self.rows)]
+
     def _downstream(self, faults: pd.DataFrame, rows: np.ndarray, idx: torch.Tensor, cache: dict):
-        """(golden, faulty) logits of one batch of faults at a single site, each (rows, classes)."""
+        """(golden, faulty) logits of a group of faults at a single site, each (rows, classes).
+
+        The group walks the site's plan node by node in passes of ``rows`` rows; after a checkpoint
+        drops rows, the survivors are packed into full passes again, so at most one pass per node
+        is partly padding."""
         graph = self.graph
         site = self._site_node[faults["site"].iat[rows[0]]]
         golden = _numpy(cache[graph.logits][idx])
@@ -247,34 +255,37 @@ class TorchInjector:
         active = torch.as_tensor(np.flatnonzero(changed), device=self.device)
         if not plan.reaches_output or len(active) == 0:
             return golden, _numpy(out)
-        padded = self._pad(active)
-        env = {site: value[padded]}
-        gathered = idx[padded]
+        passes = self._passes(active)
+        envs = [{site: value[p]} for p in passes]
+        gathered = [idx[p] for p in passes]
         # Checkpoints are compared with the golden value: rows whose fault vanished stop there with
         # the golden logits. Faults vanish at the first few checkpoints (a ReLU, rounding in the
         # next layer) and almost never later (measured on ResNet-20 and ResNet50), so comparisons
         # go on only while they drop rows, and always at the last checkpoint (exact masking).
         compared, watching = 0, True
         for node in plan.nodes:
-            for a in node.all_input_nodes:
-                if a not in env:
-                    env[a] = cache[a][gathered]  # the plan computes every non-batched argument itself
-            env[node] = graph.run_node(node, env)
+            for env, g in zip(envs, gathered):
+                for a in node.all_input_nodes:
+                    if a not in env:
+                        env[a] = cache[a][g]  # the plan computes every non-batched argument itself
+                env[node] = graph.run_node(node, env)
             if node not in plan.checkpoints or not (watching or node is plan.last_checkpoint):
                 continue
             compared += 1
             n = len(active)
-            keep = ~bitwise_equal_rows(env[node][:n], cache[node][gathered[:n]])
+            values = torch.cat([env[node] for env in envs])[:n]  # padding sits at the end only
+            keep = ~bitwise_equal_rows(values, cache[node][idx[active]])
             if keep.all():
                 watching = compared < 2
                 continue
             if not keep.any():
                 return golden, _numpy(out)
-            kept = self._pad(keep.nonzero()[:, 0])
-            active, gathered = active[keep], gathered[kept]
+            active, values = active[keep], values[keep]
             # only this node and constants are live: the rest is re-gathered for the new rows
-            env = {k: v for k, v in env.items() if k in graph.constant} | {node: env[node][kept]}
-        out[active] = env[graph.logits][: len(active)]
+            passes = self._passes(torch.arange(len(active), device=self.device))
+            envs = [{node: values[p]} for p in passes]
+            gathered = [idx[active[p]] for p in passes]
+        out[active] = torch.cat([env[graph.logits] for env in envs])[: len(active)]
         return golden, _numpy(out)
 
     # ----- fallback --------------------------------------------------------------------------
@@ -286,8 +297,8 @@ class TorchInjector:
         used = np.unique(image)
         golden = dict(zip(used, self.golden_logits(x[torch.as_tensor(used, device=self.device)])))
         modules = dict(self._leaves())
-        for start in range(0, len(faults), self.batch_size):
-            rows = np.arange(start, min(start + self.batch_size, len(faults)))
+        for start in range(0, len(faults), self.rows):  # one fault per row of a full pass
+            rows = np.arange(start, min(start + self.rows, len(faults)))
             batch_sites = faults["site"].to_numpy()[rows]
             by_call: dict[tuple, np.ndarray] = {}
             for s in np.unique(batch_sites):

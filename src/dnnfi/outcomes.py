@@ -41,8 +41,7 @@ def summarize_logits(golden: np.ndarray, faulty: np.ndarray, k: int = 5) -> pd.D
             "faulty_top5": list(labels),
             "faulty_top5_score": list(scores),
             "finite": np.isfinite(faulty).all(axis=1),
-            "identical": (golden.view(np.uint8).reshape(len(golden), -1)
-                          == faulty.view(np.uint8).reshape(len(faulty), -1)).all(axis=1),
+            "identical": (golden.view(np.uint8) == faulty.view(np.uint8)).all(axis=1),  # (n, bytes per row)
         }
     )
 

@@ -32,3 +32,8 @@ def test_baseline_and_error_rates():
     top1, top5 = error_rates(np.stack(table["golden_top5"]), labels)
     assert top1 == 2 / 3 and top5 == 1 / 3
     assert isinstance(table, pd.DataFrame) and np.isclose(table["confidence"][0], np.exp(0.9) / (np.exp(0.9) + np.exp(0.1) + 4))
+
+
+def test_an_empty_fault_list_gives_an_empty_table():
+    table = classify(summarize_logits(np.zeros((0, 10), np.float32), np.zeros((0, 10), np.float32)))
+    assert len(table) == 0 and {"outcome", "sdc_top5", "identical"} <= set(table.columns)

@@ -138,3 +138,13 @@ def test_bad_fault_lists_name_the_problem(resnet50):
         injector.run(faults.assign(element=10**9), images, progress=False)
     with pytest.raises(ValueError, match="expects"):
         injector.run(faults, images[:, :16], progress=False)
+    with pytest.raises(ValueError, match="bit 40 for fault model 'bitflip', expected 0..31"):
+        injector.run(faults.assign(bit=40), images, progress=False)
+
+
+def test_an_empty_fault_list_gives_empty_results(resnet50):
+    model, injector, images = resnet50
+    empty = seeded_faults(injector, 5, len(images), "empty").iloc[:0]
+    golden, faulty = injector.logits(empty, images, progress=False)
+    assert golden.shape == faulty.shape == (0, 10)
+    assert len(classify(injector.run(empty, images, progress=False))) == 0

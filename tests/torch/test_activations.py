@@ -227,3 +227,13 @@ def test_bad_inputs_raise_clear_errors():
         injector.run(pd.DataFrame(fault), torch.randn(2, 3, 16, 16), progress=False)
     with pytest.raises(ValueError, match="input_shape"):
         TorchInjector(cifar_resnet(20)).sites()
+
+
+@pytest.mark.parametrize("use_fx", [True, False])
+def test_an_empty_fault_list_gives_empty_results(use_fx):
+    injector = TorchInjector(cifar_resnet(20), input_shape=(3, 32, 32), use_fx=use_fx)
+    sites = injector.sites()
+    empty = draw_activation_faults(sites[sites["eligible"]], 0, np.random.default_rng(0), np.arange(2))
+    golden, faulty = injector.logits(empty, torch.randn(2, 3, 32, 32), progress=False)
+    assert golden.shape == faulty.shape == (0, 10)
+    assert len(classify(injector.run(empty, torch.randn(2, 3, 32, 32), progress=False))) == 0

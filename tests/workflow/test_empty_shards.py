@@ -16,8 +16,6 @@ from .test_tiny_run import TINY
 pytestmark = pytest.mark.workflow
 
 
-@pytest.mark.xfail(strict=True, reason="an empty fault list stops in dnnfi.outcomes.summarize_logits "
-                   "(reshape of a 0-row array); remove this marker once engines accept empty shards")
 def test_per_correctness_campaign_with_empty_shards(run, tmp_path):
     for part in ("data", "models", "baseline"):
         shutil.copytree(run / "results" / part, tmp_path / "results" / part)

@@ -119,8 +119,9 @@ class TorchInjector:
         finally:
             for h in handles:
                 h.remove()
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"the model must return one logits tensor, got {type(out).__name__}")
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            raise TypeError(f"the model must return one logits tensor (batch, classes), got {type(out).__name__}")
+        self._classes = out.shape[1]
         return calls
 
     def _try_fx(self, example: torch.Tensor) -> None:
@@ -184,14 +185,11 @@ class TorchInjector:
             raise ValueError(f"images of shape {tuple(x.shape[1:])}, the injector was set up for {self.input_shape}")
         faults = faults.reset_index(drop=True)
         validate_faults(faults, self._sites, len(x))
-        golden = np.zeros((len(faults), 0), dtype=np.float32)
-        faulty = golden
+        golden = np.zeros((len(faults), self._classes), dtype=np.float32)
+        faulty = golden.copy()
         bar = tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress)
         runner = self._run_fx if self.graph is not None else self._run_hooks
-        for rows, g, f in runner(faults, x):
-            if golden.shape[1] == 0:
-                golden = np.zeros((len(faults), g.shape[1]), dtype=g.dtype)
-                faulty = golden.copy()
+        for rows, g, f in runner(faults, x) if len(faults) else ():
             golden[rows], faulty[rows] = g, f
             bar.update(len(rows))
         bar.close()

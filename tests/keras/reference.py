@@ -2,8 +2,10 @@
 layer call, with the chosen call's output replaced by its faulty copy (numpy, dnnfi.bitflip).
 
 It shares nothing with the engine but the fault models of :mod:`dnnfi.bitflip`: no prefix
-reuse, no masking shortcut, no compiled steps. One batch row per fault; golden and faulty
-forwards of a batch have the same shape, so they use the same kernels.
+reuse, no masking shortcut, no compiled steps. One batch row per fault, ``PASS_ROWS`` faults per
+batch (a last partial batch is padded with copies of its first row, the padding dropped): the
+fixed pass shape of docs/semantics.md, as in tests/torch/torch_reference.py. The golden forward
+runs on the same batch unfaulted, so golden and faulty use the same kernels.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import keras
 import numpy as np
 
 from dnnfi.bitflip import apply_fault
-from dnnfi.outcomes import summarize_logits
+from dnnfi.outcomes import PASS_ROWS, summarize_logits
 
-ROWS = 128
+ROWS = PASS_ROWS
 
 
 def _forward(model, x, replace, prefix=""):
@@ -50,8 +52,9 @@ def _faulty(tensor, rows):
     for i, f in enumerate(rows):
         if f is None:
             continue
-        elements = f["elements"] if f.get("elements") is not None else [f["element"]]
-        bits = f["bits"] if f.get("bits") is not None else [f["bit"]]
+        multi = isinstance(f.get("elements"), (list, tuple, np.ndarray))  # else None or NaN: one pair
+        elements = f["elements"] if multi else [f["element"]]
+        bits = f["bits"] if multi else [f["bit"]]
         lo, hi = float(flat[i].min()), float(flat[i].max())
         for e, b in zip(elements, bits):
             value = np.array([lo + f["random_u"] * (hi - lo)]) if f["fault_model"] == "random" else None
@@ -60,22 +63,30 @@ def _faulty(tensor, rows):
 
 
 def run_reference(model, faults, images, rows=ROWS):
-    """Per fault row: golden and faulty logits, as :func:`dnnfi.outcomes.summarize_logits` columns.
+    """Per fault row, the :func:`dnnfi.outcomes.summarize_logits` columns, and the faulty logits."""
+    golden, faulty = reference_logits(model, faults, images, rows)
+    return summarize_logits(golden, faulty), faulty
+
+
+def reference_logits(model, faults, images, rows=ROWS):
+    """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes).
 
     Batch row i is fault i's image; the faulty forward replaces, at each layer call, the output
-    rows of the faults placed there. The golden forward runs on the same batch unfaulted.
+    rows of the faults placed there. The golden forward runs on the same batch unfaulted. Every
+    batch has ``rows`` rows: a partial one is padded with unfaulted copies of its first row.
     """
     records = faults.to_dict("records")
     golden, faulty = [], []
     for start in range(0, len(records), rows):
         part = records[start : start + rows]
-        x = images[[f["image"] for f in part]]
-        golden.append(keras.ops.convert_to_numpy(_forward(model, [x], lambda s, t: t)[0]))
+        n = len(part)
+        part = part + [None] * (rows - n)  # padding rows carry no fault
+        x = images[[f["image"] for f in part[:n]] + [part[0]["image"]] * (rows - n)]
+        golden.append(keras.ops.convert_to_numpy(_forward(model, [x], lambda s, t: t)[0])[:n])
 
         def replace(site, tensor, part=part):
-            hits = [f if f["site"] == site else None for f in part]
+            hits = [f if f is not None and f["site"] == site else None for f in part]
             return _faulty(tensor, hits) if any(h is not None for h in hits) else tensor
 
-        faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace)[0]))
-    faulty = np.concatenate(faulty)
-    return summarize_logits(np.concatenate(golden), faulty), faulty
+        faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace)[0])[:n])
+    return np.concatenate(golden), np.concatenate(faulty)

@@ -319,6 +319,25 @@ def weight_stats_not_applicable(campaign: dict) -> dict[str, str]:
     return reasons
 
 
+BIT_MODELS = ("bitflip", "stuck_at_0", "stuck_at_1")
+
+
+def check_activation(name: str, campaign: dict) -> None:
+    """Bit keys on a fault model that uses no bit would be silently ignored: refuse them."""
+    model = campaign["fault_model"]
+    if model not in BIT_MODELS:
+        for key, default in (("bits", None), ("bits_per_element", 1)):
+            if campaign[key] != default:
+                raise ConfigError(f"config key campaigns.{name}.{key}: fault model {model} uses no bit; "
+                                  f"remove the key or choose one of {', '.join(BIT_MODELS)}")
+    for model_name in campaign["per_model"]:
+        if model_name not in campaign["models"]:
+            raise ConfigError(
+                f"config key campaigns.{name}.per_model.{model_name}: not a model of this campaign, "
+                f"expected one of {campaign['models']}"
+            )
+
+
 def check_weight_rate(name: str, campaign: dict) -> None:
     if campaign["replicas"] < 2:
         raise ConfigError(
@@ -329,6 +348,18 @@ def check_weight_rate(name: str, campaign: dict) -> None:
         raise ConfigError(
             f"config key campaigns.{name}.value_range: expected [low, high] with low < high, got {campaign['value_range']}"
         )
+    uniform = campaign["distribution"] == "uniform"
+    if uniform != (campaign["value_range"] is not None):
+        raise ConfigError(
+            f"config key campaigns.{name}.value_range: " + ("required by distribution uniform" if uniform else
+                                                            f"applies to distribution uniform only, not {campaign['distribution']}")
+        )
+    if "random" not in campaign["perturbations"] and campaign["distribution"] != "layer_uniform":
+        raise ConfigError(f"config key campaigns.{name}.distribution: applies to the random perturbation, "
+                          f"which perturbations {campaign['perturbations']} do not include")
+    if campaign["bits"] is not None and not set(BIT_MODELS) & set(campaign["perturbations"]):
+        raise ConfigError(f"config key campaigns.{name}.bits: applies to bitflip / stuck_at perturbations, "
+                          f"which perturbations {campaign['perturbations']} do not include")
 
 
 def check_campaign(name: str, campaign: dict, models: dict) -> None:
@@ -338,12 +369,7 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
                 f"config key campaigns.{name}.models: unknown model {model!r}, expected one of {sorted(models)}"
             )
     if campaign["kind"] == "activation":
-        for model in campaign["per_model"]:
-            if model not in campaign["models"]:
-                raise ConfigError(
-                    f"config key campaigns.{name}.per_model.{model}: not a model of this campaign, "
-                    f"expected one of {campaign['models']}"
-                )
+        check_activation(name, campaign)
     else:
         check_weight_rate(name, campaign)
     check_shards(name, campaign)

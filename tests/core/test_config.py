@@ -46,7 +46,7 @@ def test_defaults_land_for_both_kinds_and_only_their_own():
     assert (act["confidence"], act["bits"], act["batch_size"], act["images"]) == (0.95, None, 256, None)
     assert (wr["distribution"], wr["value_range"], wr["layer_types"], wr["biases"], wr["normalization"]) == (
         "layer_uniform", None, ["conv", "linear"], False, False)
-    assert (wr["confidence"], wr["bits"], wr["batch_size"], wr["shards"]) == (0.95, None, 256, 2)
+    assert (wr["confidence"], wr["bits"], wr["shards"]) == (0.95, None, 2) and "batch_size" not in wr
     assert not {"frates", "perturbations", "replicas", "distribution"} & set(act)
     assert not {"fault_model", "injections", "margin", "per_model", "sampling"} & set(wr)
     assert config["models"]["torch_cnn"]["allow_nonfinite"] is False
@@ -65,7 +65,7 @@ def test_key_of_the_other_kind_is_named_with_its_kind():
     message = error(lambda c: c["campaigns"]["weight_failure_rate"].update(fault_model="bitflip"))
     assert message.startswith(
         "config key campaigns.weight_failure_rate.fault_model: not a key of a weight_rate campaign (it belongs to "
-        "activation campaigns); expected one of batch_size, biases, bits, confidence, distribution, frates, images, "
+        "activation campaigns); expected one of biases, bits, confidence, distribution, frates, images, "
         "kind, layer_types, models, normalization, perturbations, replicas, shards, value_range")
     message = error(lambda c: c["campaigns"]["activation_bitflip"].update(replicas=3))
     assert message.startswith("config key campaigns.activation_bitflip.replicas: not a key of an activation campaign")
@@ -228,3 +228,19 @@ def test_failure_lines_name_the_log_and_the_last_error(tmp_path):
     assert C.failure_lines([str(main), str(tmp_path / "absent.log")]) == [line]
     assert C.failure_lines([], [log, other, tmp_path / "absent.log"]) == [line]  # the scheduler's failed jobs
     assert C.failure_lines([str(main)], [log]) == [line]  # once
+
+
+@pytest.mark.parametrize(
+    "campaign, edit, message",
+    [
+        ("activation_bitflip", {"fault_model": "zero", "bits": [30]}, "campaigns.activation_bitflip.bits: fault model zero uses no bit"),
+        ("activation_bitflip", {"fault_model": "random", "bits_per_element": 2}, "bits_per_element: fault model random uses no bit"),
+        ("weight_failure_rate", {"distribution": "uniform"}, "value_range: required by distribution uniform"),
+        ("weight_failure_rate", {"value_range": [0, 1]}, "value_range: applies to distribution uniform only"),
+        ("weight_failure_rate", {"perturbations": ["zero"], "distribution": "layer_normal"}, "distribution: applies to the random perturbation"),
+        ("weight_failure_rate", {"bits": [30]}, "bits: applies to bitflip / stuck_at perturbations"),
+        ("weight_failure_rate", {"batch_size": 64}, "not a key of a weight_rate campaign"),
+    ],
+)
+def test_keys_that_would_be_ignored_stop_the_run(campaign, edit, message):
+    assert message in error(lambda c: c["campaigns"][campaign].update(edit))

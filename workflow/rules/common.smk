@@ -125,7 +125,6 @@ SHARD_KEYS = {
     ],
     "weight_rate": [
         "images",
-        "batch_size",
         "frates",
         "perturbations",
         "replicas",

@@ -104,7 +104,7 @@ CASES = {
     "activation key on a weight_rate campaign": (
         lambda c: c["campaigns"]["weight_failure_rate"].update(fault_model="bitflip"),
         "config key campaigns.weight_failure_rate.fault_model: not a key of a weight_rate campaign (it belongs to "
-        "activation campaigns); expected one of batch_size, biases, bits, confidence, distribution, frates, images, "
+        "activation campaigns); expected one of biases, bits, confidence, distribution, frates, images, "
         "kind, layer_types, models, normalization, perturbations, replicas, shards, value_range",
     ),
     "weight_rate key on an activation campaign": (

@@ -70,3 +70,32 @@ def test_multi_element_faults_equal_the_reference_bit_for_bit(policy, fault_mode
     _, first_faulty = injector.logits(first_only, images16, progress=False)
     differs = ~(np.where(np.isnan(first_faulty), 0, first_faulty).view(np.uint32) == np.where(np.isnan(faulty), 0, faulty).view(np.uint32)).all(axis=1)
     assert differs.sum() >= 5
+
+
+@pytest.mark.parametrize("fault_model", ["bitflip", "stuck_at_0", "stuck_at_1"])
+def test_pairs_repeated_on_one_element_follow_the_contract(fault_model, images16):
+    """Pairs on one element apply in turn (docs/semantics.md): a bit flipped twice is back (XOR),
+    a stuck-at bit forced twice is forced once. Faults [(e, b), (e, b), (e2, b2)] equal the
+    reference and, for bit flips, the single fault (e2, b2); for stuck-at, the fault
+    [(e, b), (e2, b2)]."""
+    model, injector = injector_for("float32")
+    sites = injector.sites()
+    eligible = sites[sites["eligible"]]
+    base = draw_activation_faults(eligible, 60, np.random.default_rng(11), np.arange(len(images16)),
+                                  fault_model=fault_model, elements_per_fault=2, bits=[20, 22, 23, 29, 30, 31])
+    e, e2 = [v[0] for v in base["elements"]], [v[1] for v in base["elements"]]
+    b, b2 = [v[0] for v in base["bits"]], [v[1] for v in base["bits"]]
+    repeated = base.assign(elements=[[x, x, y] for x, y in zip(e, e2)], bits=[[x, x, y] for x, y in zip(b, b2)])
+    golden, faulty = injector.logits(repeated, images16, progress=False)
+    ref_golden, ref_faulty = reference_logits(model, repeated, images16)
+    np.testing.assert_array_equal(np.isnan(faulty), np.isnan(ref_faulty))
+    np.testing.assert_array_equal(np.where(np.isnan(faulty), 0, faulty).view(np.uint32),
+                                  np.where(np.isnan(ref_faulty), 0, ref_faulty).view(np.uint32))
+    if fault_model == "bitflip":
+        equivalent = base.drop(columns=["elements", "bits"]).assign(element=e2, bit=b2)
+    else:
+        equivalent = base.assign(elements=[[x, y] for x, y in zip(e, e2)], bits=[[x, y] for x, y in zip(b, b2)])
+    _, expected = injector.logits(equivalent, images16, progress=False)
+    np.testing.assert_array_equal(np.where(np.isnan(faulty), 0, faulty).view(np.uint32),
+                                  np.where(np.isnan(expected), 0, expected).view(np.uint32))
+    assert (~(faulty == golden).all(axis=1)).sum() >= 10  # the faults do change the logits

@@ -16,7 +16,7 @@ import numpy as np
 from dnnfi.bitflip import apply_fault
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
 
-ROWS = PASS_ROWS
+ROWS = PASS_ROWS["keras"]
 
 
 def _forward(model, x, replace, prefix=""):

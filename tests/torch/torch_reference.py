@@ -42,7 +42,7 @@ def _as_tensor(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS) -> tuple[np.ndarray, np.ndarray]:
+def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS["torch"]) -> tuple[np.ndarray, np.ndarray]:
     """(golden, faulty) logits as float32 numpy, one row per fault; ``x`` in the model's layout."""
     modules = dict(model.named_modules())
     golden, faulty = [], []

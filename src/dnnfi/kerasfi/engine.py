@@ -50,7 +50,7 @@ class KerasInjector:
     Works on whatever device TensorFlow places the model.
     """
 
-    def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096, rows: int = PASS_ROWS):
+    def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096, rows: int = PASS_ROWS["keras"]):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.graph = Graph(model)

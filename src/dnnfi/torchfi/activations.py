@@ -48,7 +48,7 @@ class TorchInjector:
     """
 
     def __init__(self, model: nn.Module, batch_size: int = 256, input_shape=None, use_fx: bool = True,
-                 cache_mb: float = 2048, rows: int = PASS_ROWS):
+                 cache_mb: float = 2048, rows: int = PASS_ROWS["torch"]):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.model = model.eval()

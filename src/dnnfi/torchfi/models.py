@@ -196,10 +196,11 @@ def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
     :data:`dnnfi.outcomes.PASS_ROWS` rows (the last one padded), the engines' fault-free path."""
     from dnnfi.outcomes import PASS_ROWS
 
+    rows = PASS_ROWS["torch"]
     param = next(model.parameters())
     out = []
-    for i in range(0, len(x), PASS_ROWS):
-        part = to_tensor(x[i : i + PASS_ROWS]).to(param.device, param.dtype if param.is_floating_point() else torch.float32)
-        padded = torch.cat([part, part[:1].expand(PASS_ROWS - len(part), *part.shape[1:])])
+    for i in range(0, len(x), rows):
+        part = to_tensor(x[i : i + rows]).to(param.device, param.dtype if param.is_floating_point() else torch.float32)
+        padded = torch.cat([part, part[:1].expand(rows - len(part), *part.shape[1:])])
         out.append(model(padded)[: len(part)].float().cpu().numpy())
     return np.concatenate(out)

@@ -12,7 +12,7 @@ compares them. Within one thread count every arrangement must agree bit for bit;
 counts results may differ in the last bits (not asserted).
 
 Cost on the 2-core test machine: a sweep walks every step downstream of its site with passes of
-16 rows, so batch_size 1 and 2 cost a sweep per one or two faults; they run on a stratified
+the fixed shape, so batch_size 1 and 2 cost a sweep per one or two faults; they run on a stratified
 subset of the list (multi-element faults included); the full list runs at 64 and 7, and
 shuffled/embedded at 64.
 """
@@ -39,22 +39,10 @@ pytestmark = pytest.mark.keras
 
 
 def fault_list(sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
-    """Mixed fault models (bit flips, zero, random, stuck-at) and multi-element faults."""
-    from dnnfi.faults import draw_activation_faults
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, also when run as a script
+    from mixed_faults import mixed_fault_list
 
-    eligible = sites[sites["eligible"]]
-    rng = np.random.default_rng(seed)
-    images = np.arange(N_IMAGES)
-    parts = [draw_activation_faults(eligible, int(n_single * 0.6), rng, images)]
-    parts += [draw_activation_faults(eligible, int(n_single * 0.1), rng, images, fault_model=m)
-              for m in ("zero", "random", "stuck_at_0", "stuck_at_1")]
-    parts += [draw_activation_faults(eligible, n_multi // 2, rng, images, elements_per_fault=3, bits_per_element=2),
-              draw_activation_faults(eligible, n_multi // 2, rng, images, fault_model="zero", elements_per_fault=2)]
-    faults = pd.concat(parts, ignore_index=True)
-    faults["elements"] = [v if isinstance(v, list) else None for v in faults["elements"]]
-    faults["bits"] = [v if isinstance(v, list) else None for v in faults["bits"]]
-    faults["fault_id"] = np.arange(len(faults))
-    return faults
+    return mixed_fault_list(sites, seed, N_IMAGES, n_single, n_multi)
 
 
 def main(threads: int, out: Path) -> None:

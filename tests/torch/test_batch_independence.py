@@ -25,7 +25,6 @@ import pytest
 import torch
 import torchvision
 
-from dnnfi.faults import draw_activation_faults
 from dnnfi.outcomes import classify, summarize_logits
 from dnnfi.torchfi.activations import TorchInjector
 
@@ -45,20 +44,9 @@ def model_and_images(name: str):
 
 
 def fault_list(sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
-    """Mixed fault models (bit flips, zero, random, stuck-at) and multi-element faults."""
-    eligible = sites[sites["eligible"]]
-    rng = np.random.default_rng(seed)
-    images = np.arange(N_IMAGES)
-    parts = [draw_activation_faults(eligible, int(n_single * 0.6), rng, images)]
-    parts += [draw_activation_faults(eligible, int(n_single * 0.1), rng, images, fault_model=m)
-              for m in ("zero", "random", "stuck_at_0", "stuck_at_1")]
-    parts += [draw_activation_faults(eligible, n_multi // 2, rng, images, elements_per_fault=3, bits_per_element=2),
-              draw_activation_faults(eligible, n_multi // 2, rng, images, fault_model="zero", elements_per_fault=2)]
-    faults = pd.concat(parts, ignore_index=True)
-    faults["elements"] = [v if isinstance(v, list) else None for v in faults["elements"]]
-    faults["bits"] = [v if isinstance(v, list) else None for v in faults["bits"]]
-    faults["fault_id"] = np.arange(len(faults))
-    return faults
+    from mixed_faults import mixed_fault_list
+
+    return mixed_fault_list(sites, seed, N_IMAGES, n_single, n_multi)
 
 
 def logits(model, x, faults, batch_size: int, use_fx: bool):

@@ -249,6 +249,10 @@ def validate_faults(faults: pd.DataFrame, sites: pd.DataFrame, n_images: int | N
     if bad.any():
         i = np.argmax(bad)
         raise ValueError(f"fault {name[row[i]]}: element {element[i]} outside site {faults['site'].iat[row[i]]!r} of {size[i]} elements")
+    first = np.unique(row, return_index=True)[1]
+    bad = (element[first] != faults["element"].to_numpy(np.int64)) | (bit[first] != faults["bit"].to_numpy(np.int64))
+    if bad.any():
+        raise ValueError(f"fault {name[np.argmax(bad)]}: 'element' and 'bit' must repeat the first pair of 'elements' and 'bits'")
     width = table["dtype"].map(n_bits).reindex(faults["site"]).to_numpy(np.int64)[row]
     uses_bit = np.isin(models, BIT_MODELS)[row]
     bad = np.where(uses_bit, (bit < 0) | (bit >= width), bit != -1)

@@ -117,6 +117,9 @@ def test_validation_checks_every_pair_and_the_columns():
     faults["elements"], faults["bits"] = [[3, 4]], [[30]]
     with pytest.raises(ValueError, match="equal length"):
         validate_faults(faults, CONTRACT_SITES, 2)
+    faults["elements"], faults["bits"] = [[4, 3]], [[30, 30]]
+    with pytest.raises(ValueError, match="repeat the first pair"):
+        validate_faults(faults, CONTRACT_SITES, 2)
     with pytest.raises(ValueError, match="lacks columns"):
         validate_faults(fault_list().drop(columns="random_u"), CONTRACT_SITES, 2)
     validate_faults(fault_list(), CONTRACT_SITES, 2)  # a good list passes

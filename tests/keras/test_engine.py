@@ -114,6 +114,7 @@ def test_infinite_and_nan_values_are_due(resnet50):
     model, injector, images = resnet50
     faults = seeded_faults(injector, 60, len(images), "exponent", fault_model="stuck_at_1")
     # all exponent bits set: the element becomes Inf or NaN
+    faults["bit"] = 23  # the first pair
     faults["elements"] = [[e] * 8 for e in faults["element"]]
     faults["bits"] = [list(range(23, 31))] * len(faults)
     engine = assert_same_as_reference(model, injector, faults, images)

@@ -1,9 +1,8 @@
 """Keras models with NaN/Inf weights and unreadable model files stop with one line naming the
 model, the variable or the file (see dnnfi.health)."""
 
-from types import SimpleNamespace
-
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest

@@ -1,9 +1,11 @@
-"""A mixed fault list for engine tests (framework-free, importable from every test process)."""
+"""Engine-test helpers: a mixed fault list and the bit-identity check (framework-free,
+importable from every test process)."""
 
 import numpy as np
 import pandas as pd
 
 from dnnfi.faults import draw_activation_faults
+from dnnfi.outcomes import classify, summarize_logits
 
 
 def mixed_fault_list(sites: pd.DataFrame, seed: int, n_images: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
@@ -22,3 +24,12 @@ def mixed_fault_list(sites: pd.DataFrame, seed: int, n_images: int, n_single: in
     faults["bits"] = [v if isinstance(v, list) else None for v in faults["bits"]]
     faults["fault_id"] = np.arange(len(faults))
     return faults
+
+
+def assert_identical(reference: tuple, other: tuple, what: str) -> None:
+    """(golden, faulty) logits of two runs of the same faults: bit-identical, same outcomes."""
+    for name, a, b in zip(("golden", "faulty"), reference, other):
+        same = (a.view(np.uint32) == b.view(np.uint32)).all(axis=1)
+        assert same.all(), f"{what}: {name} logits differ in {np.count_nonzero(~same)} of {len(same)} faults"
+    outcomes = [classify(summarize_logits(*r))["outcome"].astype(str).to_numpy() for r in (reference, other)]
+    np.testing.assert_array_equal(*outcomes, err_msg=what)

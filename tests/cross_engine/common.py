@@ -21,6 +21,8 @@ The scripts write, per fault list, ``<name>.npz`` with ``golden`` and ``faulty``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ml_dtypes
 import numpy as np
 
@@ -95,3 +97,15 @@ def _forward(weights, x, start, value, flush):
             h = z.astype(np.float32).astype(NP_DTYPES[dtype])
         outs.append(h)
     return outs
+
+
+def write_results(injector, workdir: Path, out: Path, x: np.ndarray) -> None:
+    """Run every fault list of ``workdir/faults`` through ``injector`` and write the sites table
+    and, per list, the golden and faulty logits into ``out``."""
+    import pandas as pd
+
+    out.mkdir(exist_ok=True)
+    injector.sites().to_parquet(out / "sites.parquet")
+    for path in sorted((workdir / "faults").glob("*.parquet")):
+        golden, faulty = injector.logits(pd.read_parquet(path), x, progress=False)
+        np.savez(out / f"{path.stem}.npz", golden=golden, faulty=faulty)

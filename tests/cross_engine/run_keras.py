@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from common import FEATURES, LAYERS, WIDTH
+from common import FEATURES, LAYERS, WIDTH, write_results
 
 import keras  # noqa: E402
 from dnnfi.kerasfi.engine import KerasInjector  # noqa: E402
@@ -34,14 +33,7 @@ def main(workdir: Path) -> None:
     weights = dict(np.load(workdir / "weights.npz"))
     x = np.load(workdir / "inputs.npy")
     model = build(weights)
-    out = workdir / "keras"
-    out.mkdir(exist_ok=True)
-    injector = KerasInjector(model, batch_size=64)
-    injector.sites().to_parquet(out / "sites.parquet")
-    for path in sorted((workdir / "faults").glob("*.parquet")):
-        faults = pd.read_parquet(path)
-        golden, faulty = injector.logits(faults, x, progress=False)
-        np.savez(out / f"{path.stem}.npz", golden=golden, faulty=faulty)
+    write_results(KerasInjector(model, batch_size=64), workdir, workdir / "keras", x)
 
 
 if __name__ == "__main__":

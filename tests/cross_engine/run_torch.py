@@ -11,9 +11,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from common import FEATURES, LAYERS, WIDTH
+from common import FEATURES, LAYERS, WIDTH, write_results
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -51,16 +50,10 @@ def main(workdir: Path, hooks: bool, ftz: bool) -> None:
     weights = dict(np.load(workdir / "weights.npz"))
     x = torch.from_numpy(np.load(workdir / "inputs.npy"))
     model = build(weights)
-    out = workdir / ("torch_hooks" if hooks else "torch_ftz" if ftz else "torch")
-    out.mkdir(exist_ok=True)
     injector = TorchInjector(model, batch_size=64, input_shape=(FEATURES,), use_fx=not hooks)
     if injector.fast == hooks:
         raise SystemExit(f"expected the {'hook' if hooks else 'torch.fx'} path, the injector chose the other")
-    injector.sites().to_parquet(out / "sites.parquet")
-    for path in sorted((workdir / "faults").glob("*.parquet")):
-        faults = pd.read_parquet(path)
-        golden, faulty = injector.logits(faults, x, progress=False)
-        np.savez(out / f"{path.stem}.npz", golden=golden, faulty=faulty)
+    write_results(injector, workdir, workdir / ("torch_hooks" if hooks else "torch_ftz" if ftz else "torch"), x)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: also when run as a script
+from mixed_faults import assert_identical, mixed_fault_list  # noqa: E402
+
 SIDE = 32
 N_IMAGES = 12
 #: batch size -> faults of the list run at it (None: all; else the first ones of a stratified
@@ -39,9 +42,6 @@ pytestmark = pytest.mark.keras
 
 
 def fault_list(sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, also when run as a script
-    from mixed_faults import mixed_fault_list
-
     return mixed_fault_list(sites, seed, N_IMAGES, n_single, n_multi)
 
 
@@ -95,15 +95,6 @@ def main(threads: int, out: Path) -> None:
     result["seconds"] = time.perf_counter() - started
     np.savez(out, **result)
 
-
-def assert_identical(reference: tuple, other: tuple, what: str) -> None:
-    from dnnfi.outcomes import classify, summarize_logits
-
-    for name, a, b in zip(("golden", "faulty"), reference, other):
-        same = (a.view(np.uint32) == b.view(np.uint32)).all(axis=1)
-        assert same.all(), f"{what}: {name} logits differ in {np.count_nonzero(~same)} of {len(same)} faults"
-    outcomes = [classify(summarize_logits(*r))["outcome"].astype(str).to_numpy() for r in (reference, other)]
-    np.testing.assert_array_equal(*outcomes, err_msg=what)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

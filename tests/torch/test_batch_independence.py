@@ -25,6 +25,8 @@ import pytest
 import torch
 import torchvision
 
+from mixed_faults import assert_identical, mixed_fault_list
+
 from dnnfi.outcomes import classify, summarize_logits
 from dnnfi.torchfi.activations import TorchInjector
 
@@ -44,8 +46,6 @@ def model_and_images(name: str):
 
 
 def fault_list(sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
-    from mixed_faults import mixed_fault_list
-
     return mixed_fault_list(sites, seed, N_IMAGES, n_single, n_multi)
 
 
@@ -54,13 +54,6 @@ def logits(model, x, faults, batch_size: int, use_fx: bool):
     assert injector.fast == use_fx
     return injector.logits(faults, x, progress=False)
 
-
-def assert_identical(reference: tuple, other: tuple, what: str) -> None:
-    for name, a, b in zip(("golden", "faulty"), reference, other):
-        same = (a.view(np.uint32) == b.view(np.uint32)).all(axis=1)
-        assert same.all(), f"{what}: {name} logits differ in {np.count_nonzero(~same)} of {len(same)} faults"
-    outcomes = [classify(summarize_logits(*r))["outcome"].astype(str).to_numpy() for r in (reference, other)]
-    np.testing.assert_array_equal(*outcomes, err_msg=what)
 
 
 @pytest.fixture

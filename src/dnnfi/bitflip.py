@@ -54,15 +54,6 @@ def flip_bits(values: np.ndarray, bits) -> np.ndarray:
     return np.bitwise_xor(raw, mask).view(values.dtype)
 
 
-def flip_bit_sets(values: np.ndarray, bit_sets: np.ndarray) -> np.ndarray:
-    """Flip several bits per value: ``bit_sets`` has shape ``values.shape + (k,)``, -1 = unused."""
-    out = np.array(values, copy=True)
-    for column in np.moveaxis(np.asarray(bit_sets), -1, 0):
-        used = column >= 0
-        out[used] = flip_bits(out[used], column[used])
-    return out
-
-
 def stuck_at(values: np.ndarray, bits, level: int) -> np.ndarray:
     """Force bit ``bits`` of each value to ``level`` (0 or 1)."""
     raw, uint = _as_uint(values)

@@ -1,22 +1,29 @@
 # Two entry points for users (README): `make run` and `make test`. Both create the virtual
 # environment from the pinned requirements when it is missing.
-VENV ?= .venv
+# GPU nodes: GPU=1 installs requirements-gpu.txt (TensorFlow's CUDA build) into its own .venv-gpu;
+# DEVICE=cuda (or cpu, cuda:N) sets the `device` of every model of the run and of the benchmarks.
+GPU ?=
+DEVICE ?=
+VENV ?= $(if $(GPU),.venv-gpu,.venv)
+REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
 CONFIG ?= config/config.yaml
 CORES ?= all
 BIN := $(VENV)/bin
+RUN_DEVICE := $(if $(DEVICE),--config device=$(DEVICE))
+BENCH_DEVICE := $(if $(DEVICE),--device $(DEVICE))
 
 .PHONY: run test test-slurm lint bench-keras bench-torch clean
 
-$(BIN)/.installed: requirements.txt pyproject.toml
+$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r $(REQUIREMENTS)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
-	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(RUN_DEVICE)
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) $(RUN_DEVICE) --report results/report.html
 
 test: $(BIN)/.installed
 	$(BIN)/pytest tests/core tests/workflow
@@ -33,10 +40,10 @@ lint: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile workflow
 
 bench-keras: $(BIN)/.installed
-	$(BIN)/python bench/keras_bench.py
+	$(BIN)/python bench/keras_bench.py $(BENCH_DEVICE)
 
 bench-torch: $(BIN)/.installed
-	$(BIN)/python bench/torch_bench.py
+	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
 
 clean:
 	rm -rf results .snakemake

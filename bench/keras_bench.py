@@ -11,7 +11,8 @@ For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32
   few hundred injections;
 - peak resident memory of the process after each phase (monotonic).
 
-Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
+``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``): where everything runs, as the pipeline's
+``device`` setting. Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
 Not a test: numbers depend on the machine and its load.
 """
 
@@ -106,13 +107,8 @@ def resnet8(n_images: int):
     return load(path), split.x[:n_images].astype(np.float32)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--injections", type=int, default=3000)
-    parser.add_argument("--baseline-injections", type=int, default=200)
-    parser.add_argument("--images", type=int, default=10)
-    args = parser.parse_args()
-
+def measure(args) -> list[tuple]:
+    """One row per model: fault-free, engine and TensorFI+-style times, peak memory, outcomes."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -133,7 +129,25 @@ def main() -> None:
         mem_engine = peak_rss_mb()
         baseline = tensorfi_plus_per_injection(model, images, args.baseline_injections)
         rows.append((name, free, best_bs, engine, baseline, mem_free, mem_engine, peak_rss_mb(), outcomes))
+    return rows
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--injections", type=int, default=3000)
+    parser.add_argument("--baseline-injections", type=int, default=200)
+    parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from dnnfi.kerasfi.models import use_device
+
+    device = use_device(args.device)
+    with tf.device(device):  # the models' variables and every pass
+        rows = measure(args)
+    print(f"device={device} tensorflow={tf.__version__}")
     print(f"{'model':<10} {'fault-free s/img':>16} {'best bs':>7} {'engine s/inj':>12} {'tfi+ s/inj':>10} "
           f"{'overhead':>8} {'tfi+ ratio':>10} {'speedup':>7} {'peak MB free/eng/tfi+':>22}  outcomes")
     for name, free, bs, engine, baseline, m1, m2, m3, outcomes in rows:

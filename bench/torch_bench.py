@@ -11,8 +11,8 @@ Each campaign runs ``--repeats`` times per tool, the tools alternating, and the 
 counts (as ``timeit`` does): on a shared machine slow spells then hit neither tool's figure. The
 weight faults are timed the same way (ours 10x as often: a replica takes milliseconds).
 
-Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R]`` (installs pytorchfi if
-missing).
+Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D]`` (installs
+pytorchfi if missing; ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
 The last line is ``torch overhead_resnet50=<x> speedup_vs_pytorchfi=<y> weight_speedup_vs_pytorchfi=<z>``
 where the activation speedup is the smaller of the two models'.
 """
@@ -37,6 +37,7 @@ from dnnfi.outcomes import summarize_logits
 from dnnfi.seeds import rng_for
 from dnnfi.torchfi.activations import TorchInjector
 from dnnfi.torchfi.cifar import cifar_resnet
+from dnnfi.torchfi.models import use_device
 from dnnfi.torchfi.weights import WeightInjector, weight_sites
 
 N_FAULTS, N_IMAGES = 3000, 10
@@ -50,16 +51,24 @@ def ensure_pytorchfi():
     return core
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued kernels (a CUDA call returns before its work is done)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 @torch.no_grad()
-def fault_free_per_image(model: nn.Module, shape, batch_sizes=(1, 4, 8, 16, 32, 64), seconds=3.0):
+def fault_free_per_image(model: nn.Module, shape, device, batch_sizes=(1, 4, 8, 16, 32, 64), seconds=3.0):
     """Best seconds per image over batch sizes, and that batch size."""
     best = (np.inf, None)
     for b in batch_sizes:
-        x = torch.randn(b, *shape)
+        x = torch.randn(b, *shape, device=device)
         model(x)
+        synchronize(device)
         start, n = time.perf_counter(), 0
         while time.perf_counter() - start < seconds or n < 2:
             model(x)
+            synchronize(device)
             n += 1
         best = min(best, ((time.perf_counter() - start) / n / b, b), key=lambda t: t[0])
     return best
@@ -87,18 +96,19 @@ def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64)
         def flip(self, module, inputs, output):
             sel = [i for i, layer in enumerate(self.corrupt_layer) if layer == self.current_layer]
             if sel:
-                idx = tuple(torch.tensor([d[i] for i in sel]) for d in
+                idx = tuple(torch.tensor([d[i] for i in sel], device=output.device) for d in
                             (self.corrupt_batch, self.corrupt_dim1, self.corrupt_dim2, self.corrupt_dim3))
-                masks = torch.tensor([np.int32(np.uint32(1 << int(self.bits[i]))) for i in sel], dtype=torch.int32)
+                masks = torch.tensor([np.int32(np.uint32(1 << int(self.bits[i]))) for i in sel], dtype=torch.int32,
+                                     device=output.device)
                 output[idx] = (output[idx].view(torch.int32) ^ masks).view(torch.float32)
             self.updateLayer()
 
     start = time.perf_counter()
-    fi = BitFlip(model, batch_size, input_shape=list(shape), layer_types=[nn.Conv2d], use_cuda=False)
+    fi = BitFlip(model, batch_size, input_shape=list(shape), layer_types=[nn.Conv2d], use_cuda=images.is_cuda)
     layer_of = {s: i for i, s in enumerate(conv_sites["site"])}
     shapes = dict(zip(conv_sites["site"], conv_sites["shape"]))
     with torch.no_grad():
-        golden = model(images).numpy()
+        golden = model(images).cpu().numpy()
         faulty = []
         for lo in range(0, len(faults), batch_size):
             batch = faults.iloc[lo : lo + batch_size]
@@ -109,16 +119,16 @@ def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64)
                 dim1=[int(w[0]) for w in where], dim2=[int(w[1]) for w in where], dim3=[int(w[2]) for w in where],
                 function=fi.flip,
             )
-            faulty.append(corrupted(images[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))]).numpy())
+            faulty.append(corrupted(images[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))]).cpu().numpy())
     result = summarize_logits(golden[faults["image"].to_numpy()], np.concatenate(faulty))
     return time.perf_counter() - start, result
 
 
-def activation_rows(core, name, model, shape, pfi_faults, repeats):
-    model.eval()
+def activation_rows(core, name, model, shape, pfi_faults, repeats, device):
+    model.eval().to(device)
     torch.manual_seed(0)
-    images = torch.randn(N_IMAGES, *shape)
-    per_image, best_batch = fault_free_per_image(model, shape)
+    images = torch.randn(N_IMAGES, *shape).to(device)
+    per_image, best_batch = fault_free_per_image(model, shape, device)
     faults, conv_sites = campaign_faults(model, shape)
     subset = faults.iloc[: min(pfi_faults, len(faults))]
     ours_s = pfi_s = np.inf
@@ -137,9 +147,9 @@ def activation_rows(core, name, model, shape, pfi_faults, repeats):
     }
 
 
-def weight_row(core, repeats):
+def weight_row(core, repeats, device):
     torch.manual_seed(0)
-    model = torchvision.models.vgg19(weights=None).eval()
+    model = torchvision.models.vgg19(weights=None).eval().to(device)
     injector = WeightInjector(model)
     sites = weight_sites(model)
     start = time.perf_counter()
@@ -148,7 +158,8 @@ def weight_row(core, repeats):
 
     def apply_and_restore():
         with injector.applied(faults):
-            pass
+            synchronize(device)
+        synchronize(device)
 
     # a replica takes milliseconds: more runs cost nothing
     ours = min(timeit.repeat(apply_and_restore, number=1, repeat=10 * repeats))
@@ -157,7 +168,8 @@ def weight_row(core, repeats):
     with injector.applied(faults):
         expected = {n: params[n].detach().clone() for n in names}
     values = [expected[p].reshape(-1)[e].item() for p, e in zip(faults["site"], faults["element"])]
-    fi = core.fault_injection(model, 1, input_shape=[3, 224, 224], layer_types=[nn.Conv2d, nn.Linear], use_cuda=False)
+    fi = core.fault_injection(model, 1, input_shape=[3, 224, 224], layer_types=[nn.Conv2d, nn.Linear],
+                              use_cuda=device.type == "cuda")
     where = [np.unravel_index(e, params[p].shape) + (None,) * (4 - params[p].dim()) for p, e in zip(faults["site"], faults["element"])]
 
     def declare():
@@ -183,21 +195,24 @@ def main():
                         help="faults PyTorchFI runs per model (a prefix of the 3,000; its time is per injection)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="campaigns per tool and model, alternating; the fastest of each counts")
+    parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
     args = parser.parse_args()
     if args.repeats < 1 or args.pytorchfi_faults < 1:
         parser.error("--repeats and --pytorchfi-faults must be at least 1")
+    device = use_device(args.device)
     core = ensure_pytorchfi()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     rows = [
         activation_rows(core, "resnet50", torchvision.models.resnet50(weights=None), (3, 224, 224), args.pytorchfi_faults,
-                        args.repeats),
-        activation_rows(core, "resnet20", cifar_resnet(20), (3, 32, 32), args.pytorchfi_faults, args.repeats),
+                        args.repeats, device),
+        activation_rows(core, "resnet20", cifar_resnet(20), (3, 32, 32), args.pytorchfi_faults, args.repeats, device),
     ]
     acts = pd.DataFrame(rows)
-    print(f"threads={torch.get_num_threads()} torch={torch.__version__}")
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}")
     print(acts.round(3).to_string(index=False))
-    weights = pd.DataFrame([weight_row(core, args.repeats)])
+    weights = pd.DataFrame([weight_row(core, args.repeats, device)])
     print(weights.round(3).to_string(index=False))
     overhead = acts.loc[acts["model"] == "resnet50", "overhead"].item()
     print(f"torch overhead_resnet50={overhead:.3f} speedup_vs_pytorchfi={acts['speedup_vs_pytorchfi'].min():.2f} "

@@ -9,7 +9,10 @@ def injector(shape):
     from dnnfi.kerasfi import models
     from dnnfi.kerasfi.engine import KerasInjector
 
-    return KerasInjector(models.load(snakemake.input.model), batch_size=snakemake.params.campaign["batch_size"])
+    device = snakemake.params.device
+    with models.on_device(**device):  # the model's variables live there too
+        model = models.load(snakemake.input.model)
+    return KerasInjector(model, batch_size=snakemake.params.campaign["batch_size"], device=device["device"])
 
 
 results = activation_job(snakemake, injector)

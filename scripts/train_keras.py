@@ -8,10 +8,11 @@ from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorF
 
 spec = snakemake.params.spec
 train = Split.load(snakemake.input.train)
-model = models.build(spec["architecture"], train.x.shape[1:], len(train.classes), seed=snakemake.params.seed)
-fit = spec["train"]
-history = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
-                       fit["learning_rate"], snakemake.params.seed, augment=fit["augment"])
+with models.on_device(**snakemake.params.device):
+    model = models.build(spec["architecture"], train.x.shape[1:], len(train.classes), seed=snakemake.params.seed)
+    fit = spec["train"]
+    history = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
+                           fit["learning_rate"], snakemake.params.seed, augment=fit["augment"])
 log.info("final training accuracy %.4f", history.history["accuracy"][-1])
 if not spec.get("allow_nonfinite", False):
     check_trained(models.named_weights(model), f"models.{snakemake.wildcards.model}.train")

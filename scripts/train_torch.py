@@ -10,8 +10,9 @@ log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
 train = Split.load(snakemake.input.train)
 shape = train.x.shape[1:]
-torch.manual_seed(snakemake.params.seed)  # the initial weights too
-model = models.build(spec["architecture"], shape, len(train.classes))
+device = models.use_device(**snakemake.params.device, strict=False)  # training may use a nondeterministic kernel
+torch.manual_seed(snakemake.params.seed)  # the initial weights too (drawn on the CPU, then moved)
+model = models.build(spec["architecture"], shape, len(train.classes)).to(device)
 fit = spec["train"]
 losses = models.train(model, preprocess(train.x, spec["preprocess"]), train.y, fit["epochs"], fit["batch_size"],
                       fit["learning_rate"], snakemake.params.seed)

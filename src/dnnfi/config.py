@@ -70,7 +70,7 @@ def error_line(error: jsonschema.ValidationError, schema: dict) -> str:
                     f"campaigns); expected one of {', '.join(allowed)}"
                 )
         return f"unknown config key {full}: expected one of {', '.join(allowed)}"
-    if error.validator in ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    if error.validator in ("type", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                            "minItems", "maxItems"):
         return f"config key {key}: expected {error.validator} {error.validator_value}, got {error.instance!r}"
     if error.validator == "uniqueItems":

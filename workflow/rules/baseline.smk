@@ -9,12 +9,14 @@ rule baseline_keras:
     wildcard_constraints:
         model=models_of("keras"),
     conda:
-        "../../envs/tensorflow.yaml"
+        TENSORFLOW_ENV
     threads: config["threads"]
     resources:
         mem_mb=4000,
+        gpu=gpus,
     params:
         spec=model_params,
+        device=device_params,
     script:
         "../../scripts/baseline_keras.py"
 
@@ -34,7 +36,9 @@ rule baseline_torch:
     threads: config["threads"]
     resources:
         mem_mb=4000,
+        gpu=gpus,
     params:
         spec=model_params,
+        device=device_params,
     script:
         "../../scripts/baseline_torch.py"

@@ -6,6 +6,7 @@ import math
 from snakemake.logging import logger
 
 import dnnfi.config as config_checks
+import dnnfi.devices as devices
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -79,9 +80,30 @@ def model_params(wildcards):
     return MODELS[wildcards.model]
 
 
+def device_params(wildcards):
+    """The model's `device` and the config key it comes from (a job's error names that key)."""
+    return devices.setting(config, wildcards.model)
+
+
+def gpus(wildcards):
+    """The `gpu` resource: 1 when the model's device is cuda or cuda:N, else 0 (`auto` runs
+    on whatever the job was given); profiles/slurm turns it into the cluster's GPU request.
+    """
+    return int(devices.needs_gpu(device_params(wildcards)["device"]))
+
+
+# Conda environment of the TensorFlow rules (`conda_envs`): TensorFlow's CUDA build on GPU
+# nodes. PyTorch's env serves both: PyPI's Linux torch wheel is the CUDA build.
+TENSORFLOW_ENV = f"../../envs/{'tensorflow-gpu' if config['conda_envs'] == 'gpu' else 'tensorflow'}.yaml"
+
+
 def fetch_params(wildcards):
-    """A model's spec for fetching: `allow_nonfinite` must not fetch the weights again."""
-    return {k: v for k, v in MODELS[wildcards.model].items() if k != "allow_nonfinite"}
+    """A model's spec for fetching: `allow_nonfinite` and `device` must not fetch the weights again."""
+    return {
+        k: v
+        for k, v in MODELS[wildcards.model].items()
+        if k not in ("allow_nonfinite", "device")
+    }
 
 
 def taxonomy_file(dataset):

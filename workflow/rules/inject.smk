@@ -14,14 +14,16 @@ rule inject_keras_activation:
         campaign=campaigns_of("activation"),
         model=models_of("keras"),
     conda:
-        "../../envs/tensorflow.yaml"
+        TENSORFLOW_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
+        gpu=gpus,
     params:
         campaign=shard_params,
         model=model_params,
+        device=device_params,
     script:
         "../../scripts/inject_keras_activation.py"
 
@@ -47,9 +49,11 @@ rule inject_torch_activation:
     resources:
         mem_mb=8000,
         runtime=120,
+        gpu=gpus,
     params:
         campaign=shard_params,
         model=model_params,
+        device=device_params,
     script:
         "../../scripts/inject_torch_activation.py"
 
@@ -73,9 +77,11 @@ rule inject_torch_weight_rate:
     resources:
         mem_mb=8000,
         runtime=120,
+        gpu=gpus,
     params:
         campaign=shard_params,
         model=model_params,
+        device=device_params,
     script:
         "../../scripts/inject_torch_weight_rate.py"
 
@@ -94,13 +100,15 @@ rule inject_keras_weight_rate:
         campaign=campaigns_of("weight_rate"),
         model=models_of("keras"),
     conda:
-        "../../envs/tensorflow.yaml"
+        TENSORFLOW_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
+        gpu=gpus,
     params:
         campaign=shard_params,
         model=model_params,
+        device=device_params,
     script:
         "../../scripts/inject_keras_weight_rate.py"

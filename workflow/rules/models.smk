@@ -10,13 +10,15 @@ rule train_keras:
     wildcard_constraints:
         model=models_of("keras", "train"),
     conda:
-        "../../envs/tensorflow.yaml"
+        TENSORFLOW_ENV
     threads: config["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=gpus,
     params:
         spec=model_params,
+        device=device_params,
         seed=config["seed"],
     script:
         "../../scripts/train_keras.py"
@@ -39,8 +41,10 @@ rule train_torch:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=gpus,
     params:
         spec=model_params,
+        device=device_params,
         seed=config["seed"],
     script:
         "../../scripts/train_torch.py"
@@ -56,7 +60,7 @@ rule fetch_keras:
     wildcard_constraints:
         model=models_of("keras", "file", "keras_applications"),
     conda:
-        "../../envs/tensorflow.yaml"
+        TENSORFLOW_ENV
     threads: config["threads"]
     resources:
         mem_mb=8000,

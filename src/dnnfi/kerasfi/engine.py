@@ -20,6 +20,8 @@ test and a fault's logits depend neither on ``batch_size`` nor on the other faul
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -40,6 +42,21 @@ def _row_equal(a, b):
     return tf.reduce_all(tf.reshape(eq, (tf.shape(eq)[0], -1)), axis=1).numpy()
 
 
+def _on_device(method):
+    """Run an injector method under its ``tf.device`` (when it was given one)."""
+
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        if self.device is None:
+            return method(self, *args, **kwargs)
+        import tensorflow as tf
+
+        with tf.device(self.device):
+            return method(self, *args, **kwargs)
+
+    return wrapped
+
+
 class KerasInjector:
     """Fault sites and fault-list execution for a Keras functional (or Sequential) model.
 
@@ -47,12 +64,18 @@ class KerasInjector:
     (padded): the fixed batch shape that makes results independent of ``batch_size`` and of the
     fault list (docs/semantics.md). ``memory_mb``: budget for the golden tensors of a block of
     images plus the faulty rows' tensors (half each), which caps the image block and the sweep.
-    Works on whatever device TensorFlow places the model.
+    ``device``: None runs where TensorFlow places the work (its first GPU, else the CPU); a
+    ``device`` setting (``auto``, ``cpu``, ``cuda``, ``cuda:N``; see
+    :func:`dnnfi.kerasfi.models.use_device`) runs every pass under that ``tf.device``.
     """
 
-    def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096, rows: int = PASS_ROWS["keras"]):
+    def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096, rows: int = PASS_ROWS["keras"],
+                 device: str | None = None):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
+        from dnnfi.kerasfi.models import use_device
+
+        self.device = use_device(device) if device is not None else None
         self.graph = Graph(model)
         self.model = self.graph.model
         self.batch_size = batch_size
@@ -125,6 +148,7 @@ class KerasInjector:
                 values[k] = out
         return values
 
+    @_on_device
     def golden_logits(self, images: np.ndarray) -> np.ndarray:
         """Fault-free logits of ``images`` through the injector's own path, shape (n, classes)."""
         self._check_images(images)
@@ -154,6 +178,7 @@ class KerasInjector:
         golden, faulty = self.logits(faults, images, progress)
         return pd.concat([faults.reset_index(drop=True), summarize_logits(golden, faulty)], axis=1)
 
+    @_on_device
     def logits(self, faults: pd.DataFrame, images: np.ndarray, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes)."""
         self._check_images(images)

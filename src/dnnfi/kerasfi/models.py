@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
+from dnnfi.devices import resolve
 from dnnfi.health import missing_file, unreadable
 from dnnfi.kerasfi import cifar_zoo
+
+log = logging.getLogger(__name__)
 
 
 def digits_sequential(input_shape=(8, 8, 1), classes=10):
@@ -170,6 +174,32 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
                          validation_data=validation)
     batches = _augmented_batches(x[fit_rows], y[fit_rows], batch_size, seed)
     return model.fit(batches, epochs=epochs, verbose=2, validation_data=validation)
+
+
+def use_device(device: str = "auto", key: str | None = None) -> str:
+    """The TensorFlow device (``/CPU:0``, ``/GPU:N``) of a ``device`` setting, for ``tf.device``
+    (:func:`dnnfi.devices.resolve`: one line naming ``key`` when TensorFlow sees no such GPU;
+    logged when ``key`` is given). On a GPU it makes the process's ops deterministic and fp32 exact first
+    (docs/semantics.md, section 15)."""
+    import tensorflow as tf
+
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    name = resolve(device, gpus, "TensorFlow (tf.config.list_physical_devices('GPU'))", key)
+    if name != "cpu":
+        tf.config.experimental.enable_op_determinism()
+        # fp32 stays fp32: TF32 would round a flipped low mantissa bit away in the next layer
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    placed = "/CPU:0" if name == "cpu" else f"/GPU:{name.partition(':')[2]}"
+    if key:  # a job's log says where it ran
+        log.info("TensorFlow device %s (config key %s: %s)", placed, key, device)
+    return placed
+
+
+def on_device(device: str = "auto", key: str | None = None):
+    """``tf.device`` of a ``device`` setting (:func:`use_device`), for the whole body of a job."""
+    import tensorflow as tf
+
+    return tf.device(use_device(device, key))
 
 
 def load(path: str | Path, key: str | None = None):

@@ -53,15 +53,16 @@ def weight_sites(model, layer_types=("conv", "linear"), biases: bool = False, no
 class WeightInjector:
     """Weight fault lists on a Keras model: the variables are corrupted in place for a replica
     and the logits come from the activation engine's fault-free path (same compiled steps, same
-    pass shape), so a replica that changes no bit gives bit-identical logits."""
+    pass shape), so a replica that changes no bit gives bit-identical logits. ``device``: where
+    the logits are computed, see :class:`dnnfi.kerasfi.engine.KerasInjector`."""
 
-    def __init__(self, model):
+    def __init__(self, model, device: str | None = None):
         self.model = model
         self._variables = {v.path: v for v in model.weights}
         #: every variable as a fault site, for validating hand-made lists too
         self._all = pd.DataFrame([{"site": p, "size": int(np.prod(v.shape)), "dtype": str(v.dtype)}
                                   for p, v in self._variables.items()])
-        self._golden = KerasInjector(model)
+        self._golden = KerasInjector(model, device=device)
         self._stats: dict[str, dict] = {}  # fault-free statistics per tensor, for random values
 
     def sites(self, layer_types=("conv", "linear"), biases: bool = False, normalization: bool = False) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from dnnfi.faults import validate_faults
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
 from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name
 from dnnfi.torchfi.graph import Graph
-from dnnfi.torchfi.models import to_tensor
+from dnnfi.torchfi.models import place, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,23 @@ class TorchInjector:
     (3, 224, 224); needed by :meth:`sites` before any images were seen.
     ``use_fx``: try the prefix-reusing fast path (falls back with a log message if tracing
     fails). ``cache_mb``: memory for golden node values; images are processed in chunks that fit.
-    The model is put in eval mode; inputs go to the device and dtype of its parameters.
+    ``device``: None runs where the model's parameters are; a ``device`` setting (``auto``,
+    ``cpu``, ``cuda``, ``cuda:N``; see :func:`dnnfi.torchfi.models.use_device`) or a torch.device
+    moves the model there first. The model is put in eval mode; inputs go to its device and the
+    dtype of its parameters.
     """
 
     def __init__(self, model: nn.Module, batch_size: int = 256, input_shape=None, use_fx: bool = True,
-                 cache_mb: float = 2048, rows: int = PASS_ROWS["torch"]):
+                 cache_mb: float = 2048, rows: int = PASS_ROWS["torch"], device: str | torch.device | None = None):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
+        self.device = place(model, device)
         self.model = model.eval()
         self.batch_size = batch_size
         self.rows = rows
         self.use_fx = use_fx
         self.cache_bytes = cache_mb * 2**20
         param = next(model.parameters(), None)
-        self.device = param.device if param is not None else torch.device("cpu")
         self.dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self._sites: pd.DataFrame | None = None

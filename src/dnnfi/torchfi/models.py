@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from dnnfi.devices import resolve
 from dnnfi.health import key_prefix, missing_file, unreadable
+
+log = logging.getLogger(__name__)
 
 
 def digits_mlp(in_channels=1, classes=10, size=8):
@@ -129,14 +134,48 @@ def build(architecture: str, input_shape, classes: int, pretrained: bool = False
     return ARCHITECTURES[architecture](channels, classes, height)
 
 
+def use_device(device: str | torch.device = "auto", key: str | None = None, strict: bool = True) -> torch.device:
+    """The torch.device of a ``device`` setting (:func:`dnnfi.devices.resolve`: one line naming
+    ``key`` when PyTorch sees no such GPU; logged when ``key`` is given). On a GPU it makes the process's kernels
+    deterministic and fp32 exact first (docs/semantics.md, section 15); ``strict=False``
+    (training) warns instead of failing on an op that has no deterministic CUDA kernel."""
+    name = resolve(str(device), torch.cuda.device_count(), "PyTorch (torch.cuda.device_count())", key)
+    if name != "cpu":
+        # read when cuBLAS starts (the first matmul): with it cuBLAS reduces in a fixed order
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=not strict)
+        torch.backends.cudnn.benchmark = False  # the same convolution algorithm in every pass
+        torch.backends.cudnn.deterministic = True
+        # fp32 stays fp32: TF32 would round a flipped low mantissa bit away in the next layer
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+    if key:  # a job's log says where it ran
+        what = torch.cuda.get_device_name(name) if name != "cpu" else "CPU"
+        log.info("PyTorch device %s, %s (config key %s: %s)", name, what, key, device)
+    return torch.device(name)
+
+
+def place(model: nn.Module, device: str | torch.device | None = None) -> torch.device:
+    """Move ``model`` to a ``device`` setting (:func:`use_device`; None leaves it where it is);
+    returns the device its parameters are on (the CPU for a model without any)."""
+    if device is not None:
+        target = use_device(device)
+        model.to(target)
+        return target
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def to_tensor(x: np.ndarray) -> torch.Tensor:
     """NHWC float array (as stored by the data rule) -> NCHW float32 tensor."""
     return torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1), dtype=np.float32))
 
 
 def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, learning_rate: float, seed: int):
-    """Adam on cross-entropy; returns the per-epoch mean training loss."""
+    """Adam on cross-entropy, on the device of the model's parameters; returns the per-epoch
+    mean training loss."""
     torch.manual_seed(seed)
+    device = place(model)
     data = torch.utils.data.TensorDataset(to_tensor(x), torch.from_numpy(y.astype(np.int64)))
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -145,6 +184,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_siz
     for _ in range(epochs):
         total = 0.0
         for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad()
             loss = nn.functional.cross_entropy(model(xb), yb)
             loss.backward()

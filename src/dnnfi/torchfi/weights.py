@@ -17,7 +17,7 @@ from torch import nn
 
 from dnnfi.faults import corrupt_weights, tensor_stats, validate_faults
 from dnnfi.torchfi.faultops import format_name, from_numpy, to_numpy
-from dnnfi.torchfi.models import predict_logits
+from dnnfi.torchfi.models import place, predict_logits
 
 LAYER_TYPES = {"conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d), "linear": (nn.Linear,)}
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
@@ -64,9 +64,11 @@ def weight_sites(model: nn.Module, layer_types=("conv", "linear"), biases: bool 
 class WeightInjector:
     """Weight fault lists on a PyTorch model: parameters corrupted in place for a replica, logits
     from full forwards at the fixed pass shape (:func:`dnnfi.torchfi.models.predict_logits`), so a
-    replica that changes no bit gives bit-identical logits."""
+    replica that changes no bit gives bit-identical logits. ``device``: see
+    :class:`dnnfi.torchfi.activations.TorchInjector` (None: where the model is)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, device: str | torch.device | None = None):
+        place(model, device)
         self.model = model.eval()
         self._params = dict(model.named_parameters())
         self._all = _table(self._params)

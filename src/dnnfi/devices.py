@@ -1,0 +1,48 @@
+"""The ``device`` setting (config/README.md; docs/semantics.md, section 15), framework-free.
+
+``auto`` is the first GPU the framework sees (the job's GPU: SLURM and ``CUDA_VISIBLE_DEVICES``
+number a job's GPUs from 0), else the CPU; ``cpu``; ``cuda`` (= ``cuda:0``) or ``cuda:N``, which
+stop with one line naming the config key where the framework sees no such GPU. The frameworks
+only count their GPUs: :func:`dnnfi.torchfi.models.use_device`, :func:`dnnfi.kerasfi.models.use_device`.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: values of the ``device`` setting (the config schema has the same pattern)
+DEVICE = re.compile(r"auto|cpu|cuda|cuda:[0-9]+")
+
+
+class DeviceError(ValueError):
+    """A device setting this machine cannot honour; the message is one line naming the key."""
+
+
+def setting(config: dict, model: str) -> dict:
+    """A model's ``device`` and the config key it comes from (the model's own, else the top level)."""
+    spec = config["models"][model]
+    if "device" in spec:
+        return {"device": spec["device"], "key": f"models.{model}.device"}
+    return {"device": config.get("device", "auto"), "key": "device"}
+
+
+def needs_gpu(device: str) -> bool:
+    """Whether a job must be given a GPU (the rules' ``gpu`` resource): ``cuda`` and ``cuda:N``.
+    ``auto`` takes whatever the job was given and asks for nothing."""
+    return device.startswith("cuda")
+
+
+def resolve(device: str, gpus: int, framework: str, key: str | None = None) -> str:
+    """``cpu`` or ``cuda:N`` for ``device`` on a machine where the framework sees ``gpus`` GPUs
+    (``framework``: its name and the call that counted them, for the message)."""
+    where = f"config key {key}: " if key else ""
+    if not DEVICE.fullmatch(device):
+        raise DeviceError(f"{where}unknown device {device!r}, expected auto, cpu, cuda or cuda:N")
+    if device == "cpu" or (device == "auto" and not gpus):
+        return "cpu"
+    index = int(device.partition(":")[2] or 0)
+    if index >= gpus:
+        seen = f"{gpus} GPU{'s' if gpus > 1 else ''} (up to cuda:{gpus - 1})" if gpus else "no GPU"
+        raise DeviceError(f"{where}device {device} requested, but {framework} sees {seen} on this machine; "
+                          "expected auto or cpu here, or a job on a GPU node")
+    return f"cuda:{index}"

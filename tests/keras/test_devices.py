@@ -1,0 +1,69 @@
+"""The `device` argument of the Keras injectors and the jobs' device resolution: on the CPU,
+``device="cpu"`` and ``"auto"`` (no GPU here) give bit-identical results to the default
+placement; ``cuda`` without a GPU stops with one line; on a GPU (run where one exists) a fault
+list gives bit-identical logits at batch sizes 1 and 64 and on a rerun."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import zoo
+from mixed_faults import assert_identical, mixed_fault_list
+
+from dnnfi.devices import DeviceError
+from dnnfi.faults import draw_weight_faults
+from dnnfi.kerasfi.engine import KerasInjector
+from dnnfi.kerasfi.models import use_device
+from dnnfi.kerasfi.weights import WeightInjector
+from dnnfi.seeds import rng_for
+
+GPU = bool(tf.config.list_physical_devices("GPU"))
+
+
+@pytest.fixture(scope="module")
+def model_and_faults(images16):
+    model = zoo()
+    return model, mixed_fault_list(KerasInjector(model).sites(), 5, len(images16), 100, 20)
+
+
+@pytest.mark.skipif(GPU, reason="checks the CPU fallback: this machine has a GPU")
+def test_cpu_and_auto_give_the_default_results(model_and_faults, images16, caplog):
+    model, faults = model_and_faults
+    reference = KerasInjector(model, batch_size=64).logits(faults, images16, progress=False)
+    for device in ("cpu", "auto"):
+        injector = KerasInjector(model, batch_size=64, device=device)
+        assert injector.device == "/CPU:0"
+        assert_identical(reference, injector.logits(faults, images16, progress=False), f"device={device}")
+    weights = draw_weight_faults(WeightInjector(model).sites(), rng_for(0, "dev"), rate=0.05, fault_model="random")
+    default, on_cpu = WeightInjector(model), WeightInjector(model, device="cpu")
+    with default.applied(weights):
+        expected = default.logits(images16)
+    with on_cpu.applied(weights):
+        np.testing.assert_array_equal(on_cpu.logits(images16).view(np.uint32), expected.view(np.uint32))
+    with caplog.at_level(logging.INFO, logger="dnnfi"):
+        assert use_device("auto", "device") == "/CPU:0"
+    assert "TensorFlow device /CPU:0 (config key device: auto)" in caplog.text
+
+
+@pytest.mark.skipif(GPU, reason="needs a machine without a GPU")
+def test_cuda_without_a_gpu_is_refused_in_one_line(model_and_faults):
+    model, _ = model_and_faults
+    for make in (lambda: KerasInjector(model, device="cuda"), lambda: WeightInjector(model, device="cuda:1")):
+        with pytest.raises(DeviceError, match=r"^device cuda(:1)? requested, but TensorFlow "
+                                              r"\(tf.config.list_physical_devices\('GPU'\)\) sees no GPU on this machine"):
+            make()
+    with pytest.raises(DeviceError, match="^config key models.k.device: unknown device 'cuda:'"):
+        use_device("cuda:", "models.k.device")
+
+
+@pytest.mark.skipif(not GPU, reason="needs a GPU")
+def test_gpu_results_are_deterministic_and_batch_independent(model_and_faults, images16):
+    model, faults = model_and_faults
+    injector = KerasInjector(model, batch_size=64, device="cuda")
+    assert injector.device == "/GPU:0"
+    reference = injector.logits(faults, images16, progress=False)
+    assert_identical(reference, injector.logits(faults, images16, progress=False), "rerun on the GPU")
+    alone = KerasInjector(model, batch_size=1, device="cuda").logits(faults.iloc[:40], images16, progress=False)
+    assert_identical(tuple(r[:40] for r in reference), alone, "batch size 1 vs 64 on the GPU")

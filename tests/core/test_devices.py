@@ -90,15 +90,17 @@ def test_import_loads_no_framework():
     assert out.strip() == "[]"
 
 
-def swapped(text: str) -> list[str]:
-    """The pinned lines of a requirements or env file, TensorFlow's CPU build swapped for its CUDA one."""
-    lines = [line.split("#")[0].rstrip() for line in text.splitlines()]
-    return [line.replace("tensorflow-cpu==", "tensorflow[and-cuda]==") for line in lines if line.strip()]
+def pins(path: str) -> list[str]:
+    """The pinned lines of a requirements or env file, comments dropped."""
+    lines = [line.split("#")[0].strip(" -") for line in (REPO / path).read_text().splitlines()]
+    return [line for line in lines if "=" in line]
 
 
-@pytest.mark.parametrize("cpu, gpu", [("requirements.txt", "requirements-gpu.txt"),
-                                      ("envs/tensorflow.yaml", "envs/tensorflow-gpu.yaml")])
-def test_gpu_variants_pin_the_cpu_versions_with_tensorflow_cuda(cpu, gpu):
-    ours, theirs = swapped((REPO / cpu).read_text()), swapped((REPO / gpu).read_text())
-    assert ours == theirs
-    assert "tensorflow[and-cuda]==2.21.0" in " ".join(theirs)
+def test_gpu_variants_are_the_cpu_pins_with_tensorflow_cuda_and_its_libraries():
+    cuda = [p for p in pins("requirements-gpu.txt") if p.startswith("nvidia-")]
+    assert len(cuda) == 12 and all(p.endswith("-cu12") for p in (p.split("==")[0] for p in cuda))
+    for cpu, gpu in (("requirements.txt", "requirements-gpu.txt"), ("envs/tensorflow.yaml", "envs/tensorflow-gpu.yaml")):
+        swapped = [p.replace("tensorflow-cpu==", "tensorflow[and-cuda]==") for p in pins(cpu)]
+        assert [p for p in pins(gpu) if not p.startswith("nvidia-")] == swapped
+        assert [p for p in pins(gpu) if p.startswith("nvidia-")] == cuda
+        assert "tensorflow[and-cuda]==2.21.0" in swapped

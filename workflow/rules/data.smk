@@ -4,7 +4,7 @@ rule prepare_data:
     log:
         "results/logs/prepare_data/{dataset}/{split}.log",
     conda:
-        "../../envs/tensorflow.yaml"
+        TENSORFLOW_ENV
     resources:
         mem_mb=8000,
     params:

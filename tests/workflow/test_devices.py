@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from .snakemake_runner import demo_config, snakemake
+from .snakemake_runner import REPO, demo_config, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -22,7 +22,8 @@ def planned_jobs(stdout: str) -> list[dict]:
         fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
         wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("wildcards", "")))
         resources = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("resources", "")))
-        jobs.append({"rule": block.split(":")[0], "model": wildcards.get("model"), "gpu": resources.get("gpu")})
+        jobs.append({"rule": block.split(":")[0], "model": wildcards.get("model"), "gpu": resources.get("gpu"),
+                     "partition": resources.get("slurm_partition")})
     return jobs
 
 
@@ -95,3 +96,20 @@ def test_cuda_without_a_gpu_stops_its_job_with_one_line_and_jobs_log_their_devic
     for log in ("train", "baseline"):
         text = (tmp_path / f"results/logs/{log}/digits/t_auto.log").read_text()
         assert "PyTorch device cpu, CPU (config key device: auto)" in text
+
+
+def test_slurm_profile_sends_model_jobs_to_the_partition_named_once(tmp_path):
+    """The profile with only its model-job partition renamed: jobs of cuda models carry `gpu=1`
+    (the plugin's `--gpus=1`) and that partition, the other jobs keep the default one."""
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    text = (REPO / "profiles/slurm/config.yaml").read_text()
+    assert text.count('slurm_partition: "main"     # their partition') == 1
+    (profile / "config.yaml").write_text(text.replace('slurm_partition: "main"     # their', 'slurm_partition: "gpu"  # their'))
+    config = demo_config()
+    config["device"] = "cuda"
+    result = snakemake(tmp_path / "work", config, "-n", "--workflow-profile", str(profile))
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result.stdout)
+    assert {(j["rule"] in MODEL_RULES, j["partition"], j["gpu"]) for j in jobs} == {
+        (True, "gpu", "1"), (False, "main", None)}

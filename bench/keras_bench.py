@@ -12,7 +12,9 @@ For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32
 - peak resident memory of the process after each phase (monotonic).
 
 ``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``): where everything runs, as the pipeline's
-``device`` setting. Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
+``device`` setting.
+
+Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
 Not a test: numbers depend on the machine and its load.
 """
 

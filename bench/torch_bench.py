@@ -119,7 +119,8 @@ def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64)
                 dim1=[int(w[0]) for w in where], dim2=[int(w[1]) for w in where], dim3=[int(w[2]) for w in where],
                 function=fi.flip,
             )
-            faulty.append(corrupted(images[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))]).cpu().numpy())
+            rows = torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))
+            faulty.append(corrupted(images[rows]).cpu().numpy())
     result = summarize_logits(golden[faults["image"].to_numpy()], np.concatenate(faulty))
     return time.perf_counter() - start, result
 

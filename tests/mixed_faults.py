@@ -1,10 +1,15 @@
-"""Engine-test helpers: a mixed fault list and the bit-identity check (framework-free,
-importable from every test process)."""
+"""Engine-test helpers: a mixed fault list, the bit-identity checks and the device refusal
+check (framework-free, importable from every test process)."""
+
+import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from dnnfi.faults import draw_activation_faults
+from dnnfi.devices import DeviceError
+from dnnfi.faults import draw_activation_faults, draw_weight_faults
+from dnnfi.seeds import rng_for
 from dnnfi.outcomes import classify, summarize_logits
 
 
@@ -33,3 +38,22 @@ def assert_identical(reference: tuple, other: tuple, what: str) -> None:
         assert same.all(), f"{what}: {name} logits differ in {np.count_nonzero(~same)} of {len(same)} faults"
     outcomes = [classify(summarize_logits(*r))["outcome"].astype(str).to_numpy() for r in (reference, other)]
     np.testing.assert_array_equal(*outcomes, err_msg=what)
+
+
+def assert_same_replica(default, other, images: np.ndarray, rate: float) -> None:
+    """One random-value weight replica gives bit-identical logits through two weight injectors
+    of the same model (e.g. the default device and ``device="cpu"``)."""
+    faults = draw_weight_faults(default.sites(), rng_for(0, "replica"), rate=rate, fault_model="random")
+    with default.applied(faults):
+        expected = default.logits(images)
+    with other.applied(faults):
+        np.testing.assert_array_equal(other.logits(images).view(np.uint32), expected.view(np.uint32))
+
+
+def assert_refused_without_gpu(injector, weight_injector, model, framework: str) -> None:
+    """Both injectors of a framework, asked for a GPU on a machine without one, stop with the
+    one-line message (``framework``: its name and GPU count call, as in the message)."""
+    for make, device in ((injector, "cuda"), (weight_injector, "cuda:1")):
+        message = f"^device {device} requested, but {re.escape(framework)} sees no GPU on this machine; expected auto"
+        with pytest.raises(DeviceError, match=message):
+            make(model, device=device)

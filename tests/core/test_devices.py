@@ -61,7 +61,8 @@ def test_schema_accepts_what_the_resolver_accepts():
     schema = C.load_schema()
     top, model = schema["properties"]["device"], schema["properties"]["models"]["additionalProperties"]
     assert top["pattern"] == model["properties"]["device"]["pattern"] == f"^({DEVICE.pattern})$"
-    assert top["default"] == "auto" and "default" not in model["properties"]["device"]  # else it would hide the top level
+    # a model default would hide the top level
+    assert top["default"] == "auto" and "default" not in model["properties"]["device"]
 
 
 def check(edit) -> dict:
@@ -99,7 +100,8 @@ def pins(path: str) -> list[str]:
 def test_gpu_variants_are_the_cpu_pins_with_tensorflow_cuda_and_its_libraries():
     cuda = [p for p in pins("requirements-gpu.txt") if p.startswith("nvidia-")]
     assert len(cuda) == 12 and all(p.endswith("-cu12") for p in (p.split("==")[0] for p in cuda))
-    for cpu, gpu in (("requirements.txt", "requirements-gpu.txt"), ("envs/tensorflow.yaml", "envs/tensorflow-gpu.yaml")):
+    for cpu, gpu in (("requirements.txt", "requirements-gpu.txt"),
+                     ("envs/tensorflow.yaml", "envs/tensorflow-gpu.yaml")):
         swapped = [p.replace("tensorflow-cpu==", "tensorflow[and-cuda]==") for p in pins(cpu)]
         assert [p for p in pins(gpu) if not p.startswith("nvidia-")] == swapped
         assert [p for p in pins(gpu) if p.startswith("nvidia-")] == cuda

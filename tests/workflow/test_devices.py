@@ -105,7 +105,8 @@ def test_slurm_profile_sends_model_jobs_to_the_partition_named_once(tmp_path):
     profile.mkdir()
     text = (REPO / "profiles/slurm/config.yaml").read_text()
     assert text.count('slurm_partition: "main"     # their partition') == 1
-    (profile / "config.yaml").write_text(text.replace('slurm_partition: "main"     # their', 'slurm_partition: "gpu"  # their'))
+    renamed = text.replace('slurm_partition: "main"     # their', 'slurm_partition: "gpu"  # their')
+    (profile / "config.yaml").write_text(renamed)
     config = demo_config()
     config["device"] = "cuda"
     result = snakemake(tmp_path / "work", config, "-n", "--workflow-profile", str(profile))

@@ -136,9 +136,9 @@ def build(architecture: str, input_shape, classes: int, pretrained: bool = False
 
 def use_device(device: str | torch.device = "auto", key: str | None = None, strict: bool = True) -> torch.device:
     """The torch.device of a ``device`` setting (:func:`dnnfi.devices.resolve`: one line naming
-    ``key`` when PyTorch sees no such GPU; logged when ``key`` is given). On a GPU it makes the process's kernels
-    deterministic and fp32 exact first (docs/semantics.md, section 15); ``strict=False``
-    (training) warns instead of failing on an op that has no deterministic CUDA kernel."""
+    ``key`` when PyTorch sees no such GPU; logged when ``key`` is given). On a GPU it first makes
+    the process's kernels deterministic and fp32 exact (docs/semantics.md, section 15);
+    ``strict=False`` (training) warns instead of failing on an op without a deterministic kernel."""
     name = resolve(str(device), torch.cuda.device_count(), "PyTorch (torch.cuda.device_count())", key)
     if name != "cpu":
         # read when cuBLAS starts (the first matmul): with it cuBLAS reduces in a fixed order

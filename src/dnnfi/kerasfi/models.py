@@ -183,8 +183,13 @@ def use_device(device: str = "auto", key: str | None = None) -> str:
     (docs/semantics.md, section 15)."""
     import tensorflow as tf
 
-    gpus = len(tf.config.list_physical_devices("GPU"))
-    name = resolve(device, gpus, "TensorFlow (tf.config.list_physical_devices('GPU'))", key)
+    gpus = tf.config.list_physical_devices("GPU")
+    name = resolve(device, len(gpus), "TensorFlow (tf.config.list_physical_devices('GPU'))", key)
+    for gpu in gpus:  # TensorFlow would map all of a GPU's memory for the first job on it
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # TensorFlow already runs: its allocation policy is fixed (results are not affected)
+            break
     if name != "cpu":
         tf.config.experimental.enable_op_determinism()
         # fp32 stays fp32: TF32 would round a flipped low mantissa bit away in the next layer

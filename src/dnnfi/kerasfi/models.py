@@ -179,8 +179,8 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
 def use_device(device: str = "auto", key: str | None = None) -> str:
     """The TensorFlow device (``/CPU:0``, ``/GPU:N``) of a ``device`` setting, for ``tf.device``
     (:func:`dnnfi.devices.resolve`: one line naming ``key`` when TensorFlow sees no such GPU;
-    logged when ``key`` is given). On a GPU it makes the process's ops deterministic and fp32 exact first
-    (docs/semantics.md, section 15)."""
+    logged when ``key`` is given). On a GPU it first makes the process's ops deterministic and
+    fp32 exact (docs/semantics.md, section 15)."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -188,7 +188,7 @@ def use_device(device: str = "auto", key: str | None = None) -> str:
     for gpu in gpus:  # TensorFlow would map all of a GPU's memory for the first job on it
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # TensorFlow already runs: its allocation policy is fixed (results are not affected)
+        except RuntimeError:  # TensorFlow already runs: its allocation policy (not a result) is fixed
             break
     if name != "cpu":
         tf.config.experimental.enable_op_determinism()

@@ -4,7 +4,7 @@ from dnnfi.campaign import baseline_job
 log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
 
-model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}")
+model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}", snakemake.params.spec["precision"])
 table = baseline_job(snakemake, model, models.predict_logits, models.named_weights,
                      snakemake.params.spec.get("allow_nonfinite", False))
 log.info("top-1 accuracy %.4f on %d images", table["correct"].mean(), len(table))

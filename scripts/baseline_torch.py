@@ -3,7 +3,7 @@ from dnnfi.campaign import baseline_job
 from dnnfi.torchfi import models
 
 log = runlog.start(snakemake.log[0])
-model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}")
+model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}", snakemake.params.spec["precision"])
 table = baseline_job(snakemake, model, models.predict_logits, models.named_tensors,
                      snakemake.params.spec.get("allow_nonfinite", False))
 log.info("top-1 accuracy %.4f on %d images", table["correct"].mean(), len(table))

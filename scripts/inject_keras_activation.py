@@ -9,7 +9,8 @@ def injector(shape):
     from dnnfi.kerasfi import models
     from dnnfi.kerasfi.engine import KerasInjector
 
-    return KerasInjector(models.load(snakemake.input.model), batch_size=snakemake.params.campaign["batch_size"])
+    model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
+    return KerasInjector(model, batch_size=snakemake.params.campaign["batch_size"])
 
 
 results = activation_job(snakemake, injector)

@@ -10,7 +10,7 @@ def injector(shape):
     from dnnfi.torchfi.activations import TorchInjector
 
     height, width, channels = shape
-    model = models.load(snakemake.input.model)
+    model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
     return TorchInjector(model, snakemake.params.campaign["batch_size"], input_shape=(channels, height, width))
 
 

@@ -4,6 +4,7 @@ from dnnfi.torchfi import models
 from dnnfi.torchfi.weights import WeightInjector
 
 log = runlog.start(snakemake.log[0])
-table = weight_rate_job(snakemake, WeightInjector(models.load(snakemake.input.model)))
+model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
+table = weight_rate_job(snakemake, WeightInjector(model))
 log.info("%d replicas: mean top-1 error %.4f", len(table), table["top1_error"].mean())
 table.to_parquet(snakemake.output[0])

@@ -16,7 +16,7 @@ rule train_keras:
         mem_mb=4000,
         runtime=60,
     params:
-        spec=model_params,
+        spec=train_params,
         seed=config["seed"],
     script:
         "../../scripts/train_keras.py"
@@ -40,7 +40,7 @@ rule train_torch:
         mem_mb=4000,
         runtime=60,
     params:
-        spec=model_params,
+        spec=train_params,
         seed=config["seed"],
     script:
         "../../scripts/train_torch.py"

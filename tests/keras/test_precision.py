@@ -98,3 +98,25 @@ def test_weight_faults_in_the_format(shared, cifar, precision):
     assert (faults["bit"] == 14).sum() > 3 and not np.array_equal(faulty, before)
     np.testing.assert_array_equal(bits_at(), before_bits)  # restored bit-exactly
     np.testing.assert_array_equal(injector.logits(images), before)
+
+
+def test_nested_and_shared_layers_are_converted_and_exact(images16):
+    """A mixed_float16 graph with a nested Sequential and a layer called twice, run in bfloat16:
+    every layer (the float32 logits too) and variable in the format, and the engine exact."""
+    from conftest import zoo
+
+    from dnnfi.kerasfi.models import with_precision
+
+    model = with_precision(zoo("mixed_float16"), "bfloat16")
+    injector = KerasInjector(model, batch_size=64)
+    sites = injector.sites()
+    assert sites["site"].tolist()[:6] == ["stem", "inner/inner_dw", "inner/inner_bn", "inner/inner_relu",
+                                         "shared_pw:0", "shared_pw:1"]
+    assert set(sites["dtype"]) == {"bfloat16"} and {str(v.dtype) for v in model.weights} == {"bfloat16"}
+    eligible = sites[sites["eligible"]]
+    faults = draw_activation_faults(eligible, 150, rng_for(7, "zoo"), np.arange(len(images16)))
+    golden, faulty = injector.logits(faults, images16, progress=False)
+    ref_golden, ref_faulty = reference_logits(model, faults, images16.astype(ml_dtypes.bfloat16), compiled=True)
+    np.testing.assert_array_equal(golden, ref_golden.astype(np.float32))
+    np.testing.assert_array_equal(faulty, ref_faulty.astype(np.float32))
+    assert (classify(summarize_logits(golden, faulty))["outcome"] != "masked").sum() > 20

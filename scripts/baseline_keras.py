@@ -5,7 +5,7 @@ log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
 
 with models.on_device(**snakemake.params.device):
-    model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}")
+    model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}", snakemake.params.spec["precision"])
     table = baseline_job(snakemake, model, models.predict_logits, models.named_weights,
                          snakemake.params.spec.get("allow_nonfinite", False))
 log.info("top-1 accuracy %.4f on %d images", table["correct"].mean(), len(table))

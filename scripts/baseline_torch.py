@@ -3,7 +3,7 @@ from dnnfi.campaign import baseline_job
 from dnnfi.torchfi import models
 
 log = runlog.start(snakemake.log[0])
-model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}").to(
+model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}", snakemake.params.spec["precision"]).to(
     models.use_device(**snakemake.params.device))
 table = baseline_job(snakemake, model, models.predict_logits, models.named_tensors,
                      snakemake.params.spec.get("allow_nonfinite", False))

@@ -11,7 +11,7 @@ def injector(shape):
 
     device = snakemake.params.device
     with models.on_device(**device):  # the model's variables live there too
-        model = models.load(snakemake.input.model)
+        model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
     return KerasInjector(model, batch_size=snakemake.params.campaign["batch_size"], device=device["device"])
 
 

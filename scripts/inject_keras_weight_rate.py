@@ -6,6 +6,7 @@ from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorF
 from dnnfi.kerasfi.weights import WeightInjector  # noqa: E402
 
 with models.on_device(**snakemake.params.device):
-    table = weight_rate_job(snakemake, WeightInjector(models.load(snakemake.input.model)))
+    model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
+    table = weight_rate_job(snakemake, WeightInjector(model))
 log.info("%d replicas: mean top-1 error %.4f", len(table), table["top1_error"].mean())
 table.to_parquet(snakemake.output[0])

@@ -10,7 +10,8 @@ def injector(shape):
     from dnnfi.torchfi.activations import TorchInjector
 
     height, width, channels = shape
-    model = models.load(snakemake.input.model).to(models.use_device(**snakemake.params.device))
+    model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"]).to(
+        models.use_device(**snakemake.params.device))
     return TorchInjector(model, snakemake.params.campaign["batch_size"], input_shape=(channels, height, width))
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from dnnfi.faults import FAULT_COLUMNS, draw_activation_faults, draw_weight_faults, shard_slice
 from dnnfi.outcomes import classify, error_rates, summarize_logits, top_k
+from dnnfi.precision import check_format
 from dnnfi.samplesize import sequential_stop
 from dnnfi.seeds import rng_for
 
@@ -103,7 +104,9 @@ def activation_job(smk, make_injector) -> pd.DataFrame:
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], smk.params.model["preprocess"])
     correct = pd.read_parquet(smk.input.baseline)["correct"].to_numpy()[keep]
-    results = activation_shard(make_injector(x.shape[1:]), x, correct, spec, w.dataset, w.model, int(w.shard))
+    injector = make_injector(x.shape[1:])
+    check_format(injector.sites(), smk.params.model["precision"], f"models.{w.model}")
+    results = activation_shard(injector, x, correct, spec, w.dataset, w.model, int(w.shard))
     results["image"] = keep[results["image"].to_numpy()]  # index into the whole test split, as in the baseline
     return results
 
@@ -154,6 +157,7 @@ def weight_rate_job(smk, injector) -> pd.DataFrame:
     test = Split.load(smk.input.test).spread(spec["images"])
     x = preprocess(test.x, smk.params.model["preprocess"])
     sites = injector.sites(spec["layer_types"], spec["biases"], spec["normalization"])
+    check_format(sites, smk.params.model["precision"], f"models.{w.model}")
     rows = []
     for frate, perturbation, replica, rng in tqdm(weight_units(spec, w.dataset, w.model, int(w.shard)), desc="replicas"):
         faults = draw_weight_faults(sites, rng, rate=frate, fault_model=perturbation, bits=spec["bits"])

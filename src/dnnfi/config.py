@@ -362,12 +362,28 @@ def check_weight_rate(name: str, campaign: dict) -> None:
                           f"which perturbations {campaign['perturbations']} do not include")
 
 
+def check_bits_fit(name: str, campaign: dict, models: dict) -> None:
+    """A campaign's ``bits`` must lie in the width of every model's precision (a float32 model
+    may still hold narrower tensors of its own: its jobs check each fault's bit)."""
+    from dnnfi.precision import width
+
+    for model in campaign["models"]:
+        bits = width(models[model]["precision"])
+        wide = [b for b in campaign["bits"] or () if b >= bits]
+        if wide:
+            raise ConfigError(
+                f"config key campaigns.{name}.bits: bits {wide} outside the {bits} bits (0..{bits - 1}) of model "
+                f"{model} (precision {models[model]['precision']})"
+            )
+
+
 def check_campaign(name: str, campaign: dict, models: dict) -> None:
     for model in campaign["models"]:
         if model not in models:
             raise ConfigError(
                 f"config key campaigns.{name}.models: unknown model {model!r}, expected one of {sorted(models)}"
             )
+    check_bits_fit(name, campaign, models)
     if campaign["kind"] == "activation":
         check_activation(name, campaign)
     else:

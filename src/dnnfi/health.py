@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dnnfi.bitflip import FORMATS
+
 NamedArrays = Iterable[tuple[str, np.ndarray]]
 
 
@@ -38,7 +40,7 @@ def first_nonfinite(tensors: NamedArrays | Callable[[], NamedArrays]) -> str | N
     (so that a framework converts its tensors one at a time, and only when needed)."""
     for name, array in tensors() if callable(tensors) else tensors:
         array = np.asarray(array)
-        if not np.issubdtype(array.dtype, np.inexact):
+        if not (np.issubdtype(array.dtype, np.inexact) or array.dtype.name in FORMATS):  # bfloat16 is not np.inexact
             continue  # integer buffers (e.g. BatchNorm's num_batches_tracked) cannot hold NaN
         nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
         if nan or inf:

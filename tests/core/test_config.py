@@ -244,3 +244,26 @@ def test_failure_lines_name_the_log_and_the_last_error(tmp_path):
 )
 def test_keys_that_would_be_ignored_stop_the_run(campaign, edit, message):
     assert message in error(lambda c: c["campaigns"][campaign].update(edit))
+
+
+def test_precision_defaults_to_float32_and_is_checked():
+    assert checked()["models"]["torch_cnn"]["precision"] == "float32"
+    config = checked(lambda c: c["models"]["torch_cnn"].update(precision="bfloat16"))
+    assert config["models"]["torch_cnn"]["precision"] == "bfloat16"
+    message = error(lambda c: c["models"]["keras_branchy"].update(precision="fp16"))
+    assert message.startswith("config key models.keras_branchy.precision: expected enum")
+    assert "'fp16'" in message and "bfloat16" in message
+
+
+def test_bits_outside_a_16_bit_precision_stop_the_run():
+    def edit(precision, bits):
+        def apply(c):
+            c["models"]["keras_branchy"]["precision"] = precision
+            c["campaigns"]["activation_bitflip"]["bits"] = bits
+        return apply
+
+    assert checked(edit("float16", [10, 14, 15]))["campaigns"]["activation_bitflip"]["bits"] == [10, 14, 15]
+    assert checked(edit("float32", [30, 31]))["models"]["keras_branchy"]["precision"] == "float32"
+    message = error(edit("bfloat16", [7, 16, 30]))
+    assert message == ("config key campaigns.activation_bitflip.bits: bits [16, 30] outside the 16 bits (0..15) "
+                       "of model keras_branchy (precision bfloat16)")

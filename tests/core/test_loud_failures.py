@@ -3,6 +3,7 @@ normal-looking report (framework-free part; tests/keras and tests/torch hold the
 
 from types import SimpleNamespace
 
+import ml_dtypes
 import numpy as np
 import pytest
 from PIL import Image
@@ -29,6 +30,8 @@ def test_first_nonfinite_names_the_first_tensor_in_order_with_counts():
     assert first_nonfinite(tensors) == "b (2 NaN, 1 Inf)"
     assert first_nonfinite(lambda: iter(tensors[2:][::-1])) == "c (1 Inf)"
     assert first_nonfinite(tensors[:2]) is None
+    # Keras gives bfloat16 variables as ml_dtypes arrays, which numpy does not count as inexact
+    assert first_nonfinite([("bf16", np.array([1.0, np.nan], ml_dtypes.bfloat16))]) == "bf16 (1 NaN)"
 
 
 def test_nan_weight_stops_with_the_model_and_the_tensor():

@@ -19,8 +19,9 @@ from dnnfi.outcomes import PASS_ROWS, summarize_logits
 ROWS = PASS_ROWS["keras"]
 
 
-def _forward(model, x, replace, prefix=""):
-    """Outputs of ``model`` on ``x``; ``replace(site, tensor)`` may return a new output."""
+def _forward(model, x, replace, prefix="", compiled=None):
+    """Outputs of ``model`` on ``x``; ``replace(site, tensor)`` may return a new output.
+    ``compiled``: None (eager layer calls) or a dict caching one ``tf.function`` per node."""
     if isinstance(model, keras.Sequential):
         model = model._functional
     depth = model._nodes_by_depth
@@ -36,13 +37,24 @@ def _forward(model, x, replace, prefix=""):
         args, kwargs = node.arguments.fill_in(values)
         name = prefix + names.get(id(node), "")
         if isinstance(node.operation, keras.Model):
-            outs = _forward(node.operation, keras.tree.flatten(args), replace, name + "/")
+            outs = _forward(node.operation, keras.tree.flatten(args), replace, name + "/", compiled)
         else:
-            outs = keras.tree.flatten(node.operation(*args, **kwargs))
+            outs = keras.tree.flatten(_call(node, compiled)(*args, **kwargs))
             outs[0] = replace(name, outs[0])
         for t, v in zip(node.outputs, outs):
             values[id(t)] = v
     return [values[id(t)] for t in model.outputs]
+
+
+def _call(node, compiled):
+    """The node's layer call, eager or as a TensorFlow graph (traced on first use)."""
+    if compiled is None:
+        return node.operation
+    if id(node) not in compiled:
+        import tensorflow as tf
+
+        compiled[id(node)] = tf.function(node.operation, autograph=False)
+    return compiled[id(node)]
 
 
 def _faulty(tensor, rows):
@@ -68,13 +80,18 @@ def run_reference(model, faults, images, rows=ROWS):
     return summarize_logits(golden, faulty), faulty
 
 
-def reference_logits(model, faults, images, rows=ROWS):
+def reference_logits(model, faults, images, rows=ROWS, compiled=False):
     """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes).
 
     Batch row i is fault i's image; the faulty forward replaces, at each layer call, the output
     rows of the faults placed there. The golden forward runs on the same batch unfaulted. Every
     batch has ``rows`` rows: a partial one is padded with unfaulted copies of its first row.
+    ``compiled``: run each layer call as a TensorFlow graph, as the engine does. It matters in
+    float16 / bfloat16 only: there TensorFlow's graph optimizer fuses a convolution or dense
+    product with its bias add (one rounding of the sum), while eager Keras rounds the product
+    before adding the bias; in float32 both give the same bits.
     """
+    cache = {} if compiled else None
     records = faults.to_dict("records")
     golden, faulty = [], []
     for start in range(0, len(records), rows):
@@ -82,11 +99,11 @@ def reference_logits(model, faults, images, rows=ROWS):
         n = len(part)
         part = part + [None] * (rows - n)  # padding rows carry no fault
         x = images[[f["image"] for f in part[:n]] + [part[0]["image"]] * (rows - n)]
-        golden.append(keras.ops.convert_to_numpy(_forward(model, [x], lambda s, t: t)[0])[:n])
+        golden.append(keras.ops.convert_to_numpy(_forward(model, [x], lambda s, t: t, compiled=cache)[0])[:n])
 
         def replace(site, tensor, part=part):
             hits = [f if f is not None and f["site"] == site else None for f in part]
             return _faulty(tensor, hits) if any(h is not None for h in hits) else tensor
 
-        faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace)[0])[:n])
+        faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace, compiled=cache)[0])[:n])
     return np.concatenate(golden), np.concatenate(faulty)

@@ -76,7 +76,7 @@ def data_params(wildcards):
 
 
 def model_params(wildcards):
-    """A model's spec (training, baselines and injections; with `allow_nonfinite`)."""
+    """A model's spec (baselines and injections; with `allow_nonfinite` and `precision`)."""
     return MODELS[wildcards.model]
 
 
@@ -97,13 +97,18 @@ def gpus(wildcards):
 TENSORFLOW_ENV = f"../../envs/{'tensorflow-gpu' if config['conda_envs'] == 'gpu' else 'tensorflow'}.yaml"
 
 
+def _spec_without(model, keys):
+    return {k: v for k, v in MODELS[model].items() if k not in keys}
+
+
+def train_params(wildcards):
+    """A model's spec for training (float32; the precision is applied when it is loaded)."""
+    return _spec_without(wildcards.model, ["precision"])
+
+
 def fetch_params(wildcards):
-    """A model's spec for fetching: `allow_nonfinite` and `device` must not fetch the weights again."""
-    return {
-        k: v
-        for k, v in MODELS[wildcards.model].items()
-        if k not in ("allow_nonfinite", "device")
-    }
+    """A model's spec for fetching: `allow_nonfinite`, `device` and `precision` must not fetch again."""
+    return _spec_without(wildcards.model, ["allow_nonfinite", "device", "precision"])
 
 
 def taxonomy_file(dataset):

@@ -17,7 +17,7 @@ rule train_keras:
         runtime=60,
         gpu=gpus,
     params:
-        spec=model_params,
+        spec=train_params,
         device=device_params,
         seed=config["seed"],
     script:
@@ -43,7 +43,7 @@ rule train_torch:
         runtime=60,
         gpu=gpus,
     params:
-        spec=model_params,
+        spec=train_params,
         device=device_params,
         seed=config["seed"],
     script:

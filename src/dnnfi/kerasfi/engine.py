@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from dnnfi.faults import corrupt_activations, validate_faults
-from dnnfi.kerasfi.graph import Graph
+from dnnfi.kerasfi.graph import Graph, numpy_dtype
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
 
 
@@ -142,7 +142,9 @@ class KerasInjector:
         """Every tensor of the graph for images ``x`` (n, ...), as device tensors by key."""
         import tensorflow as tf
 
-        values = {self.graph.input_keys[0]: tf.convert_to_tensor(x, dtype=self.graph.dtypes[self.graph.input_keys[0]])}
+        key = self.graph.input_keys[0]
+        # rounded to the input's format by numpy (to nearest, ties to even), as torch's .to(dtype)
+        values = {key: tf.convert_to_tensor(np.asarray(x).astype(numpy_dtype(self.graph.dtypes[key])))}
         for step in self.graph.steps:
             for k, out in zip(step.out_keys, self._in_passes(step, [values[k] for k in step.in_keys])):
                 values[k] = out
@@ -154,7 +156,7 @@ class KerasInjector:
         self._check_images(images)
         out = self.graph.output_keys[0]
         return np.concatenate(
-            [self._golden(images[i : i + self.rows])[out].numpy() for i in range(0, len(images), self.rows)]
+            [_float32(self._golden(images[i : i + self.rows])[out]) for i in range(0, len(images), self.rows)]
         )
 
     def _check_images(self, images: np.ndarray) -> None:
@@ -180,7 +182,7 @@ class KerasInjector:
 
     @_on_device
     def logits(self, faults: pd.DataFrame, images: np.ndarray, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes)."""
+        """Golden and faulty logits per fault row, two float32 arrays of shape (len(faults), classes)."""
         self._check_images(images)
         faults = faults.reset_index(drop=True)
         validate_faults(faults, self.sites(), len(images))
@@ -190,14 +192,12 @@ class KerasInjector:
         per_block, rows = self._blocks(len(used))
         out_key = self.graph.output_keys[0]
         shape = (len(faults),) + self.graph.shapes[out_key]
-        golden_rows = faulty = np.empty(shape, np.float32)
+        golden_rows, faulty = np.empty(shape, np.float32), np.empty(shape, np.float32)
         with tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress) as bar:
             for b in range(0, len(used), per_block):
                 block = used[b : b + per_block]
                 golden = self._golden(images[block])
-                logits = golden[out_key].numpy()
-                if b == 0:
-                    golden_rows, faulty = np.empty(shape, logits.dtype), np.empty(shape, logits.dtype)
+                logits = _float32(golden[out_key])
                 pos = np.searchsorted(block, image)
                 mine = np.flatnonzero(np.isin(image, block))
                 mine = mine[np.argsort(step_of[mine], kind="stable")]
@@ -250,7 +250,7 @@ class KerasInjector:
             s += 1
         final = vals[out_key]
         if final is not None:
-            result[_where(ids, alive)] = final.numpy()
+            result[_where(ids, alive)] = _float32(final)
         return result
 
     def _compute(self, step, img, vals, diff, golden) -> None:
@@ -327,6 +327,11 @@ class KerasInjector:
                 vals[k] = tf.concat(parts, 0) if len(parts) > 1 else parts[0]
             diff[k] = np.concatenate([diff[k], d]) if n_old else d
         return np.concatenate([alive, new[enter]]), np.concatenate([img, new_img])
+
+
+def _float32(tensor) -> np.ndarray:
+    """Logits widened to float32: exact for float16 and bfloat16 values (docs/semantics.md section 14)."""
+    return tensor.numpy().astype(np.float32)
 
 
 def _where(ids: np.ndarray, alive: np.ndarray) -> np.ndarray:

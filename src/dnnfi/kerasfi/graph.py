@@ -128,14 +128,14 @@ class Graph:
 
     def image_bytes(self) -> int:
         """Bytes of all tensors of the graph for one image (the golden cache per image)."""
-        return int(sum(np.prod(s) * np.dtype(_np_dtype(d)).itemsize for s, d in zip(self.shapes.values(), self.dtypes.values())))
+        return int(sum(np.prod(s) * np.dtype(numpy_dtype(d)).itemsize for s, d in zip(self.shapes.values(), self.dtypes.values())))
 
     def peak_live_bytes(self) -> int:
         """Largest total size of the tensors alive at once during a forward, for one image."""
         born = {k: -1 for k in self.input_keys}
         for i, s in enumerate(self.steps):
             born.update({k: i for k in s.out_keys})
-        nbytes = {k: int(np.prod(self.shapes[k])) * np.dtype(_np_dtype(self.dtypes[k])).itemsize for k in self.shapes}
+        nbytes = {k: int(np.prod(self.shapes[k])) * np.dtype(numpy_dtype(self.dtypes[k])).itemsize for k in self.shapes}
         return max(
             sum(nbytes[k] for k in born if born[k] <= i < self.last_use.get(k, i))
             + sum(nbytes[k] for k in self.steps[i].out_keys)
@@ -143,7 +143,7 @@ class Graph:
         )
 
 
-def _np_dtype(name: str):
+def numpy_dtype(name: str):
     import ml_dtypes
 
     return ml_dtypes.bfloat16 if name == "bfloat16" else np.dtype(name)

@@ -207,9 +207,10 @@ def on_device(device: str = "auto", key: str | None = None):
     return tf.device(use_device(device, key))
 
 
-def load(path: str | Path, key: str | None = None):
-    """Load a saved Keras model (``.keras`` or ``.h5``); a missing or unreadable file stops with
-    one line naming ``key`` (the config key, when known) and the path."""
+def load(path: str | Path, key: str | None = None, precision: str = "float32"):
+    """Load a saved Keras model (``.keras`` or ``.h5``) and run it in ``precision`` (see
+    :func:`with_precision`); a missing or unreadable file stops with one line naming ``key`` (the
+    config key, when known) and the path."""
     import keras
 
     path = Path(path)
@@ -217,9 +218,42 @@ def load(path: str | Path, key: str | None = None):
     if not path.is_file():
         raise missing_file(key, path, expected)
     try:
-        return keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False)
     except Exception as err:  # a truncated or foreign file fails in many ways: OSError, BadZipFile, ValueError, ...
         raise unreadable(key, path, "Keras model", expected, err) from err
+    return with_precision(model, precision)
+
+
+def with_precision(model, precision: str):
+    """``model`` rebuilt to run in ``precision`` (docs/semantics.md section 14), or ``model``
+    itself for float32.
+
+    A loaded model keeps the dtype policy it was saved with, so it is cloned with every layer
+    under the pure policy ``precision`` (variables and computation in the format, not a
+    ``mixed_*`` policy, whose float32 variables would make weight faults hit float32 bits) and
+    an input of that dtype; the weights are copied, rounded to the format (to nearest, ties to
+    even). Inside a layer Keras may compute wider (BatchNormalization works in float32 and
+    rounds its output), as accelerator kernels accumulate wider: the format holds every weight,
+    the input and every layer output.
+    """
+    import keras
+
+    from dnnfi.kerasfi.graph import _functional, numpy_dtype
+    from dnnfi.precision import check_precision
+
+    if check_precision(precision) == "float32":
+        return model
+    model = _functional(model)
+    if len(model.inputs) != 1:
+        raise ValueError(f"model {model.name!r} has {len(model.inputs)} inputs: precision {precision} needs one")
+
+    def under_policy(layer):
+        return layer.__class__.from_config(layer.get_config() | {"dtype": precision})
+
+    inputs = keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=precision, name=t.name), model.input)
+    clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=under_policy, recursive=True)
+    clone.set_weights([np.asarray(w).astype(numpy_dtype(str(v.dtype))) for w, v in zip(model.get_weights(), clone.weights)])
+    return clone
 
 
 def named_weights(model):

@@ -207,9 +207,9 @@ def save(model: nn.Module, architecture: str, input_shape, classes: int, path: s
 SAVED_FIELDS = ("architecture", "input_shape", "classes", "state_dict")
 
 
-def load(path: str | Path, key: str | None = None) -> nn.Module:
-    """Rebuild a model saved by :func:`save`, in eval mode; ``key``: the config key that names
-    the model, for error messages."""
+def load(path: str | Path, key: str | None = None, precision: str = "float32") -> nn.Module:
+    """Rebuild a model saved by :func:`save`, in eval mode and in ``precision`` (see
+    :func:`with_precision`); ``key``: the config key that names the model, for error messages."""
     expected = f"a torch.save dict of {', '.join(SAVED_FIELDS)} written by the train or fetch rule"
     spec = read_checkpoint(path, expected, key)
     lacking = [f for f in SAVED_FIELDS if f not in spec] if isinstance(spec, dict) else list(SAVED_FIELDS)
@@ -217,7 +217,18 @@ def load(path: str | Path, key: str | None = None) -> nn.Module:
         raise unreadable(key, path, "dnnfi PyTorch model", expected, f"it has no {', '.join(lacking)}")
     model = build(spec["architecture"], spec["input_shape"], spec["classes"], spec.get("pretrained", False))
     load_state(model, spec["state_dict"], path, f"the state dict of a {spec['architecture']}", key)
-    return model.eval()
+    return with_precision(model.eval(), precision)
+
+
+def with_precision(model: nn.Module, precision: str) -> nn.Module:
+    """``model`` with every floating-point parameter and buffer in ``precision`` (docs/semantics.md
+    section 14), rounded to nearest (ties to even) by ``Module.to``; its injectors and
+    :func:`predict_logits` cast the inputs to the parameters' dtype, so each layer computes and
+    outputs the format (inside a layer a kernel may accumulate wider, as PyTorch's float32
+    "opmath" for half formats and accelerators do, and rounds its output to the format)."""
+    from dnnfi.precision import check_precision
+
+    return model.to(getattr(torch, check_precision(precision)))
 
 
 def named_tensors(model: nn.Module):

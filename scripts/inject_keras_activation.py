@@ -4,12 +4,11 @@ from dnnfi.campaign import activation_job
 log = runlog.start(snakemake.log[0])
 
 
-def injector(shape):
+def injector(shape, protection=None):
     # imported here: a sequential round that has nothing left to do never loads TensorFlow
-    from dnnfi.kerasfi import models
-    from dnnfi.kerasfi.engine import KerasInjector
+    from dnnfi.kerasfi.engine import injector_factory
 
-    return KerasInjector(models.load(snakemake.input.model), batch_size=snakemake.params.campaign["batch_size"])
+    return injector_factory(snakemake.input.model, snakemake.params.campaign["batch_size"])(shape, protection)
 
 
 results = activation_job(snakemake, injector)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 METHODS = ("range_restriction", "clip_to_zero")
@@ -53,11 +52,11 @@ def merge_ranges(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def select_sites(sites: pd.DataFrame, layers: str, key: str = "protection.layers") -> pd.Series:
-    """Boolean mask of the protected rows of an engine's sites table (column ``activation``:
-    the site is an activation function's output). ``layers``: ``activations``, ``all`` or a
-    regular expression searched in layer names. Selecting nothing is refused."""
-    if layers == "activations":
-        mask = sites["activation"].astype(bool)
+    """Boolean mask of the protected rows of an engine's sites table. ``layers``: ``activations``
+    (sites whose ``activation`` flag is set: an activation function's output, the last layer
+    excepted), ``all`` or a regular expression searched in layer names. Selecting nothing is refused."""
+    if layers == "activations":  # the last layer's output is the prediction: never an activation to check
+        mask = sites["activation"].astype(bool) & sites["eligible"].astype(bool)
     elif layers == "all":
         mask = pd.Series(True, index=sites.index)
     else:
@@ -88,10 +87,3 @@ class Protection:
         if missing:
             raise ProtectionError(f"{key}: the bounds table has no row for site {missing[0]} (profiled on another model?)")
         return cls(method, {s: (float(table.at[s, "min"]), float(table.at[s, "max"])) for s in chosen})
-
-    def numpy(self, site: str, values: np.ndarray) -> np.ndarray:
-        """``values`` of ``site`` through its checker (unprotected sites unchanged)."""
-        if site not in self.limits:
-            return values
-        lo, hi = (values.dtype.type(b) for b in self.limits[site])
-        return protect(values, lo, hi, values.dtype.type(0), self.method, np.where)

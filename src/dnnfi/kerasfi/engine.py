@@ -364,3 +364,12 @@ def _where(ids: np.ndarray, alive: np.ndarray) -> np.ndarray:
     """Positions of the fault ids ``alive`` within ``ids``."""
     order = {f: i for i, f in enumerate(ids)}
     return np.array([order[f] for f in alive], dtype=np.int64)
+
+
+def injector_factory(model_path, batch_size: int = 256):
+    """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
+    the model file ``model_path`` (loaded once; the shape is the model's own)."""
+    from dnnfi.kerasfi import models
+
+    model = models.load(model_path)
+    return lambda shape, protection=None: KerasInjector(model, batch_size=batch_size, protection=protection)

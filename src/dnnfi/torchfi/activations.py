@@ -397,3 +397,16 @@ def _call_numbers(sites: pd.DataFrame) -> list[int]:
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.float().cpu().numpy()
+
+
+def injector_factory(model_path, batch_size: int = 256):
+    """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
+    the model file ``model_path`` (loaded once)."""
+    from dnnfi.torchfi import models
+
+    model = models.load(model_path)
+
+    def make(shape, protection: Protection | None = None) -> TorchInjector:
+        height, width, channels = shape
+        return TorchInjector(model, batch_size, input_shape=(channels, height, width), protection=protection)
+    return make

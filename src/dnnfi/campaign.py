@@ -115,11 +115,11 @@ def activation_job(smk, make_injector) -> pd.DataFrame:
 
 def protected_injector(make_injector, shape, spec: dict, bounds_csv: str):
     """The injector with the campaign's protection on the sites it selects, bounds from ``bounds_csv``."""
-    from dnnfi.protection import Protection
+    from dnnfi.protection import Protection, read_bounds
 
     p = spec["protection"]
     sites = make_injector(shape).sites()
-    protection = Protection.from_bounds(p["method"], p["layers"], pd.read_csv(bounds_csv), sites,
+    protection = Protection.from_bounds(p["method"], p["layers"], read_bounds(bounds_csv), sites,
                                         key=f"campaigns.{spec['campaign']}.protection")
     return make_injector(shape, protection)
 

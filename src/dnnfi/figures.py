@@ -207,7 +207,8 @@ def protection(table: pd.DataFrame, paths: Paths) -> None:
     """SDC, SCM and DUE rate per model without and with protection, over all injections, and the
     paired difference's interval and McNemar p-value (``dnnfi.paired.protection_table`` rows)."""
     rows = table[table["scenario"] == "all"]
-    long = pd.concat([rows.assign(setting=s, rate=rows[f"rate_{s}"] * 100) for s in ("unprotected", "protected")])
+    long = pd.concat([rows.assign(setting=s, rate=rows[f"rate_{s}"] * 100) for s in ("unprotected", "protected")],
+                     ignore_index=True)
     long["label"] = long["dataset"] + "\n" + long["model"]
     grid = sns.catplot(long, kind="bar", x="label", y="rate", hue="setting", col="measure",
                        col_order=[m for m in ("sdc", "scm", "due") if m in set(rows["measure"])],

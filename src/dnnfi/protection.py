@@ -51,6 +51,11 @@ def merge_ranges(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return bounds.set_index("site").loc[order].reset_index()[BOUNDS_COLUMNS]
 
 
+def read_bounds(path) -> pd.DataFrame:
+    """A bounds table written by the bounds rule (site names stay strings: torch's ``0``, ``1``)."""
+    return pd.read_csv(path, dtype={"site": str, "layer": str})
+
+
 def select_sites(sites: pd.DataFrame, layers: str, key: str = "protection.layers") -> pd.Series:
     """Boolean mask of the protected rows of an engine's sites table. ``layers``: ``activations``
     (sites whose ``activation`` flag is set: an activation function's output, the last layer

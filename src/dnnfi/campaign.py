@@ -97,13 +97,13 @@ def activation_job(smk, make_injector) -> pd.DataFrame:
     from dnnfi.preprocess import preprocess
 
     spec, w = smk.params.campaign, smk.wildcards
-    earlier = [pd.read_parquet(p) for p in smk.input.earlier]
+    earlier = [pd.read_parquet(p) for p in smk.input.earlier]  # none for a protected campaign
     if target_reached(earlier, spec):
         return earlier[0].iloc[:0]
     test = Split.load(smk.input.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], smk.params.model["preprocess"])
-    if spec.get("protection"):
+    if spec.get("protection"):  # a sequential pair's rounds after its stop are empty: so are these
         injector = protected_injector(make_injector, x.shape[1:], spec, smk.input.bounds)
         results = replay(paired_faults(pd.read_parquet(smk.input.paired), keep, spec), injector, x)
     else:

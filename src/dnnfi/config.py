@@ -379,14 +379,13 @@ def inherit_paired(config: dict) -> None:
         key = f"config key campaigns.{name}"
         paired = campaign["paired_with"]
         other = campaigns.get(paired)
+        if isinstance(other, dict) and other.get("kind") not in KINDS:
+            continue  # the schema names the paired campaign's own problem
         if not isinstance(other, dict) or other.get("kind") != "activation" or other.get("paired_with") is not None:
             candidates = sorted(c for c, spec in campaigns.items() if isinstance(spec, dict)
                                 and spec.get("kind") == "activation" and spec.get("paired_with") is None)
             raise ConfigError(f"{key}.paired_with: expected an unprotected activation campaign, one of {candidates}, "
                               f"got {paired!r}")
-        if other.get("sequential"):
-            raise ConfigError(f"{key}.paired_with: campaign {paired} is sequential; a protected campaign needs "
-                              "its fixed fault list")
         for k in campaign:
             if k not in PROTECTED_KEYS:
                 raise ConfigError(f"{key}.{k}: a protected campaign replays the faults of campaigns.{paired} "

@@ -223,8 +223,8 @@ def shard_files(wildcards):
 def earlier_rounds(wildcards):
     """In sequential mode a round reads the rounds before it to decide whether to run."""
     spec = CAMPAIGNS[wildcards.campaign]
-    if spec["kind"] != "activation" or not spec["sequential"]:
-        return []
+    if spec["kind"] != "activation" or not spec["sequential"] or spec["protection"]:
+        return []  # a protected campaign replays its pair's rounds (paired_shard)
     shards = range(int(wildcards.shard))
     return [
         shard_path(wildcards.campaign, wildcards.dataset, wildcards.model, i)

@@ -167,10 +167,6 @@ def shard_path(campaign, dataset, model, shard):
     return f"results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet"
 
 
-def protection_dir(wildcards):
-    return f"results/campaigns/{wildcards.campaign}/{wildcards.dataset}/{wildcards.model}"
-
-
 def paired_shard(wildcards):
     """A protected campaign's shard replays the same shard of its paired campaign (same faults)."""
     spec = CAMPAIGNS[wildcards.campaign]
@@ -186,7 +182,8 @@ def bounds_input(wildcards):
     spec = CAMPAIGNS[wildcards.campaign]
     if spec["kind"] != "activation" or not spec["protection"]:
         return []
-    return protection_dir(wildcards) + "/bounds.csv"
+    w = wildcards
+    return f"results/campaigns/{w.campaign}/{w.dataset}/{w.model}/bounds.csv"
 
 
 def profile_split(wildcards):

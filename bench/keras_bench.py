@@ -11,6 +11,10 @@ For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32
   few hundred injections;
 - peak resident memory of the process after each phase (monotonic).
 
+Protection (``--protection-only`` runs just this row): the engine's fault-free time per image on
+ResNet-8 (ResNet50 without the shared folder) with range restriction / clipping to zero after
+every activation, relative to the engine unprotected (bench/protection_cost.py).
+
 Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
 Not a test: numbers depend on the machine and its load.
 """
@@ -111,9 +115,14 @@ def main() -> None:
     parser.add_argument("--injections", type=int, default=3000)
     parser.add_argument("--baseline-injections", type=int, default=200)
     parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--protection-only", action="store_true", help="only the protection cost row")
     args = parser.parse_args()
 
     import keras
+    import pandas as pd
+
+    from dnnfi.kerasfi.engine import KerasInjector
+    from protection_cost import protection_row
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -124,6 +133,13 @@ def main() -> None:
     tiny = resnet8(args.images)
     if tiny is not None:
         cases.append(("ResNet-8", tiny[0], tiny[1], [1, 32, 128, 512], 256))
+
+    name, model, images = cases[-1][:3]
+    protected = protection_row(name, lambda protection=None: KerasInjector(model, protection=protection),
+                               np.resize(images, (64,) + images.shape[1:]), np.resize(images, (256,) + images.shape[1:]))
+    print(pd.DataFrame([protected]).round(3).to_string(index=False))
+    if args.protection_only:
+        return
 
     rows = []
     for name, model, images, batch_sizes, engine_batch in cases:

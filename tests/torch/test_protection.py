@@ -14,7 +14,7 @@ from dnnfi.torchfi.activations import TorchInjector
 from dnnfi.torchfi.cifar import cifar_resnet
 
 
-@pytest.mark.parametrize("method,layers", [("range_restriction", "activations"), ("clip_to_zero", "relu|fc")])
+@pytest.mark.parametrize("method,layers", [("range_restriction", "activations"), ("clip_to_zero", "relu|linear")])
 def test_protected_resnet_matches_clamping_reference(method, layers):
     """500 mixed faults on a CIFAR ResNet-8 (skip connections); bounds profiled on 4 of the 16
     images, so that golden values fall outside them too."""

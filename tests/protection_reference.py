@@ -11,3 +11,11 @@ def reference_checker(method: str, lo: float, hi: float, values: np.ndarray) -> 
     if method == "clip_to_zero":
         return np.where(outside, values.dtype.type(0), values)
     return np.where(values > hi, hi, np.where(outside, lo, values))
+
+
+#: values at the edges of bounds [0, 1] and their checked values (docs/semantics.md section 12)
+VALUES = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -1.5, 0.25, 1.0, 1.0000001, 7.0], dtype=np.float32)
+EXPECTED = {
+    "range_restriction": [0.0, 1.0, 0.0, -0.0, 0.0, 0.0, 0.25, 1.0, 1.0, 1.0],
+    "clip_to_zero": [0.0, 0.0, 0.0, -0.0, 0.0, 0.0, 0.25, 1.0, 0.0, 0.0],
+}

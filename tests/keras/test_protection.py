@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+from protection_reference import EXPECTED, VALUES
 from test_engine import assert_same_as_reference, seeded_faults
 
 from dnnfi.kerasfi.engine import KerasInjector
 from dnnfi.kerasfi.models import load
 from dnnfi.outcomes import classify
-from dnnfi.protection import Protection
+from dnnfi.protection import Protection, protect
 
 pytestmark = pytest.mark.keras
 
@@ -32,3 +33,12 @@ def test_protected_resnet8_matches_clamping_reference(method, layers, shared):
     assert (engine["outcome"] == "due").sum() == 0
     if method == "range_restriction":
         assert (engine["outcome"] == "sdc").sum() < (unprotected["outcome"] == "sdc").sum()
+
+
+@pytest.mark.parametrize("method", list(EXPECTED))
+def test_checker_on_nan_infinities_and_bounds(method):
+    """tf.where gives the bits of the PyTorch checker and of the numpy reference (same table)."""
+    import tensorflow as tf
+
+    ours = protect(tf.constant(VALUES), tf.constant(0.0), tf.constant(1.0), tf.constant(0.0), method, tf.where).numpy()
+    np.testing.assert_array_equal(ours.view(np.uint32), np.array(EXPECTED[method], np.float32).view(np.uint32))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from protection_reference import reference_checker
+from protection_reference import EXPECTED, VALUES, reference_checker
 from test_activations import assert_matches_reference, mixed_faults
 
 from dnnfi.outcomes import classify
@@ -50,18 +50,11 @@ def test_ranges_are_the_site_extremes():
     assert bounds.loc["layer2.1.relu:0", "max"] == values[0].max().item()
 
 
-EXPECTED = {  # docs/semantics.md section 12, bounds [0, 1]
-    "range_restriction": [0.0, 1.0, 0.0, -0.0, 0.0, 0.0, 0.25, 1.0, 1.0, 1.0],
-    "clip_to_zero": [0.0, 0.0, 0.0, -0.0, 0.0, 0.0, 0.25, 1.0, 0.0, 0.0],
-}
-
-
 @pytest.mark.parametrize("method", list(EXPECTED))
 def test_checker_on_nan_infinities_and_bounds(method):
     """The engine's op (torch.where) and the numpy reference, bit for bit, on NaN, infinities,
     zeros of both signs and values at and just beyond the bounds."""
-    values = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -1.5, 0.25, 1.0, 1.0000001, 7.0], dtype=np.float32)
-    expected = np.array(EXPECTED[method], dtype=np.float32)
+    values, expected = VALUES, np.array(EXPECTED[method], dtype=np.float32)
     t = torch.from_numpy(values)
     ours = protect(t, torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.0), method, torch.where).numpy()
     np.testing.assert_array_equal(ours.view(np.uint32), expected.view(np.uint32))

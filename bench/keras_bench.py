@@ -14,6 +14,10 @@ For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32
 ``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``): where everything runs, as the pipeline's
 ``device`` setting.
 
+Protection (``--protection-only`` runs just this row): the engine's fault-free time per image on
+ResNet-8 (ResNet50 without the shared folder) with range restriction / clipping to zero after
+every activation, relative to the engine unprotected (bench/protection_cost.py).
+
 Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
 Not a test: numbers depend on the machine and its load.
 """
@@ -110,8 +114,13 @@ def resnet8(n_images: int):
 
 
 def measure(args) -> list[tuple]:
-    """One row per model: fault-free, engine and TensorFI+-style times, peak memory, outcomes."""
+    """One row per model: fault-free, engine and TensorFI+-style times, peak memory, outcomes (none
+    with ``--protection-only``); prints the protection cost row first."""
     import keras
+    import pandas as pd
+
+    from dnnfi.kerasfi.engine import KerasInjector
+    from protection_cost import protection_row
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -122,6 +131,13 @@ def measure(args) -> list[tuple]:
     tiny = resnet8(args.images)
     if tiny is not None:
         cases.append(("ResNet-8", tiny[0], tiny[1], [1, 32, 128, 512], 256))
+
+    name, model, images = cases[-1][:3]
+    protected = protection_row(name, lambda protection=None: KerasInjector(model, protection=protection),
+                               np.resize(images, (64,) + images.shape[1:]), np.resize(images, (256,) + images.shape[1:]))
+    print(pd.DataFrame([protected]).round(3).to_string(index=False))
+    if args.protection_only:
+        return []
 
     rows = []
     for name, model, images, batch_sizes, engine_batch in cases:
@@ -140,6 +156,7 @@ def main() -> None:
     parser.add_argument("--baseline-injections", type=int, default=200)
     parser.add_argument("--images", type=int, default=10)
     parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
+    parser.add_argument("--protection-only", action="store_true", help="only the protection cost row")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -150,6 +167,8 @@ def main() -> None:
     with tf.device(device):  # the models' variables and every pass
         rows = measure(args)
     print(f"device={device} tensorflow={tf.__version__}")
+    if not rows:
+        return
     print(f"{'model':<10} {'fault-free s/img':>16} {'best bs':>7} {'engine s/inj':>12} {'tfi+ s/inj':>10} "
           f"{'overhead':>8} {'tfi+ ratio':>10} {'speedup':>7} {'peak MB free/eng/tfi+':>22}  outcomes")
     for name, free, bs, engine, baseline, m1, m2, m3, outcomes in rows:

@@ -11,8 +11,12 @@ Each campaign runs ``--repeats`` times per tool, the tools alternating, and the 
 counts (as ``timeit`` does): on a shared machine slow spells then hit neither tool's figure. The
 weight faults are timed the same way (ours 10x as often: a replica takes milliseconds).
 
-Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D]`` (installs
-pytorchfi if missing; ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
+Protection (``--protection-only`` runs just this row, in about a minute): the engine's fault-free
+time per image on the CIFAR ResNet-20 with range restriction / clipping to zero after every ReLU,
+relative to the engine unprotected (bench/protection_cost.py).
+
+Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D] [--protection-only]``
+(installs pytorchfi if missing; ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
 The last line is ``torch overhead_resnet50=<x> speedup_vs_pytorchfi=<y> weight_speedup_vs_pytorchfi=<z>``
 where the activation speedup is the smaller of the two models'.
 """
@@ -39,6 +43,7 @@ from dnnfi.torchfi.activations import TorchInjector
 from dnnfi.torchfi.cifar import cifar_resnet
 from dnnfi.torchfi.models import use_device
 from dnnfi.torchfi.weights import WeightInjector, weight_sites
+from protection_cost import protection_row
 
 N_FAULTS, N_IMAGES = 3000, 10
 
@@ -197,13 +202,23 @@ def main():
     parser.add_argument("--repeats", type=int, default=2,
                         help="campaigns per tool and model, alternating; the fastest of each counts")
     parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
+    parser.add_argument("--protection-only", action="store_true", help="only the protection cost row")
     args = parser.parse_args()
     if args.repeats < 1 or args.pytorchfi_faults < 1:
         parser.error("--repeats and --pytorchfi-faults must be at least 1")
     device = use_device(args.device)
-    core = ensure_pytorchfi()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
+    torch.manual_seed(0)
+    resnet20 = cifar_resnet(20).eval()
+    protection = pd.DataFrame([protection_row(
+        "resnet20", lambda protection=None: TorchInjector(resnet20, input_shape=(3, 32, 32), device=device,
+                                                  protection=protection),
+        torch.randn(64, 3, 32, 32), torch.randn(256, 3, 32, 32), max(args.repeats, 3))])
+    print(protection.round(3).to_string(index=False))
+    if args.protection_only:
+        return
+    core = ensure_pytorchfi()
     rows = [
         activation_rows(core, "resnet50", torchvision.models.resnet50(weights=None), (3, 224, 224), args.pytorchfi_faults,
                         args.repeats, device),

@@ -4,15 +4,13 @@ from dnnfi.campaign import activation_job
 log = runlog.start(snakemake.log[0])
 
 
-def injector(shape):
+def injector(shape, protection=None):
     # imported here: a sequential round that has nothing left to do never loads TensorFlow
-    from dnnfi.kerasfi import models
-    from dnnfi.kerasfi.engine import KerasInjector
+    from dnnfi.kerasfi.engine import injector_factory
 
-    device = snakemake.params.device
-    with models.on_device(**device):  # the model's variables live there too
-        model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
-    return KerasInjector(model, batch_size=snakemake.params.campaign["batch_size"], device=device["device"])
+    make = injector_factory(snakemake.input.model, snakemake.params.campaign["batch_size"],
+                            snakemake.params.model["precision"], snakemake.params.device)
+    return make(shape, protection)
 
 
 results = activation_job(snakemake, injector)

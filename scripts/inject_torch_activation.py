@@ -4,15 +4,13 @@ from dnnfi.campaign import activation_job
 log = runlog.start(snakemake.log[0])
 
 
-def injector(shape):
+def injector(shape, protection=None):
     # imported here: a sequential round that has nothing left to do never loads PyTorch
-    from dnnfi.torchfi import models
-    from dnnfi.torchfi.activations import TorchInjector
+    from dnnfi.torchfi.activations import injector_factory
 
-    height, width, channels = shape
-    model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"]).to(
-        models.use_device(**snakemake.params.device))
-    return TorchInjector(model, snakemake.params.campaign["batch_size"], input_shape=(channels, height, width))
+    make = injector_factory(snakemake.input.model, snakemake.params.campaign["batch_size"],
+                            snakemake.params.model["precision"], snakemake.params.device)
+    return make(shape, protection)
 
 
 results = activation_job(snakemake, injector)

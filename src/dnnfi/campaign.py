@@ -91,24 +91,74 @@ def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:
 
 def activation_job(smk, make_injector) -> pd.DataFrame:
     """The body of an activation inject rule: ``smk`` is the Snakemake object of the script,
-    ``make_injector(input_shape_nhwc)`` builds the framework's injector for the model. In
-    sequential mode a round after the target was met writes an empty table (same columns)."""
+    ``make_injector(input_shape_nhwc, protection=None)`` builds the framework's injector for the
+    model. In sequential mode a round after the target was met writes an empty table (same
+    columns). A protected campaign replays its paired campaign's shard (same faults, same images)."""
     from dnnfi.datasets import Split
     from dnnfi.preprocess import preprocess
 
     spec, w = smk.params.campaign, smk.wildcards
-    earlier = [pd.read_parquet(p) for p in smk.input.earlier]
+    earlier = [pd.read_parquet(p) for p in smk.input.earlier]  # none for a protected campaign
     if target_reached(earlier, spec):
         return earlier[0].iloc[:0]
     test = Split.load(smk.input.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], smk.params.model["preprocess"])
-    correct = pd.read_parquet(smk.input.baseline)["correct"].to_numpy()[keep]
-    injector = make_injector(x.shape[1:])
+    protected = bool(spec.get("protection"))
+    injector = (protected_injector(make_injector, x.shape[1:], spec, smk.input.bounds) if protected
+                else make_injector(x.shape[1:]))
     check_format(injector.sites(), smk.params.model["precision"], f"models.{w.model}")
-    results = activation_shard(injector, x, correct, spec, w.dataset, w.model, int(w.shard))
+    if protected:  # a sequential pair's rounds after its stop are empty: so are these
+        results = replay(paired_faults(pd.read_parquet(smk.input.paired), keep, spec), injector, x)
+    else:
+        correct = pd.read_parquet(smk.input.baseline)["correct"].to_numpy()[keep]
+        results = activation_shard(injector, x, correct, spec, w.dataset, w.model, int(w.shard))
     results["image"] = keep[results["image"].to_numpy()]  # index into the whole test split, as in the baseline
     return results
+
+
+def protected_injector(make_injector, shape, spec: dict, bounds_csv: str):
+    """The injector with the campaign's protection on the sites it selects, bounds from ``bounds_csv``."""
+    from dnnfi.protection import Protection, read_bounds
+
+    p = spec["protection"]
+    sites = make_injector(shape).sites()
+    protection = Protection.from_bounds(p["method"], p["layers"], read_bounds(bounds_csv), sites,
+                                        key=f"campaigns.{spec['campaign']}.protection")
+    return make_injector(shape, protection)
+
+
+def paired_faults(shard: pd.DataFrame, keep: np.ndarray, spec: dict) -> pd.DataFrame:
+    """The paired campaign's shard with ``image`` as a position in the evaluated images ``keep``."""
+    position = np.searchsorted(keep, shard["image"].to_numpy())
+    if not (position < len(keep)).all() or not (keep[np.minimum(position, len(keep) - 1)] == shard["image"]).all():
+        raise ValueError(f"config key campaigns.{spec['campaign']}.paired_with: the shard of {spec['paired_with']} "
+                         "uses images this campaign does not evaluate (rerun it with the current config)")
+    return shard.assign(image=position)
+
+
+def bounds_job(smk, make_injector) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The body of a bounds rule: the bounds table of the model's site outputs on
+    ``profile_images`` images of ``smk.input.profile``, and per evaluated test image the
+    fault-free top-1 without and with the campaign's protection (same injector path)."""
+    from dnnfi.datasets import Split
+    from dnnfi.preprocess import preprocess
+
+    spec, w = smk.params.campaign, smk.wildcards
+    preprocessing = smk.params.model["preprocess"]
+    profile = Split.load(smk.input.profile).spread(spec["protection"]["profile_images"])
+    plain = make_injector(profile.x.shape[1:])
+    bounds = plain.ranges(preprocess(profile.x, preprocessing))
+    test = Split.load(smk.input.test)
+    keep = test.spread_indices(spec["images"])
+    x = preprocess(test.x[keep], preprocessing)
+    path = smk.output.bounds
+    bounds.to_csv(path, index=False)
+    protected = protected_injector(make_injector, x.shape[1:], {**spec, "campaign": w.campaign}, path)
+    fault_free = pd.DataFrame({"image": keep, "label": test.y[keep],
+                               "top1_unprotected": plain.golden_logits(x).argmax(axis=1),
+                               "top1_protected": protected.golden_logits(x).argmax(axis=1)})
+    return bounds, fault_free
 
 
 def weight_units(spec: dict, dataset: str, model: str, shard: int) -> list[tuple[float, str, int, np.random.Generator]]:

@@ -5,7 +5,8 @@ everything here is plain Python (no Snakemake, TensorFlow or PyTorch), so it is 
 ``tests/core/test_config.py``. Every error a user can cause by the config is a :class:`ConfigError`
 whose message is one line naming the config key and what was expected.
 
-Order of the checks: the JSON schema (``workflow/schemas/config.schema.yaml``; campaigns are
+Order of the checks: a protected campaign takes the fault keys of its ``paired_with`` campaign
+(:func:`inherit_paired`), then the JSON schema (``workflow/schemas/config.schema.yaml``; campaigns are
 kind-specific, an ``activation`` and a ``weight_rate`` campaign accept only their own keys), then
 the defaults are filled in, then the cross-references (data sets, models, architectures,
 taxonomies, shard counts, statistics a campaign can compute). Local files a config names but this
@@ -234,7 +235,7 @@ def check_model(name: str, model: dict, datasets: dict) -> list[str]:
     if source == "keras_applications" and framework != "keras":
         raise ConfigError(f"{key}.framework: source keras_applications needs framework keras")
     data = datasets[model["dataset"]]
-    if source == "train" and data["source"] not in TRAINABLE_SOURCES and "train_path" not in data:
+    if source == "train" and not has_train_split(data):
         raise ConfigError(f"{key}.source: data set {model['dataset']!r} has no train split to train on")
     if model["train"]["augment"] and framework != "keras":
         raise ConfigError(f"{key}.train.augment: only Keras training augments its batches")
@@ -375,6 +376,59 @@ def check_bits_fit(name: str, campaign: dict, models: dict) -> None:
                 f"config key campaigns.{name}.bits: bits {wide} outside the {bits} bits (0..{bits - 1}) of model "
                 f"{model} (precision {models[model]['precision']})"
             )
+#: keys of a protected campaign; every other key comes from its paired campaign (same faults)
+PROTECTED_KEYS = ("kind", "models", "paired_with", "protection", "batch_size", "confidence")
+
+
+def inherit_paired(config: dict) -> None:
+    """Give each protected campaign (``paired_with``) the fault-list keys of its paired campaign,
+    in place, so both draw the same faults; refuse a fault key set on the protected one."""
+    campaigns = config.get("campaigns")
+    if not isinstance(campaigns, dict):
+        return  # the schema names the problem
+    for name, campaign in campaigns.items():
+        if not isinstance(campaign, dict) or campaign.get("paired_with") is None:
+            continue
+        key = f"config key campaigns.{name}"
+        paired = campaign["paired_with"]
+        other = campaigns.get(paired)
+        if isinstance(other, dict) and other.get("kind") not in KINDS:
+            continue  # the schema names the paired campaign's own problem
+        if not isinstance(other, dict) or other.get("kind") != "activation" or other.get("paired_with") is not None:
+            candidates = sorted(c for c, spec in campaigns.items() if isinstance(spec, dict)
+                                and spec.get("kind") == "activation" and spec.get("paired_with") is None)
+            raise ConfigError(f"{key}.paired_with: expected an unprotected activation campaign, one of {candidates}, "
+                              f"got {paired!r}")
+        for k in campaign:
+            if k not in PROTECTED_KEYS:
+                raise ConfigError(f"{key}.{k}: a protected campaign replays the faults of campaigns.{paired} "
+                                  f"(paired_with); set {k} there, here only {', '.join(PROTECTED_KEYS)}")
+        extra = sorted(set(campaign.get("models", [])) - set(other.get("models", [])))
+        if extra:
+            raise ConfigError(f"{key}.models: model {extra[0]} is not a model of campaigns.{paired}, "
+                              f"expected some of {other.get('models')}")
+        campaign.update({k: copy.deepcopy(v) for k, v in other.items() if k not in campaign})
+
+
+def check_protection(name: str, campaign: dict) -> None:
+    """``protection`` and ``paired_with`` go together (the paired table needs both)."""
+    if (campaign["protection"] is None) != (campaign["paired_with"] is None):
+        missing = "paired_with" if campaign["protection"] is not None else "protection"
+        raise ConfigError(f"config key campaigns.{name}.{missing}: required with "
+                          f"{'protection' if missing == 'paired_with' else 'paired_with'} "
+                          "(a protected campaign replays the faults of its paired unprotected campaign)")
+    if campaign["protection"] is not None:
+        layers = campaign["protection"]["layers"]
+        try:
+            re.compile(layers)
+        except re.error as e:
+            raise ConfigError(f"config key campaigns.{name}.protection.layers: {layers!r} is not a regular "
+                              f"expression ({e})") from None
+
+
+def has_train_split(spec: dict) -> bool:
+    """Whether a data set has a train split (models train on it; protection bounds profile on it)."""
+    return spec["source"] in TRAINABLE_SOURCES or "train_path" in spec
 
 
 def check_campaign(name: str, campaign: dict, models: dict) -> None:
@@ -386,6 +440,7 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
     check_bits_fit(name, campaign, models)
     if campaign["kind"] == "activation":
         check_activation(name, campaign)
+        check_protection(name, campaign)
     else:
         check_weight_rate(name, campaign)
     check_shards(name, campaign)
@@ -396,6 +451,7 @@ def check(config: dict, schema: dict | str | Path = SCHEMA_PATH) -> list[str]:
     line; returns the messages of local files the config names but this machine lacks."""
     if not isinstance(schema, dict):
         schema = load_schema(schema)
+    inherit_paired(config)
     validate(config, schema)
     missing = []
     for name, spec in config["datasets"].items():

@@ -201,3 +201,28 @@ def std_intervals(intervals: pd.DataFrame, paths: Paths) -> None:
     conf = f"{100 * (1 - ((1 - intervals['confidence']) * m).iloc[0]):.3g}%"
     fig.suptitle(f"Standard deviation of replica errors ({conf} simultaneous intervals per model)")
     _save(fig, paths)
+
+
+def protection(table: pd.DataFrame, paths: Paths) -> None:
+    """SDC, SCM and DUE rate per model without and with protection, over all injections, and the
+    paired difference's interval and McNemar p-value (``dnnfi.paired.protection_table`` rows)."""
+    rows = table[table["scenario"] == "all"]
+    long = pd.concat([rows.assign(setting=s, rate=rows[f"rate_{s}"] * 100) for s in ("unprotected", "protected")],
+                     ignore_index=True)
+    long["label"] = long["dataset"] + "\n" + long["model"]
+    grid = sns.catplot(long, kind="bar", x="label", y="rate", hue="setting", col="measure",
+                       col_order=[m for m in ("sdc", "scm", "due") if m in set(rows["measure"])],
+                       sharey=False, height=3.5, aspect=0.9 + 0.25 * rows["model"].nunique())
+    for ax, measure in zip(grid.axes.flat, grid.col_names):
+        part = rows[rows["measure"] == measure]
+        for x, r in enumerate(part.itertuples()):
+            ax.annotate(f"{100 * r.difference:+.2f} pp\n[{100 * r.difference_lo:+.2f}, {100 * r.difference_hi:+.2f}]\n"
+                        f"p={r.mcnemar_p:.2g}", (x, max(r.rate_unprotected, r.rate_protected) * 100), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", fontsize="x-small")
+        ax.set_title(f"{measure.upper()} rate")
+        ax.set_xlabel("data set / model")
+        ax.set_ylabel("% of injections")
+        ax.margins(y=0.35)
+    grid.figure.suptitle("Protection on the same faults: paired difference (protected - unprotected), "
+                         f"{100 * rows['confidence'].iloc[0]:g}% Newcombe CI, exact McNemar p", y=1.04, fontsize="small")
+    _save(grid.figure, paths)

@@ -267,3 +267,38 @@ def test_bits_outside_a_16_bit_precision_stop_the_run():
     message = error(edit("bfloat16", [7, 16, 30]))
     assert message == ("config key campaigns.activation_bitflip.bits: bits [16, 30] outside the 16 bits (0..15) "
                        "of model keras_branchy (precision bfloat16)")
+def test_protected_campaign_takes_the_fault_keys_of_its_pair():
+    config = checked()
+    protected, paired = config["campaigns"]["activation_ranger"], config["campaigns"]["activation_bitflip"]
+    assert protected["protection"] == {"method": "range_restriction", "layers": "activations", "profile_images": 500}
+    for key in ("kind", "models", "injections", "shards", "fault_model", "sampling", "bits", "images"):
+        assert protected[key] == paired[key]
+    assert protected["injections"] == 3000 and protected["shards"] == 3
+    assert paired["protection"] is None and paired["paired_with"] is None
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"injections": 10}, "campaigns.activation_ranger.injections: a protected campaign replays the faults of "
+                             "campaigns.activation_bitflip (paired_with); set injections there"),
+        ({"paired_with": "weight_failure_rate"}, "campaigns.activation_ranger.paired_with: expected an unprotected "
+                                                 "activation campaign, one of ['activation_bitflip']"),
+        ({"paired_with": "nope"}, "paired_with: expected an unprotected activation campaign"),
+        ({"models": ["torch_mlp"]}, "campaigns.activation_ranger.models: model torch_mlp is not a model of "
+                                    "campaigns.activation_bitflip"),
+        ({"protection": {"method": "ranger"}}, "campaigns.activation_ranger.protection.method: expected enum"),
+        ({"protection": {"method": "clip_to_zero", "layer": "x"}}, "unknown config key campaigns.activation_ranger.protection.layer"),
+        ({"protection": {"method": "clip_to_zero", "layers": "conv[("}}, "protection.layers: 'conv[(' is not a regular expression"),
+        ({"protection": {"method": "clip_to_zero", "profile_images": 0}}, "profile_images: expected minimum 1"),
+        ({"protection": None}, "campaigns.activation_ranger.protection: required with paired_with"),
+    ],
+)
+def test_protection_keys_are_checked(edit, message):
+    assert message in error(lambda c: c["campaigns"]["activation_ranger"].update(edit))
+
+
+def test_protection_needs_a_pair():
+    def unpaired(c):
+        del c["campaigns"]["activation_ranger"]["paired_with"]
+    assert "campaigns.activation_ranger.paired_with: required with protection" in error(unpaired)

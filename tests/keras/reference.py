@@ -6,6 +6,8 @@ reuse, no masking shortcut, no compiled steps. One batch row per fault, ``PASS_R
 batch (a last partial batch is padded with copies of its first row, the padding dropped): the
 fixed pass shape of docs/semantics.md, as in tests/torch/torch_reference.py. The golden forward
 runs on the same batch unfaulted, so golden and faulty use the same kernels.
+With a protection, protected layer calls' outputs (golden and faulty) go through the numpy checker
+of tests/protection_reference.py, written independently of the engines' one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from dnnfi.bitflip import apply_fault
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
+from protection_reference import reference_checker
 
 ROWS = PASS_ROWS["keras"]
 
@@ -74,17 +77,25 @@ def _faulty(tensor, rows):
     return keras.ops.convert_to_tensor(array)
 
 
-def run_reference(model, faults, images, rows=ROWS):
+def run_reference(model, faults, images, rows=ROWS, protection=None):
     """Per fault row, the :func:`dnnfi.outcomes.summarize_logits` columns, and the faulty logits."""
-    golden, faulty = reference_logits(model, faults, images, rows)
+    golden, faulty = reference_logits(model, faults, images, rows, protection)
     return summarize_logits(golden, faulty), faulty
 
 
-def reference_logits(model, faults, images, rows=ROWS, compiled=False):
+def _checked(site, tensor, protection):
+    if protection is None or site not in protection.limits:
+        return tensor
+    checked = reference_checker(protection.method, *protection.limits[site], keras.ops.convert_to_numpy(tensor))
+    return keras.ops.convert_to_tensor(checked)
+
+
+def reference_logits(model, faults, images, rows=ROWS, protection=None, compiled=False):
     """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes).
 
     Batch row i is fault i's image; the faulty forward replaces, at each layer call, the output
-    rows of the faults placed there. The golden forward runs on the same batch unfaulted. Every
+    rows of the faults placed there, then applies ``protection`` (a :class:`dnnfi.protection.Protection`)
+    to protected calls. The golden forward runs on the same batch unfaulted, protected too. Every
     batch has ``rows`` rows: a partial one is padded with unfaulted copies of its first row.
     ``compiled``: run each layer call as a TensorFlow graph, as the engine does. It matters in
     float16 / bfloat16 only: there TensorFlow's graph optimizer fuses a convolution or dense
@@ -99,11 +110,12 @@ def reference_logits(model, faults, images, rows=ROWS, compiled=False):
         n = len(part)
         part = part + [None] * (rows - n)  # padding rows carry no fault
         x = images[[f["image"] for f in part[:n]] + [part[0]["image"]] * (rows - n)]
-        golden.append(keras.ops.convert_to_numpy(_forward(model, [x], lambda s, t: t, compiled=cache)[0])[:n])
+        golden.append(keras.ops.convert_to_numpy(
+            _forward(model, [x], lambda s, t: _checked(s, t, protection), compiled=cache)[0])[:n])
 
         def replace(site, tensor, part=part):
             hits = [f if f is not None and f["site"] == site else None for f in part]
-            return _faulty(tensor, hits) if any(h is not None for h in hits) else tensor
+            return _checked(site, _faulty(tensor, hits) if any(h is not None for h in hits) else tensor, protection)
 
         faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace, compiled=cache)[0])[:n])
     return np.concatenate(golden), np.concatenate(faulty)

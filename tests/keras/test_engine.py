@@ -21,10 +21,10 @@ def seeded_faults(injector, n, n_images, key, **kwargs):
     return draw_activation_faults(sites[sites["eligible"]], n, rng_for(3, key), np.arange(n_images), **kwargs)
 
 
-def assert_same_as_reference(model, injector, faults, images):
+def assert_same_as_reference(model, injector, faults, images, protection=None):
     golden, faulty = injector.logits(faults, images, progress=False)
     engine = classify(pd.concat([faults, summarize_logits(golden, faulty)], axis=1))
-    summary, ref_faulty = run_reference(model, faults, images)
+    summary, ref_faulty = run_reference(model, faults, images, protection=protection)
     reference = classify(pd.concat([faults, summary], axis=1))
     mismatch = engine["outcome"].astype(str) != reference["outcome"].astype(str)
     assert not mismatch.any(), engine[mismatch].join(reference[mismatch][["outcome"]], rsuffix="_ref").head()

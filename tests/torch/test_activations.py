@@ -67,9 +67,9 @@ def call_of_site(sites: pd.DataFrame) -> dict:
 
 
 def assert_matches_reference(model, x, faults, injector):
-    """Same outcomes as the hook reference, and bit-identical golden and faulty logits (both
-    compute at the fixed pass shape)."""
-    golden, faulty = reference_logits(model, x, faults, call_of_site(injector.sites()))
+    """Same outcomes as the hook reference (with the injector's protection), and bit-identical
+    golden and faulty logits (both compute at the fixed pass shape)."""
+    golden, faulty = reference_logits(model, x, faults, call_of_site(injector.sites()), protection=injector.protection)
     ours_golden, ours_faulty = injector.logits(faults, x, progress=False)
     np.testing.assert_array_equal(ours_golden, golden)
     np.testing.assert_array_equal(ours_faulty, faulty)

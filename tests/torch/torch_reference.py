@@ -4,6 +4,8 @@ k-th call of a module, full forward passes (no prefix reuse, no masking shortcut
 Faults run ``PASS_ROWS`` at a time, one per batch row (a last partial batch is padded with copies
 of its first row), and the golden logits come from the same batch without hooks: the fixed pass
 shape of docs/semantics.md, so the engine's logits must equal these bit for bit.
+With a protection, the hooks of protected calls also clamp / zero the (faulty or golden) output,
+written independently of :func:`dnnfi.protection.protect` (tests/protection_reference.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 
 from dnnfi.bitflip import apply_fault
 from dnnfi.outcomes import PASS_ROWS
+from protection_reference import reference_checker
 
 
 def _faulty_row(values: np.ndarray, fault) -> np.ndarray:
@@ -42,9 +45,12 @@ def _as_tensor(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS["torch"]) -> tuple[np.ndarray, np.ndarray]:
-    """(golden, faulty) logits as float32 numpy, one row per fault; ``x`` in the model's layout."""
+def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS["torch"],
+                     protection=None) -> tuple[np.ndarray, np.ndarray]:
+    """(golden, faulty) logits as float32 numpy, one row per fault; ``x`` in the model's layout.
+    ``protection``: a :class:`dnnfi.protection.Protection` applied in both passes."""
     modules = dict(model.named_modules())
+    checked = {call_of_site[s]: b for s, b in (protection.limits.items() if protection else ())}
     golden, faulty = [], []
     for start in range(0, len(faults), rows):
         batch = faults.iloc[start : start + rows]
@@ -53,22 +59,29 @@ def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: i
         images = x[torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True)[picks])]
         calls: dict[str, int] = {}
 
-        def hook(module, args, output, layer):
+        def hook(module, args, output, layer, inject):
             k = calls[layer] = calls.get(layer, -1) + 1
             edited = _as_numpy(output).reshape(len(output), -1).copy()
             for row, fault in enumerate(batch.itertuples(index=False)):
-                if call_of_site[fault.site] == (layer, k):
+                if inject and call_of_site[fault.site] == (layer, k):
                     edited[row] = _faulty_row(edited[row], fault)
+            if (layer, k) in checked:
+                edited = reference_checker(protection.method, *checked[layer, k], edited)
             return _as_tensor(edited, output)
 
-        layers = {call_of_site[s][0] for s in batch["site"]}
-        handles = [modules[layer].register_forward_hook(lambda m, a, o, layer=layer: hook(m, a, o, layer)) for layer in layers]
-        try:
-            f = model(images).float().numpy()
-        finally:
-            for h in handles:
-                h.remove()
-        g = model(images).float().numpy()
+        def forward(inject):
+            calls.clear()
+            layers = {call_of_site[s][0] for s in batch["site"]} | {layer for layer, _ in checked}
+            handles = [modules[layer].register_forward_hook(lambda m, a, o, layer=layer: hook(m, a, o, layer, inject))
+                       for layer in layers]
+            try:
+                return model(images).float().numpy()
+            finally:
+                for h in handles:
+                    h.remove()
+
+        f = forward(inject=True)
+        g = forward(inject=False)
         golden.append(g[:n])
         faulty.append(f[:n])
     return np.concatenate(golden), np.concatenate(faulty)

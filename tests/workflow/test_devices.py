@@ -12,7 +12,8 @@ from .snakemake_runner import REPO, demo_config, snakemake
 pytestmark = pytest.mark.workflow
 
 MODEL_RULES = {"train_keras", "train_torch", "baseline_keras", "baseline_torch", "inject_keras_activation",
-               "inject_torch_activation", "inject_keras_weight_rate", "inject_torch_weight_rate"}
+               "inject_torch_activation", "inject_keras_weight_rate", "inject_torch_weight_rate", "bounds_keras",
+               "bounds_torch"}
 
 
 def planned_jobs(stdout: str) -> list[dict]:
@@ -35,12 +36,13 @@ def test_cuda_models_ask_for_a_gpu(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = planned_jobs(result.stdout)
     model_jobs = [j for j in jobs if j["rule"] in MODEL_RULES]
-    assert {j["rule"] for j in model_jobs} == MODEL_RULES - {"inject_torch_activation", "inject_keras_weight_rate"}
+    assert {j["rule"] for j in model_jobs} == MODEL_RULES - {"inject_torch_activation", "inject_keras_weight_rate",
+                                                             "bounds_torch"}
     for job in model_jobs:
         assert job["gpu"] == ("1" if job["model"] in ("torch_cnn", "keras_branchy") else "0"), job
     assert all(j["gpu"] is None for j in jobs if j["rule"] not in MODEL_RULES)  # data, tables, figures
     on_gpu = sorted({j["rule"] for j in model_jobs if j["gpu"] == "1"})
-    assert on_gpu == ["baseline_keras", "baseline_torch", "inject_keras_activation", "inject_torch_weight_rate",
+    assert on_gpu == ["baseline_keras", "baseline_torch", "bounds_keras", "inject_keras_activation", "inject_torch_weight_rate",
                       "train_keras", "train_torch"]
 
 

@@ -35,6 +35,10 @@ TINY = {
         "tact": {"kind": "activation", "models": ["tmlp"], "injections": 200, "fault_model": "random", "images": 100},
         "seq": {"kind": "activation", "models": ["kseq"], "injections": 1000, "margin": 0.05, "sequential": True,
                 "round_size": 100, "images": 100},
+        # protection on the same faults as act (kbranch only) and tact, one engine and method each
+        "kclip": {"kind": "activation", "models": ["kbranch"], "paired_with": "act",
+                  "protection": {"method": "clip_to_zero", "profile_images": 200}},
+        "tranger": {"kind": "activation", "paired_with": "tact", "protection": {"method": "range_restriction"}},
     },
 }
 MLP_WEIGHTS = 64 * 64 + 64 * 64 + 64 * 10
@@ -183,3 +187,25 @@ def test_report_contains_the_figures(run):
     html = (run / "report.html").read_text(errors="ignore")
     for name in ("sdc_rate.png", "scm_probability.png", "sdc_by_bit.png", "error_vs_frate.png", "replica_boxplots.png"):
         assert name in html
+
+
+@pytest.mark.parametrize("campaign,paired,model", [("kclip", "act", "kbranch"), ("tranger", "tact", "tmlp")])
+def test_protected_campaign_replays_the_paired_faults(run, campaign, paired, model):
+    protected = pd.read_parquet(run / f"results/campaigns/{campaign}/digits/{model}/injections.parquet")
+    unprotected = pd.read_parquet(run / f"results/campaigns/{paired}/digits/{model}/injections.parquet")
+    keys = ["fault_id", "image", "site", "element", "bit", "fault_model"]
+    pd.testing.assert_frame_equal(protected[keys], unprotected[keys])
+    bounds = pd.read_csv(run / f"results/campaigns/{campaign}/digits/{model}/bounds.csv")
+    assert list(bounds.columns) == ["site", "layer", "min", "max"] and (bounds["min"] <= bounds["max"]).all()
+    table = pd.read_csv(run / f"results/tables/{campaign}/protection.csv")
+    assert set(table["scenario"]) >= {"all", "fi_correct", "fault_free"}
+    rows = table[table["scenario"] == "all"].set_index("measure")
+    assert sorted(rows.index) == ["due", "scm", "sdc"] and (rows["trials"] == len(protected)).all()
+    sdc = rows.loc["sdc"]
+    assert sdc["count_unprotected"] == (unprotected["outcome"] == "sdc").sum()
+    assert sdc["count_protected"] == (protected["outcome"] == "sdc").sum()
+    assert sdc["difference"] == (sdc["only_protected"] - sdc["only_unprotected"]) / len(protected)
+    assert sdc["difference_lo"] <= sdc["difference"] <= sdc["difference_hi"] and 0 <= sdc["mcnemar_p"] <= 1
+    accuracy = table[table["scenario"] == "fault_free"].iloc[0]
+    assert accuracy["trials"] == 100 and accuracy["rate_unprotected"] >= 0.8  # the 100 evaluated images
+    assert (run / f"results/figures/{campaign}/protection.png").stat().st_size > 10_000

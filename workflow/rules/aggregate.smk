@@ -80,3 +80,30 @@ rule summarize_weight_rate:
         images=lambda w: CAMPAIGNS[w.campaign]["images"],
     script:
         "../../scripts/summarize_weight_rate.py"
+
+
+rule summarize_protection:
+    input:
+        protected=lambda w: paired_models(w, "injections.parquet"),
+        unprotected=lambda w: paired_models(w, "paired/injections.parquet"),
+        fault_free=lambda w: paired_models(w, "fault_free.parquet"),
+    output:
+        report(
+            "results/tables/{campaign}/protection.csv",
+            caption="../report/protection_table.rst",
+            category="{campaign}",
+            subcategory="Tables",
+        ),
+    log:
+        "results/logs/summarize_protection/{campaign}.log",
+    wildcard_constraints:
+        campaign=_alternatives(protected_campaigns()),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
+        protection=lambda w: "{method} ({layers})".format(
+            **CAMPAIGNS[w.campaign]["protection"]
+        ),
+    script:
+        "../../scripts/summarize_protection.py"

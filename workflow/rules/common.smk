@@ -55,6 +55,11 @@ def campaigns_of(kind):
     return _alternatives(c for c, spec in CAMPAIGNS.items() if spec["kind"] == kind)
 
 
+def protected_campaigns():
+    """Activation campaigns with a protection (each replays its paired_with campaign's faults)."""
+    return [c for c, spec in CAMPAIGNS.items() if spec.get("protection")]
+
+
 def model_file(model):
     ext = {"keras": "keras", "torch": "pt"}[MODELS[model]["framework"]]
     return f"results/models/{MODELS[model]['dataset']}/{model}.{ext}"
@@ -176,6 +181,8 @@ def shard_params(wildcards):
         "kind": spec["kind"],
     }
     params["shards"] = n_shards(wildcards.campaign, wildcards.model)
+    if spec["kind"] == "activation" and spec["protection"]:
+        params |= {k: spec[k] for k in ("protection", "paired_with")}
     if spec["kind"] == "activation":
         params["injections"] = injections(wildcards.campaign, wildcards.model)
         if spec["sequential"]:
@@ -185,6 +192,48 @@ def shard_params(wildcards):
 
 def shard_path(campaign, dataset, model, shard):
     return f"results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet"
+
+
+def paired_shard(wildcards):
+    """A protected campaign's shard replays the same shard of its paired campaign (same faults)."""
+    spec = CAMPAIGNS[wildcards.campaign]
+    if spec["kind"] != "activation" or not spec["protection"]:
+        return []
+    return shard_path(
+        spec["paired_with"], wildcards.dataset, wildcards.model, wildcards.shard
+    )
+
+
+def bounds_input(wildcards):
+    """The profiled bounds of a protected campaign's model (none for other campaigns)."""
+    spec = CAMPAIGNS[wildcards.campaign]
+    if spec["kind"] != "activation" or not spec["protection"]:
+        return []
+    w = wildcards
+    return f"results/campaigns/{w.campaign}/{w.dataset}/{w.model}/bounds.csv"
+
+
+def profile_split(wildcards):
+    """Bounds profile on the train split, or on the test split of a data set without one."""
+    train = config_checks.has_train_split(DATASETS[wildcards.dataset])
+    return f"results/data/{wildcards.dataset}/{'train' if train else 'test'}.npz"
+
+
+def protection_params(wildcards):
+    """What a bounds job depends on: the campaign's protection and its evaluated images."""
+    spec = CAMPAIGNS[wildcards.campaign]
+    return {"protection": spec["protection"], "images": spec["images"]}
+
+
+def paired_models(wildcards, name):
+    """Per model of a protected campaign: `name` (injections.parquet, fault_free.parquet) of
+    the campaign, or of its paired campaign with name `paired/...`."""
+    spec = CAMPAIGNS[wildcards.campaign]
+    campaign = spec["paired_with"] if name.startswith("paired/") else wildcards.campaign
+    return [
+        f"results/campaigns/{campaign}/{MODELS[m]['dataset']}/{m}/{name.split('/')[-1]}"
+        for m in spec["models"]
+    ]
 
 
 def shard_files(wildcards):
@@ -198,8 +247,8 @@ def shard_files(wildcards):
 def earlier_rounds(wildcards):
     """In sequential mode a round reads the rounds before it to decide whether to run."""
     spec = CAMPAIGNS[wildcards.campaign]
-    if spec["kind"] != "activation" or not spec["sequential"]:
-        return []
+    if spec["kind"] != "activation" or not spec["sequential"] or spec["protection"]:
+        return []  # a protected campaign replays its pair's rounds (paired_shard)
     shards = range(int(wildcards.shard))
     return [
         shard_path(wildcards.campaign, wildcards.dataset, wildcards.model, i)
@@ -256,6 +305,11 @@ def final_outputs():
                 f=ACTIVATION_FIGURES,
                 ext=["png", "pdf"],
             )
+            if spec["protection"]:
+                outputs.append(f"results/tables/{name}/protection.csv")
+                outputs += expand(
+                    "results/figures/{c}/protection.{ext}", c=name, ext=["png", "pdf"]
+                )
         else:
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=WEIGHT_TABLES)
             outputs += expand("results/stats/{c}/{t}.csv", c=name, t=WEIGHT_STATS)

@@ -78,3 +78,24 @@ rule figures_weight_rate:
         "../../envs/analysis.yaml"
     script:
         "../../scripts/figures_weight_rate.py"
+
+
+rule figures_protection:
+    input:
+        "results/tables/{campaign}/protection.csv",
+    output:
+        report(
+            "results/figures/{campaign}/protection.png",
+            caption="../report/protection_figure.rst",
+            category="{campaign}",
+            subcategory="Figures",
+        ),
+        "results/figures/{campaign}/protection.pdf",
+    log:
+        "results/logs/figures_protection/{campaign}.log",
+    wildcard_constraints:
+        campaign=_alternatives(protected_campaigns()),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/figures_protection.py"

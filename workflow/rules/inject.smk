@@ -4,6 +4,8 @@ rule inject_keras_activation:
         test="results/data/{dataset}/test.npz",
         baseline="results/baseline/{dataset}/{model}.parquet",
         earlier=earlier_rounds,
+        paired=paired_shard,
+        bounds=bounds_input,
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
     log:
@@ -34,6 +36,8 @@ rule inject_torch_activation:
         test="results/data/{dataset}/test.npz",
         baseline="results/baseline/{dataset}/{model}.parquet",
         earlier=earlier_rounds,
+        paired=paired_shard,
+        bounds=bounds_input,
     output:
         "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
     log:
@@ -112,3 +116,57 @@ rule inject_keras_weight_rate:
         device=device_params,
     script:
         "../../scripts/inject_keras_weight_rate.py"
+
+
+rule bounds_keras:
+    input:
+        model=model_input,
+        profile=profile_split,
+        test="results/data/{dataset}/test.npz",
+    output:
+        bounds="results/campaigns/{campaign}/{dataset}/{model}/bounds.csv",
+        fault_free="results/campaigns/{campaign}/{dataset}/{model}/fault_free.parquet",
+    log:
+        "results/logs/bounds/{campaign}/{dataset}/{model}.log",
+    wildcard_constraints:
+        campaign=_alternatives(protected_campaigns()),
+        model=models_of("keras"),
+    conda:
+        TENSORFLOW_ENV
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        gpu=gpus,
+    params:
+        campaign=protection_params,
+        model=model_params,
+        device=device_params,
+    script:
+        "../../scripts/bounds_keras.py"
+
+
+rule bounds_torch:
+    input:
+        model=model_input,
+        profile=profile_split,
+        test="results/data/{dataset}/test.npz",
+    output:
+        bounds="results/campaigns/{campaign}/{dataset}/{model}/bounds.csv",
+        fault_free="results/campaigns/{campaign}/{dataset}/{model}/fault_free.parquet",
+    log:
+        "results/logs/bounds/{campaign}/{dataset}/{model}.log",
+    wildcard_constraints:
+        campaign=_alternatives(protected_campaigns()),
+        model=models_of("torch"),
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        gpu=gpus,
+    params:
+        campaign=protection_params,
+        model=model_params,
+        device=device_params,
+    script:
+        "../../scripts/bounds_torch.py"

@@ -16,6 +16,8 @@ How a fault list runs (see docs/semantics.md, "Performance model"):
 Golden and faulty tensors go through the same compiled per-step functions, always in passes of
 :data:`dnnfi.outcomes.PASS_ROWS` rows (padded), so "equal to the golden tensor" is a bit-exact
 test and a fault's logits depend neither on ``batch_size`` nor on the other faults of the list.
+With a :class:`dnnfi.protection.Protection`, every output of a protected site (golden passes,
+downstream recomputation and the corrupted output itself) passes through its checker.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from tqdm.auto import tqdm
 from dnnfi.faults import corrupt_activations, validate_faults
 from dnnfi.kerasfi.graph import Graph, numpy_dtype
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
+from dnnfi.protection import Protection, merge_ranges, protect
+
+RAW = "raw"  #: key prefix of a protected site's golden output before its checker
 
 
 def _row_equal(a, b):
@@ -67,10 +72,11 @@ class KerasInjector:
     ``device``: None runs where TensorFlow places the work (its first GPU, else the CPU); a
     ``device`` setting (``auto``, ``cpu``, ``cuda``, ``cuda:N``; see
     :func:`dnnfi.kerasfi.models.use_device`) runs every pass under that ``tf.device``.
+    ``protection``: checkers after protected sites (docs/semantics.md, section 12), golden passes included.
     """
 
     def __init__(self, model, batch_size: int = 256, memory_mb: int = 4096, rows: int = PASS_ROWS["keras"],
-                 device: str | None = None):
+                 device: str | None = None, protection: Protection | None = None):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         from dnnfi.kerasfi.models import use_device
@@ -83,6 +89,23 @@ class KerasInjector:
         self.memory_mb = memory_mb
         self._site_step = {self.graph.steps[i].site: i for i in self.graph.site_steps()}
         self._live_after = self._live_sets()
+        self.protection = protection
+        #: output key of each protected site -> (min, max)
+        self._limits = {}
+        if protection is not None:
+            unknown = sorted(set(protection.limits) - set(self._site_step))
+            if unknown:
+                raise ValueError(f"protection names site {unknown[0]}, which the model does not have")
+            self._limits = {self.graph.steps[self._site_step[s]].out_keys[0]: b for s, b in protection.limits.items()}
+
+    def _checked(self, key: int, value):
+        """``value`` of tensor ``key`` through its protection checker, if the key has one."""
+        if key not in self._limits:
+            return value
+        import tensorflow as tf
+
+        lo, hi = (tf.constant(b, value.dtype) for b in self._limits[key])
+        return protect(value, lo, hi, tf.constant(0, value.dtype), self.protection.method, tf.where)
 
     def _live_sets(self) -> list[list[int]]:
         """Keys alive after each step: produced by then and read later (outputs always)."""
@@ -115,6 +138,7 @@ class KerasInjector:
                     "shape": "x".join(map(str, shape)),
                     "size": int(np.prod(shape)),
                     "dtype": self.graph.dtypes[key],
+                    "activation": _is_activation(step.node.operation),
                     "eligible": step.order[0][0] != last
                     and top.__class__.__name__ != "InputLayer"
                     and self.graph.dtypes[key] in ("float32", "float16", "bfloat16"),
@@ -139,7 +163,8 @@ class KerasInjector:
         return [p[0] if len(p) == 1 else tf.concat(p, 0) for p in zip(*parts)]
 
     def _golden(self, x: np.ndarray) -> dict:
-        """Every tensor of the graph for images ``x`` (n, ...), as device tensors by key."""
+        """Every tensor of the graph for images ``x`` (n, ...), as device tensors by key; protected
+        sites' outputs before their checker (what a fault there corrupts) also under (RAW, key)."""
         import tensorflow as tf
 
         key = self.graph.input_keys[0]
@@ -147,7 +172,9 @@ class KerasInjector:
         values = {key: tf.convert_to_tensor(np.asarray(x).astype(numpy_dtype(self.graph.dtypes[key])))}
         for step in self.graph.steps:
             for k, out in zip(step.out_keys, self._in_passes(step, [values[k] for k in step.in_keys])):
-                values[k] = out
+                if k in self._limits:
+                    values[RAW, k] = out
+                values[k] = self._checked(k, out)
         return values
 
     @_on_device
@@ -158,6 +185,23 @@ class KerasInjector:
         return np.concatenate(
             [_float32(self._golden(images[i : i + self.rows])[out]) for i in range(0, len(images), self.rows)]
         )
+
+    @_on_device
+    def ranges(self, images: np.ndarray) -> pd.DataFrame:
+        """Bounds table of :mod:`dnnfi.protection` (site, layer, min, max) of the site outputs on
+        ``images`` (the layers' own outputs, before any checker)."""
+        self._check_images(images)
+        parts = []
+        for i in range(0, len(images), self.rows):
+            values = self._golden(images[i : i + self.rows])
+            parts.append(pd.DataFrame([
+                {"site": site, "layer": self.graph.steps[step].node.operation.name,
+                 "min": float(np.min(values.get((RAW, key), values[key]).numpy())),
+                 "max": float(np.max(values.get((RAW, key), values[key]).numpy()))}
+                for site, step in self._site_step.items()
+                for key in self.graph.steps[step].out_keys[:1]
+            ]))
+        return merge_ranges(parts)
 
     def _check_images(self, images: np.ndarray) -> None:
         expected = self.graph.shapes[self.graph.input_keys[0]]
@@ -274,6 +318,7 @@ class KerasInjector:
                 inputs.append(v if everyone else tf.gather(v, rows))
         outs = self._in_passes(step, inputs)
         for k, out in zip(step.out_keys, outs):
+            out = self._checked(k, out)
             same = _row_equal(out, tf.gather(golden[k], img[rows]))
             d = np.zeros(n, bool)
             d[rows] = ~same
@@ -292,7 +337,7 @@ class KerasInjector:
 
         key = step.out_keys[0]
         new_img = pos[new]
-        flat = tf.reshape(tf.gather(golden[key], new_img), (len(new), -1))
+        flat = tf.reshape(tf.gather(golden[(RAW, key) if key in self._limits else key], new_img), (len(new), -1))
 
         def gather(row, element):
             return tf.gather_nd(flat, np.stack([row, element], axis=1)).numpy()
@@ -310,7 +355,7 @@ class KerasInjector:
         remap[enter] = np.arange(len(enter))
         idx = np.stack([remap[hit_rows[keep_hits]], hit_elems[keep_hits]], axis=1)
         faulty = tf.tensor_scatter_nd_update(tf.gather(flat, enter), idx, new_vals[keep_hits])
-        faulty = tf.reshape(faulty, (len(enter),) + self.graph.shapes[key])
+        faulty = self._checked(key, tf.reshape(faulty, (len(enter),) + self.graph.shapes[key]))
         n_old, n_new = len(alive), len(enter)
         new_img = new_img[enter]
         for k in live:
@@ -334,7 +379,33 @@ def _float32(tensor) -> np.ndarray:
     return tensor.numpy().astype(np.float32)
 
 
+def _is_activation(layer) -> bool:
+    """Whether a layer's output is an activation function's (protection.layers: activations):
+    activation layers and layers with a fused non-linear ``activation``."""
+    import keras
+
+    if isinstance(layer, (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU)):
+        return True
+    activation = getattr(layer, "activation", None)
+    return callable(activation) and activation is not keras.activations.linear
+
+
 def _where(ids: np.ndarray, alive: np.ndarray) -> np.ndarray:
     """Positions of the fault ids ``alive`` within ``ids``."""
     order = {f: i for i, f in enumerate(ids)}
     return np.array([order[f] for f in alive], dtype=np.int64)
+
+
+def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None):
+    """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
+    the model file ``model_path``, loaded once in ``precision`` on ``device`` (a rule's device
+    params: ``device`` and its config key; None: TensorFlow's placement). The shape is the model's own."""
+    import contextlib
+
+    from dnnfi.kerasfi import models
+
+    with models.on_device(**device) if device else contextlib.nullcontext():  # its variables live there
+        model = models.load(model_path, precision=precision)
+    setting = device["device"] if device else None
+    return lambda shape, protection=None: KerasInjector(model, batch_size=batch_size, device=setting,
+                                                        protection=protection)

@@ -14,6 +14,9 @@ Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's out
 network runs.
 Every pass of either path, golden or faulty, has :data:`dnnfi.outcomes.PASS_ROWS` rows (padded),
 so a fault's logits depend neither on ``batch_size`` nor on the other faults of the list.
+With a :class:`dnnfi.protection.Protection`, every computed value of a protected site (golden
+passes, downstream recomputation and the corrupted site value itself) passes through its checker;
+protection needs the fast path.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from tqdm.auto import tqdm
 
 from dnnfi.faults import validate_faults
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
+from dnnfi.protection import Protection, merge_ranges, protect
 from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name
 from dnnfi.torchfi.graph import Graph
 from dnnfi.torchfi.models import place, to_tensor
 
 log = logging.getLogger(__name__)
+
+RAW = "raw"  #: cache key prefix of a protected site's value before its checker
 
 
 class TorchInjector:
@@ -47,11 +53,13 @@ class TorchInjector:
     ``device``: None runs where the model's parameters are; a ``device`` setting (``auto``,
     ``cpu``, ``cuda``, ``cuda:N``; see :func:`dnnfi.torchfi.models.use_device`) or a torch.device
     moves the model there first. The model is put in eval mode; inputs go to its device and the
-    dtype of its parameters.
+    dtype of its parameters. ``protection``: checkers after protected sites (docs/semantics.md,
+    section 12), golden passes included.
     """
 
     def __init__(self, model: nn.Module, batch_size: int = 256, input_shape=None, use_fx: bool = True,
-                 cache_mb: float = 2048, rows: int = PASS_ROWS["torch"], device: str | torch.device | None = None):
+                 cache_mb: float = 2048, rows: int = PASS_ROWS["torch"], device: str | torch.device | None = None,
+                 protection: Protection | None = None):
         if batch_size < 1 or rows < 2:
             raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.device = place(model, device)
@@ -65,6 +73,7 @@ class TorchInjector:
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self._sites: pd.DataFrame | None = None
         self.graph: Graph | None = None
+        self.protection = protection
 
     # ----- setup -----------------------------------------------------------------------------
     def _as_input(self, images) -> torch.Tensor:
@@ -88,19 +97,41 @@ class TorchInjector:
         counts = pd.Series([c[0] for c in calls]).value_counts()
         seen: dict[str, int] = {}
         rows = []
+        modules = dict(self._leaves())
         for name, out_shape, dtype in calls:
             k = seen[name] = seen.get(name, -1) + 1
             rows.append({
                 "site": name if counts[name] == 1 else f"{name}:{k}", "layer": name, "layer_index": leaf_index[name],
                 "shape": "x".join(map(str, out_shape)), "size": int(np.prod(out_shape)), "dtype": format_name(dtype),
+                "activation": isinstance(modules[name], ACTIVATIONS),
             })
         sites = pd.DataFrame(rows)
         # seed-compatible rule (docs/semantics.md): every layer except the input and the last one
         sites["eligible"] = sites["layer"] != sites["layer"].iloc[-1]
         self._sites = sites
         self._call_of_site = {s: (layer, k) for s, layer, k in zip(sites["site"], sites["layer"], _call_numbers(sites))}
+        self._site_of_call = {c: s for s, c in self._call_of_site.items()}
         if self.use_fx:
             self._try_fx(example)
+        if self.protection is not None:
+            if self.graph is None:
+                raise ValueError("protection needs the torch.fx path (use_fx=True and a model torch.fx can trace)")
+            unknown = sorted(set(self.protection.limits) - set(self._site_node))
+            if unknown:
+                raise ValueError(f"protection names site {unknown[0]}, which the model does not have")
+            self.graph.after = {self._site_node[s]: self._checker(s) for s in self.protection.limits}
+
+    def _checker(self, site: str):
+        """The protection op of ``site`` as a function of a tensor."""
+        lo, hi = self.protection.limits[site]
+        constants = {}  # (lo, hi, 0) per dtype and device
+
+        def check(x: torch.Tensor) -> torch.Tensor:
+            key = (x.dtype, x.device)
+            if key not in constants:
+                constants[key] = [torch.tensor(v, dtype=x.dtype, device=x.device) for v in (lo, hi, 0)]
+            return protect(x, *constants[key], self.protection.method, torch.where)
+        return check
 
     def _leaves(self):
         return [(name or type(m).__name__, m) for name, m in self.model.named_modules() if next(m.children(), None) is None]
@@ -155,6 +186,32 @@ class TorchInjector:
         self._setup()
         return self._sites.copy()
 
+    @torch.no_grad()
+    def ranges(self, images) -> pd.DataFrame:
+        """Bounds table of :mod:`dnnfi.protection` (site, layer, min, max) of the model's own
+        (unprotected) site values on ``images``."""
+        x = self._as_input(images)
+        self._setup(tuple(x.shape[1:]))
+        parts, calls = [], {}
+
+        def record(name):
+            def hook(module, args, output):
+                k = calls[name] = calls.get(name, -1) + 1
+                site = self._site_of_call.get((name, k))
+                if site is not None:  # padding rows copy a real row: they change no bound
+                    parts.append({"site": site, "layer": name, "min": output.amin().item(), "max": output.amax().item()})
+            return hook
+
+        handles = [m.register_forward_hook(record(name)) for name, m in self._leaves()]
+        try:
+            for i in range(0, len(x), self.rows):
+                calls.clear()
+                self._padded_forward(x[i : i + self.rows])
+        finally:
+            for h in handles:
+                h.remove()
+        return merge_ranges([pd.DataFrame(parts)])
+
     @property
     def fast(self) -> bool:
         """True when the prefix-reusing torch.fx path is used."""
@@ -204,10 +261,12 @@ class TorchInjector:
         return torch.cat([index, index[:1].expand(self.rows - len(index))]) if len(index) < self.rows else index
 
     def _golden_pass(self, x: torch.Tensor) -> dict:
-        """Values of the batched nodes for at most ``rows`` images, computed as one full pass."""
+        """Values of the batched nodes for at most ``rows`` images, computed as one full pass;
+        protected sites' values before their checker under the key (RAW, node)."""
         n = len(x)
-        env = self.graph.execute(x[self._pad(torch.arange(n, device=self.device))], clone_aliased=True)
-        return {node: env[node][:n] for node in self.graph.batched}
+        raw = {}
+        env = self.graph.execute(x[self._pad(torch.arange(n, device=self.device))], clone_aliased=True, raw=raw)
+        return {node: env[node][:n] for node in self.graph.batched} | {(RAW, node): v[:n] for node, v in raw.items()}
 
     def _chunks(self, images: np.ndarray):
         """Groups of image indices whose golden node values fit in ``cache_mb``."""
@@ -250,8 +309,10 @@ class TorchInjector:
         site = self._site_node[faults["site"].iat[rows[0]]]
         golden = _numpy(cache[graph.logits][idx])
         out = cache[graph.logits][idx].clone()
-        value = cache[site][idx].contiguous()
+        value = cache[(RAW, site) if site in graph.after else site][idx].contiguous()
         changed = corrupt(value.view(len(value), -1), faults.iloc[rows], np.arange(len(rows)))
+        if site in graph.after:
+            value = graph.after[site](value)  # the faulty layer output passes through its checker
         plan = graph.plan(site)
         active = torch.as_tensor(np.flatnonzero(changed), device=self.device)
         if not plan.reaches_output or len(active) == 0:
@@ -329,9 +390,30 @@ class TorchInjector:
             yield rows, g, f
 
 
+#: module types whose output is an activation function's (protection.layers: activations)
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+               nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus)
+
+
 def _call_numbers(sites: pd.DataFrame) -> list[int]:
     return sites.groupby("layer").cumcount().tolist()
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.float().cpu().numpy()
+
+
+def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None):
+    """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
+    the model file ``model_path``, loaded once in ``precision`` and moved to ``device`` (a rule's
+    device params: ``device`` and its config key, which a missing GPU's message names; None: the CPU)."""
+    from dnnfi.torchfi import models
+
+    model = models.load(model_path, precision=precision)
+    if device:
+        model.to(models.use_device(**device))
+
+    def make(shape, protection: Protection | None = None) -> TorchInjector:
+        height, width, channels = shape
+        return TorchInjector(model, batch_size, input_shape=(channels, height, width), protection=protection)
+    return make

@@ -36,6 +36,8 @@ class Graph:
     """The fx graph of ``model`` with node classes found by probing two batch sizes."""
 
     def __init__(self, model: nn.Module, example: torch.Tensor):
+        #: node -> function applied to its value wherever it is computed (protection checkers)
+        self.after: dict = {}
         tracer = LeafTracer()
         graph = tracer.trace(model)
         self.module = fx.GraphModule(tracer.root, graph)
@@ -74,7 +76,11 @@ class Graph:
         self._plans: dict = {}
 
     def run_node(self, node: fx.Node, env: dict):
-        """Value of ``node`` from its arguments' values in ``env``."""
+        """Value of ``node`` from its arguments' values in ``env`` (through ``after[node]``, if any)."""
+        value = self._run_node(node, env)
+        return self.after[node](value) if node in self.after else value
+
+    def _run_node(self, node: fx.Node, env: dict):
         args = fx.node.map_arg(node.args, env.__getitem__)
         kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
         if node.op == "call_module":
@@ -90,15 +96,21 @@ class Graph:
             return value
         raise TypeError(f"unsupported fx node {node.op} {node.target}")
 
-    def execute(self, x: torch.Tensor, clone_aliased: bool = False) -> dict:
-        """Golden pass: every node's value for batch ``x``."""
+    def execute(self, x: torch.Tensor, clone_aliased: bool = False, raw: dict | None = None) -> dict:
+        """Golden pass: every node's value for batch ``x``; ``raw`` receives the values of the
+        nodes of ``after`` before their function (what a fault there corrupts)."""
         env = {self.input: x}
         for n in self.nodes:
             if clone_aliased and n in self.aliasing:
                 local = {a: env[a].clone() if isinstance(env[a], torch.Tensor) else env[a] for a in n.all_input_nodes}
-                env[n] = self.run_node(n, local)
+                value = self._run_node(n, local)
             else:
-                env[n] = self.run_node(n, env)
+                value = self._run_node(n, env)
+            if n in self.after:
+                if raw is not None:
+                    raw[n] = value
+                value = self.after[n](value)
+            env[n] = value
         return env
 
     def plan(self, site: fx.Node) -> Plan:

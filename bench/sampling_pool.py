@@ -55,6 +55,12 @@ def golden_bits(injector, x, sites, points: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def timing_of_blocks() -> dict[str, float]:
+    """Engine seconds of each stored block."""
+    path = OUT / "pool-time.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def build() -> pd.DataFrame:
     """The pool (one row per injection), computing the blocks that are missing."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -62,7 +68,7 @@ def build() -> pd.DataFrame:
     points = draw_activation_faults(sites, POINTS, rng_for(SEED, "bench-sampling", "pool"), np.arange(IMAGES))
     points = points[["image", "site", "element"]]
     points["golden_bits"] = golden_bits(injector, x, sites, points)
-    timing = json.loads((OUT / "pool-time.json").read_text()) if (OUT / "pool-time.json").exists() else {}
+    timing = timing_of_blocks()
     for start in range(0, POINTS, BLOCK):
         path = OUT / f"pool-{start // BLOCK:03d}.parquet"
         if path.exists():

@@ -22,24 +22,51 @@ import numpy as np
 import pandas as pd
 
 from dnnfi.bitflip import n_bits
-from dnnfi.stratified import stratified_rate, stratified_ratio
+from dnnfi.stratified import ratio_spreads, shrunk_rates, shrunk_ratio, stratified_rate, stratified_ratio
 
 #: stratifications: the atom columns a stratum keeps
-STRATA = {"bit": ("bit",), "bit_value": ("bit", "value"), "site_bit": ("site", "bit"),
-          "site_bit_value": ("site", "bit", "value")}
+STRATA = {"bit": ("bit",), "bit_value": ("bit", "value"), "field_value": ("field", "value"),
+          "site_bit": ("site", "bit"), "site_bit_value": ("site", "bit", "value"),
+          "site_field_value": ("site", "field", "value")}
 VALUE_CLASSES = ("zero", "positive_clear", "positive_set", "negative_clear", "negative_set")
 METRICS = ("sdc_rate", "scm_probability")
+#: mantissa bits per format: a ``field`` stratum pools them (-1), exponent and sign bits stay apart
+MANTISSA_BITS = {"float32": 23, "float16": 10, "bfloat16": 7}
 #: per-stratum counts a campaign keeps (``scm`` counts SDCs that are SCM)
 COUNTS = ("trials", "sdc", "sdc_top5", "due", "scm")
 
 
-def value_class(encoding: np.ndarray, bit: np.ndarray, width: int) -> np.ndarray:
-    """Index into ``VALUE_CLASSES`` of golden values given as unsigned integer encodings."""
-    encoding = np.asarray(encoding).astype(np.uint64)
-    sign = (encoding >> np.uint64(width - 1)) & np.uint64(1)
-    zero = (encoding & np.uint64((1 << (width - 1)) - 1)) == 0
-    is_set = (encoding >> np.asarray(bit).astype(np.uint64)) & np.uint64(1)
+def value_class(encoding: np.ndarray, bit, width: int) -> np.ndarray:
+    """Index into ``VALUE_CLASSES`` of golden values given as unsigned integer encodings of
+    ``width`` bits, for the flip of ``bit`` (one bit, or one per value)."""
+    encoding = np.asarray(encoding)
+    unit = encoding.dtype.type
+    sign = (encoding >> unit(width - 1)) & unit(1)
+    zero = (encoding & unit((1 << (width - 1)) - 1)) == 0
+    is_set = (encoding >> np.asarray(bit).astype(encoding.dtype)) & unit(1)
     return np.where(zero, 0, 1 + 2 * sign.astype(np.int64) + is_set.astype(np.int64))
+
+
+def class_counts(encoding: np.ndarray, width: int) -> np.ndarray:
+    """(width, 5) counts of ``value_class`` for each bit, in one pass over the values."""
+    encoding = np.asarray(encoding).reshape(-1)
+    unit = encoding.dtype.type
+    sign = ((encoding >> unit(width - 1)) & unit(1)).astype(bool)
+    zero = (encoding & unit((1 << (width - 1)) - 1)) == 0
+    out = np.zeros((width, len(VALUE_CLASSES)), np.int64)
+    out[:, 0] = zero.sum()
+    for column, values in ((1, encoding[~zero & ~sign]), (3, encoding[~zero & sign])):
+        # bit b of a little-endian encoding is bit b of its bytes unpacked least significant first
+        set_per_bit = np.unpackbits(values.astype(values.dtype.newbyteorder("<")).view(np.uint8),
+                                    bitorder="little").reshape(-1, width).sum(axis=0)
+        out[:, column], out[:, column + 1] = len(values) - set_per_bit, set_per_bit
+    return out
+
+
+def field_of(bit, dtype: str) -> np.ndarray:
+    """The ``field`` of a bit: -1 for any mantissa bit, the bit itself for exponent and sign bits."""
+    bit = np.asarray(bit)
+    return np.where(bit < MANTISSA_BITS[dtype], -1, bit)
 
 
 def _encodings(values: np.ndarray) -> np.ndarray:
@@ -49,7 +76,8 @@ def _encodings(values: np.ndarray) -> np.ndarray:
 def atom_table(sites: pd.DataFrame, site_values: Callable[[str], np.ndarray], sampling: str = "layer_uniform",
                bits: list[int] | None = None) -> pd.DataFrame:
     """Every atom (``site``, ``bit``, ``value``) of positive probability with its probability ``p``
-    under the campaign's distribution and its ``count`` of (image, element) pairs.
+    under the campaign's distribution, its ``count`` of (image, element) pairs and the bit's
+    ``field`` (:func:`field_of`).
 
     ``sites``: the eligible sites (``site``, ``size``, ``dtype``) in model order;
     ``site_values(site)``: golden output of the site for the population's images, shape (images,
@@ -62,12 +90,12 @@ def atom_table(sites: pd.DataFrame, site_values: Callable[[str], np.ndarray], sa
         width = n_bits(dtype)
         allowed = np.arange(width) if bits is None else np.asarray(bits)
         encoding = _encodings(np.asarray(site_values(site))).reshape(-1)
+        counts = class_counts(encoding, width)
         for bit in allowed:
-            counts = np.bincount(value_class(encoding, bit, width), minlength=len(VALUE_CLASSES))
-            for value in np.flatnonzero(counts):
-                rows.append((site, int(bit), VALUE_CLASSES[value], int(counts[value]),
-                             p / len(allowed) * counts[value] / len(encoding)))
-    return pd.DataFrame(rows, columns=["site", "bit", "value", "count", "p"])
+            for value in np.flatnonzero(counts[bit]):
+                rows.append((site, int(bit), int(field_of(bit, dtype)), VALUE_CLASSES[value], int(counts[bit, value]),
+                             p / len(allowed) * counts[bit, value] / len(encoding)))
+    return pd.DataFrame(rows, columns=["site", "bit", "field", "value", "count", "p"])
 
 
 def strata_of(atoms: pd.DataFrame, strata: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -99,22 +127,29 @@ def allocate(weights: np.ndarray, spread: np.ndarray, total: int, floor: int = 0
     return base + n
 
 
-def _shrunk(events, trials, weights):
-    """Stratum rates with the estimators' half pseudo-event spread by weight (never 0 or 1)."""
-    return (events + weights / 2) / (trials + weights)
-
-
-def spreads(counts: pd.DataFrame, weights: np.ndarray, metric: str) -> np.ndarray:
-    """Per-stratum standard deviation of the metric's per-injection variable, from the counts so
-    far: the SDC indicator, or d = SCM - R SDC for the SCM probability R (linearisation)."""
-    n = counts["trials"].to_numpy(float)
-    y = _shrunk(counts["sdc"].to_numpy(float), n, weights)
+def spreads(pilot: pd.DataFrame, weights: np.ndarray, metric: str, trials=None) -> np.ndarray:
+    """Predicted per-stratum standard deviation of the metric's per-injection variable (the SDC
+    indicator, or d = SCM - R SDC for the SCM probability R, by linearisation) once stratum h has
+    ``trials[h]`` injections (default: the pilot's): the pilot's stratum rates, shrunk as the
+    final estimate will shrink them (:mod:`dnnfi.stratified`), so that a stratum without pilot
+    events looks the less uncertain the more it is sampled."""
+    n_pilot = pilot["trials"].to_numpy(float)
+    n = n_pilot if trials is None else np.asarray(trials, float)
+    scale = n / np.maximum(n_pilot, 1)
+    y, x = pilot["sdc"].to_numpy(float) * scale, pilot["scm"].to_numpy(float) * scale
     if metric == "sdc_rate":
-        return np.sqrt(y * (1 - y))
-    x = np.minimum(_shrunk(counts["scm"].to_numpy(float), n, weights), y)
-    ratio = (weights * x).sum() / (weights * y).sum()
-    variance = x * (1 - ratio) ** 2 + (y - x) * ratio**2 - (x - ratio * y) ** 2
-    return np.sqrt(np.maximum(variance, 0))
+        rate = shrunk_rates(weights, y, n)
+        return np.sqrt(rate * (1 - rate))
+    return ratio_spreads(weights, x, y, n, shrunk_ratio(weights, x, y, n))
+
+
+def plan(pilot: pd.DataFrame, weights: np.ndarray, metric: str, total: int, floor: int = 0) -> np.ndarray:
+    """Cumulative allocation of ``total`` injections: Neyman on :func:`spreads` predicted at the
+    allocation itself (a fixed point, reached in a few steps)."""
+    n = allocate(weights, spreads(pilot, weights, metric), total, floor)
+    for _ in range(10):
+        n = allocate(weights, spreads(pilot, weights, metric, np.maximum(n, 1)), total, floor)
+    return n
 
 
 def estimate(counts: pd.DataFrame, weights: np.ndarray, confidence: float = 0.95) -> dict[str, dict]:
@@ -128,29 +163,40 @@ def estimate(counts: pd.DataFrame, weights: np.ndarray, confidence: float = 0.95
 
 
 def run_stratified(weights: np.ndarray, evaluate: Callable[[np.ndarray, int], pd.DataFrame], metric: str,
-                   margin: float, pilot: int, round_size: int, max_injections: int, floor: int = 2,
-                   confidence: float = 0.95) -> tuple[pd.DataFrame, int, list[int]]:
-    """Pilot, then Neyman rounds until ``metric``'s achieved margin is <= ``margin``.
+                   margin: float, pilot: int, round_size: int, max_injections: int, floor: int = 1,
+                   confidence: float = 0.95) -> tuple[pd.DataFrame, list[int]]:
+    """A pilot, then rounds of Neyman allocation until ``metric``'s achieved margin is <= ``margin``.
 
     ``evaluate(n, round)`` runs n[h] injections in stratum h (round 0 is the pilot) and returns
-    their per-stratum counts (columns ``COUNTS``, one row per stratum). Returns (counts of all
-    rounds, rounds run, injections after each round). Stops at ``max_injections`` if the target
-    is not reached; the returned counts are then those of every round run.
+    their per-stratum counts (columns ``COUNTS``, one row per stratum). The pilot (``pilot``
+    injections spread evenly over the strata of positive weight, so that rare strata show their
+    rates too) only sets the
+    allocation: its counts enter no estimate, because an allocation that depends on a stratum's
+    own outcomes would bias that stratum's rate. Round r (``round_size`` injections) brings the
+    allocation rounds' total to :func:`plan` of r x ``round_size`` from the pilot alone (the first
+    with the floor, so that every stratum of positive weight is sampled); the margin is checked
+    after each round, and the campaign stops at the first round that meets it or before a round
+    would exceed ``max_injections``.
+    Returns (counts of the allocation rounds, injections after each round, pilot included).
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: expected one of {METRICS}")
     weights = np.asarray(weights, float)
-    counts = evaluate(allocate(weights, weights, pilot, floor), 0)
-    done = [int(counts["trials"].sum())]
+    positive = (weights > 0).astype(float)
+    pilot_counts = evaluate(allocate(positive, positive, pilot, floor), 0)
+    counts, done, planned = None, [pilot], np.zeros(len(weights), np.int64)
     while done[-1] + round_size <= max_injections:
+        cumulative = plan(pilot_counts, weights, metric, done[-1] - pilot + round_size, floor)
+        want = np.maximum(cumulative - planned, 0)
+        n = allocate(want, np.ones(len(want)), round_size) if counts is not None else cumulative
+        new = evaluate(n, len(done))
+        counts, planned = (new if counts is None else counts + new), planned + n
+        done.append(done[-1] + round_size)
         if estimate(counts, weights, confidence)[metric]["margin"] <= margin:
             break
-        cumulative = allocate(weights, spreads(counts, weights, metric), done[-1] + round_size)
-        want = np.maximum(cumulative - counts["trials"].to_numpy(), 0)
-        new = allocate(want, np.ones(len(want)), round_size) if want.sum() else allocate(weights, weights, round_size)
-        counts = counts + evaluate(new, len(done))
-        done.append(int(counts["trials"].sum()))
-    return counts, len(done), done
+    if counts is None:
+        raise ValueError(f"max_injections {max_injections} leaves no round after a pilot of {pilot}")
+    return counts, done
 
 
 def draw_strata(atoms: pd.DataFrame, codes: np.ndarray, n: np.ndarray, rng: np.random.Generator,

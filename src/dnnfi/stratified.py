@@ -13,12 +13,13 @@ tests and the bench use to evaluate thousands of campaigns at once).
   without events (or with only events) from claiming zero variance, so a lightly sampled heavy
   stratum widens the interval as it should, while many light strata without events cost little;
   with one stratum this is exactly Wilson's interval at n.
-- The SCM probability (SCM / SDC) is the ratio estimator R = sum W_h x_h/n_h / sum W_h y_h/n_h;
-  its variance by linearisation, v = sum W_h^2 s_h^2 / n_h / Y^2 with s_h^2 the sample variance of
-  d = x - R y in stratum h and Y = sum W_h y_h / n_h, and its interval Wilson's at the effective
-  number of SDCs m_eff = R (1 - R) / v, capped at the SDCs observed (a stratum whose d has no
-  spread cannot make the ratio more certain than its events). With R at 0 or 1 (v = 0) m_eff is
-  the SDCs observed.
+- The SCM probability (SCM / SDC) is the ratio estimator R = sum W_h x_h/n_h / sum W_h y_h/n_h
+  (consistent; its bias is of order 1/n). Its variance by linearisation, v~ = sum W_h^2 s_h^2 /
+  n_h / Y~^2, where s_h^2 is the variance of d = x - R~ y in stratum h computed from shrunk shares
+  (SDC rate y~_h as above, SCM share of SDCs (x_h + 1/2) / (y_h + 1)), Y~ = sum W_h y~_h and R~ the
+  ratio of the shrunk shares; its interval is Wilson's at the effective number of SDCs m_eff =
+  R~ (1 - R~) / v~ with m_eff R events, capped at the SDCs observed (the ratio cannot be more
+  certain than the events it is taken over).
 """
 
 from __future__ import annotations
@@ -47,6 +48,30 @@ def _interval(rate, events, trials, confidence):
     return {"estimate": rate, "lo": lo, "hi": hi, "margin": np.maximum(rate - lo, hi - rate), "n_eff": trials}
 
 
+def shrunk_rates(weights, events, trials) -> np.ndarray:
+    """Stratum rates (k_h + W_h / 2) / (n_h + W_h): half a pseudo-event and half a pseudo-non-event
+    in all, spread by weight; never 0 or 1 in a stratum of positive weight, 0 in one of weight 0."""
+    w = np.asarray(weights, dtype=float)
+    with np.errstate(invalid="ignore"):  # 0/0 in strata of weight 0, which count for nothing
+        return np.where(w > 0, (np.asarray(events, float) + w / 2) / (np.asarray(trials, float) + w), 0.0)
+
+
+def ratio_spreads(weights, numerator, denominator, trials, ratio) -> np.ndarray:
+    """Per-stratum standard deviation of d = x - ratio y (x: SCM, y: SDC indicators) from shrunk
+    stratum shares: the SDC rate by :func:`shrunk_rates`, the SCM share of SDCs as (x + 1/2) / (y + 1)."""
+    y = shrunk_rates(weights, denominator, trials)
+    x = y * (np.asarray(numerator, float) + 0.5) / (np.asarray(denominator, float) + 1)
+    r = np.asarray(ratio, float)[..., None]
+    return np.sqrt(np.maximum(x * (1 - r) ** 2 + (y - x) * r**2 - (x - r * y) ** 2, 0))
+
+
+def shrunk_ratio(weights, numerator, denominator, trials) -> np.ndarray:
+    """R~: the ratio of the shrunk SCM and SDC shares of :func:`ratio_spreads`."""
+    y = shrunk_rates(weights, denominator, trials)
+    x = y * (np.asarray(numerator, float) + 0.5) / (np.asarray(denominator, float) + 1)
+    return (weights * x).sum(axis=-1) / (weights * y).sum(axis=-1)
+
+
 def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[str, np.ndarray]:
     """Stratified rate with its effective-size Wilson interval (module docstring).
 
@@ -58,8 +83,7 @@ def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[s
     k = np.asarray(events, dtype=float)
     safe = np.maximum(n, 1)
     rate = (w * k / safe).sum(axis=-1)
-    with np.errstate(invalid="ignore"):  # 0/0 in strata of weight 0, which count for nothing
-        shrunk = np.where(w > 0, (k + w / 2) / (n + w), 0.0)
+    shrunk = shrunk_rates(w, k, n)
     variance = (w**2 * shrunk * (1 - shrunk) / safe).sum(axis=-1)
     centre = (w * shrunk).sum(axis=-1)
     n_eff = centre * (1 - centre) / variance
@@ -77,15 +101,11 @@ def stratified_ratio(weights, numerator, denominator, trials, confidence: float 
         raise ValueError("numerator events exceed denominator events in a stratum (every SCM is an SDC)")
     safe = np.maximum(n, 1)
     top, bottom = (w * x / safe).sum(axis=-1), (w * y / safe).sum(axis=-1)
+    centre = shrunk_ratio(w, x, y, n)
+    spread = ratio_spreads(w, x, y, n, centre)
+    variance = (w**2 * spread**2 / safe).sum(axis=-1) / (w * shrunk_rates(w, y, n)).sum(axis=-1) ** 2
+    observed = y.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = top / bottom
-        r = ratio[..., None]
-        # d_i = x_i - R y_i takes 1 - R (SCM), -R (SDC, not SCM) or 0: its sum of squares and mean
-        squares = x * (1 - r) ** 2 + (y - x) * r**2
-        mean = (x - r * y) / safe
-        spread = np.where(n > 1, (squares - n * mean**2) / np.maximum(n - 1, 1), 0.0)
-        variance = (w**2 * spread / safe).sum(axis=-1) / bottom**2
-        observed = y.sum(axis=-1)
-        m_eff = np.where(variance > 0, np.minimum(ratio * (1 - ratio) / variance, observed), observed)
-    m_eff = np.where(observed > 0, m_eff, np.nan)
+        m_eff = np.where(observed > 0, np.minimum(centre * (1 - centre) / variance, observed), np.nan)
     return _interval(ratio, ratio * m_eff, m_eff, confidence)

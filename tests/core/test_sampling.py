@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnnfi.sampling import (VALUE_CLASSES, allocate, atom_table, draw_strata, run_stratified, strata_of,
+from dnnfi.sampling import (VALUE_CLASSES, allocate, atom_table, class_counts, draw_strata, run_stratified, strata_of,
                             value_class)
 from dnnfi.seeds import rng_for
 
@@ -24,6 +24,16 @@ def test_value_classes():
         "positive_clear", "negative_set", "zero", "zero", "positive_set"]
     assert [VALUE_CLASSES[c] for c in value_class(enc, 23, 32)] == [
         "positive_set", "negative_clear", "zero", "zero", "positive_clear"]
+
+
+def test_class_counts_match_value_classes():
+    for dtype, width in (("float32", 32), ("float16", 16)):
+        values = np.random.default_rng(0).standard_normal(999).astype(dtype)
+        values[::7] = 0
+        values[::11] = -0.0
+        enc = values.view(f"uint{width}")
+        expected = [np.bincount(value_class(enc, b, width), minlength=5) for b in range(width)]
+        assert (class_counts(enc, width) == np.array(expected)).all()
 
 
 def test_atom_probabilities_are_exact():
@@ -76,13 +86,13 @@ def test_rounds_stop_at_the_margin_and_reach_the_truth():
         sdc = rng.binomial(n, rates)
         return pd.DataFrame({"trials": n, "sdc": sdc, "sdc_top5": sdc, "due": 0, "scm": rng.binomial(sdc, 0.5)})
 
-    counts, rounds, done = run_stratified(weights, evaluate, "sdc_rate", 0.005, pilot=200, round_size=200,
-                                          max_injections=20_000)
+    counts, done = run_stratified(weights, evaluate, "sdc_rate", 0.005, pilot=200, round_size=200,
+                                  max_injections=20_000)
     from dnnfi.sampling import estimate
 
     est = estimate(counts, weights)["sdc_rate"]
     assert est["margin"] <= 0.005 and est["lo"] <= weights @ rates <= est["hi"]
-    assert done[-1] == counts["trials"].sum() and len(done) == rounds
+    assert done[-1] == 200 + counts["trials"].sum()  # the pilot counts in the cost, not in the estimate
     # uniform sampling would need about 1.96^2 p (1 - p) / 0.005^2 = 3,900 injections
     assert done[-1] < 2000
     assert counts["trials"][3] > counts["trials"][0] * weights[3] / weights[0]  # the SDC-prone stratum oversampled

@@ -5,7 +5,7 @@ CONFIG ?= config/config.yaml
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: run test test-slurm lint bench-keras bench-torch clean
+.PHONY: run test test-slurm lint bench-keras bench-torch bench-sampling clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,6 +37,11 @@ bench-keras: $(BIN)/.installed
 
 bench-torch: $(BIN)/.installed
 	$(BIN)/python bench/torch_bench.py
+
+# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (docs/sampling.md);
+# the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
+bench-sampling: $(BIN)/.installed
+	PYTHONPATH=bench $(BIN)/python bench/sampling_bench.py
 
 clean:
 	rm -rf results .snakemake

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dnnfi.bitflip import n_bits
+from dnnfi.faults import BIT_MODELS
 from dnnfi.stratified import ratio_spreads, shrunk_rates, shrunk_ratio, stratified_rate, stratified_ratio
 
 #: stratifications: the atom columns a stratum keeps
@@ -205,7 +206,10 @@ def draw_strata(atoms: pd.DataFrame, codes: np.ndarray, n: np.ndarray, rng: np.r
     """A fault list with n[h] faults from stratum h (``codes``: stratum of each atom, see
     :func:`strata_of`): the atom by its probability within the stratum, then (image, element)
     uniformly among the pairs of that atom's class. ``images``: the population's image indices
-    (rows of ``site_values``). Rows come stratum by stratum, with a ``stratum`` column."""
+    (rows of ``site_values``). Rows come stratum by stratum, with a ``stratum`` column. Only
+    single-bit bit-model faults have (bit, value) atoms: other fault models are refused."""
+    if fault_model not in BIT_MODELS:
+        raise ValueError(f"stratified sampling needs a single-bit fault model {BIT_MODELS}, got {fault_model!r}")
     atom = np.concatenate([
         rng.choice(np.flatnonzero(codes == h), size=k, p=atoms["p"].to_numpy()[codes == h] / atoms["p"].to_numpy()[codes == h].sum())
         for h, k in enumerate(n) if k > 0

@@ -75,6 +75,8 @@ def test_draws_stay_in_their_atom_and_follow_atom_probabilities():
     assert np.allclose(share, [0.2, 0.2, 0.2, 0.4], atol=0.02)
     again = draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]))
     pd.testing.assert_frame_equal(faults, again)  # deterministic from the seed
+    with pytest.raises(ValueError, match="single-bit fault model"):
+        draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]), "random")
 
 
 def test_rounds_stop_at_the_margin_and_reach_the_truth():
@@ -96,3 +98,17 @@ def test_rounds_stop_at_the_margin_and_reach_the_truth():
     # uniform sampling would need about 1.96^2 p (1 - p) / 0.005^2 = 3,900 injections
     assert done[-1] < 2000
     assert counts["trials"][3] > counts["trials"][0] * weights[3] / weights[0]  # the SDC-prone stratum oversampled
+
+
+def test_bit_sweep_lists_every_bit_of_each_point():
+    from dnnfi.faults import bit_sweep, validate_faults
+
+    sites = pd.DataFrame({"site": ["a", "h"], "size": [4, 3], "dtype": ["float32", "float16"]})
+    points = pd.DataFrame({"image": [1, 0], "site": ["h", "a"], "element": [2, 3]})
+    faults = bit_sweep(points, sites)
+    validate_faults(faults, sites, n_images=2)
+    assert len(faults) == 16 + 32 and list(faults["fault_id"]) == list(range(48))
+    assert list(faults["bit"][:16]) == list(range(16)) and list(faults["bit"][16:]) == list(range(32))
+    assert (faults["point"][:16] == 0).all() and (faults[16:][["image", "site", "element"]] == (0, "a", 3)).all().all()
+    with pytest.raises(ValueError, match="bit fault model"):
+        bit_sweep(points, sites, "zero")

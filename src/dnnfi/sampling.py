@@ -210,10 +210,10 @@ def draw_strata(atoms: pd.DataFrame, codes: np.ndarray, n: np.ndarray, rng: np.r
     single-bit bit-model faults have (bit, value) atoms: other fault models are refused."""
     if fault_model not in BIT_MODELS:
         raise ValueError(f"stratified sampling needs a single-bit fault model {BIT_MODELS}, got {fault_model!r}")
-    atom = np.concatenate([
-        rng.choice(np.flatnonzero(codes == h), size=k, p=atoms["p"].to_numpy()[codes == h] / atoms["p"].to_numpy()[codes == h].sum())
-        for h, k in enumerate(n) if k > 0
-    ] or [np.zeros(0, np.int64)])
+    p = atoms["p"].to_numpy()
+    members = [np.flatnonzero(codes == h) for h in range(len(n))]
+    atom = np.concatenate([rng.choice(m, size=k, p=p[m] / p[m].sum()) for m, k in zip(members, n) if k > 0]
+                          or [np.zeros(0, np.int64)])
     stratum = codes[atom]
     image, element = np.zeros(len(atom), np.int64), np.zeros(len(atom), np.int64)
     chosen = atoms.iloc[atom].reset_index(drop=True)

@@ -41,7 +41,7 @@ bench-torch: $(BIN)/.installed
 # Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (docs/sampling.md);
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
 bench-sampling: $(BIN)/.installed
-	PYTHONPATH=bench $(BIN)/python bench/sampling_bench.py
+	$(BIN)/python bench/sampling_bench.py
 
 clean:
 	rm -rf results .snakemake

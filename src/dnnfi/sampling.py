@@ -37,23 +37,28 @@ MANTISSA_BITS = {"float32": 23, "float16": 10, "bfloat16": 7}
 COUNTS = ("trials", "sdc", "sdc_top5", "due", "scm")
 
 
+def _sign_zero(encoding: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sign bit set, value is +-0) of unsigned integer encodings of ``width`` bits."""
+    unit = encoding.dtype.type
+    return ((encoding >> unit(width - 1)) & unit(1)).astype(bool), (encoding & unit((1 << (width - 1)) - 1)) == 0
+
+
+def _bit_set(encoding: np.ndarray, bit) -> np.ndarray:
+    return ((encoding >> np.asarray(bit).astype(encoding.dtype)) & encoding.dtype.type(1)).astype(bool)
+
+
 def value_class(encoding: np.ndarray, bit, width: int) -> np.ndarray:
     """Index into ``VALUE_CLASSES`` of golden values given as unsigned integer encodings of
     ``width`` bits, for the flip of ``bit`` (one bit, or one per value)."""
     encoding = np.asarray(encoding)
-    unit = encoding.dtype.type
-    sign = (encoding >> unit(width - 1)) & unit(1)
-    zero = (encoding & unit((1 << (width - 1)) - 1)) == 0
-    is_set = (encoding >> np.asarray(bit).astype(encoding.dtype)) & unit(1)
-    return np.where(zero, 0, 1 + 2 * sign.astype(np.int64) + is_set.astype(np.int64))
+    sign, zero = _sign_zero(encoding, width)
+    return np.where(zero, 0, 1 + 2 * sign.astype(np.int64) + _bit_set(encoding, bit).astype(np.int64))
 
 
 def class_counts(encoding: np.ndarray, width: int) -> np.ndarray:
     """(width, 5) counts of ``value_class`` for each bit, in one pass over the values."""
     encoding = np.asarray(encoding).reshape(-1)
-    unit = encoding.dtype.type
-    sign = ((encoding >> unit(width - 1)) & unit(1)).astype(bool)
-    zero = (encoding & unit((1 << (width - 1)) - 1)) == 0
+    sign, zero = _sign_zero(encoding, width)
     out = np.zeros((width, len(VALUE_CLASSES)), np.int64)
     out[:, 0] = zero.sum()
     for column, values in ((1, encoding[~zero & ~sign]), (3, encoding[~zero & sign])):
@@ -220,9 +225,12 @@ def draw_strata(atoms: pd.DataFrame, codes: np.ndarray, n: np.ndarray, rng: np.r
     for site, rows in chosen.groupby("site", sort=False).groups.items():
         values = np.asarray(site_values(site))
         encoding, size = _encodings(values).reshape(-1), values.shape[1]
-        width = values.dtype.itemsize * 8
+        sign, zero = _sign_zero(encoding, values.dtype.itemsize * 8)
+        signed = (~zero & ~sign, ~zero & sign)
         for (bit, value), part in chosen.loc[rows].groupby(["bit", "value"], sort=True).groups.items():
-            where = np.flatnonzero(value_class(encoding, bit, width) == VALUE_CLASSES.index(value))
+            cls = VALUE_CLASSES.index(value)  # 1 + 2 sign + bit set, or 0 for zero (value_class)
+            mask = zero if cls == 0 else signed[(cls - 1) // 2] & (_bit_set(encoding, bit) == bool((cls - 1) % 2))
+            where = np.flatnonzero(mask)
             pick = where[rng.integers(0, len(where), size=len(part))]
             image[part], element[part] = images[pick // size], pick % size
     return pd.DataFrame({"fault_id": np.arange(len(atom), dtype=np.int64), "image": image, "site": chosen["site"],

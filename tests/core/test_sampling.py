@@ -112,3 +112,20 @@ def test_bit_sweep_lists_every_bit_of_each_point():
     assert (faults["point"][:16] == 0).all() and set(map(tuple, faults[16:][["image", "site", "element"]].to_numpy().tolist())) == {(0, "a", 3)}
     with pytest.raises(ValueError, match="bit fault model"):
         bit_sweep(points, sites, "zero")
+
+
+def test_stratum_counts_and_every_metric_estimated():
+    from dnnfi.sampling import estimate, stratum_counts
+
+    results = pd.DataFrame({"stratum": [0, 0, 1, 1, 1, 1], "outcome": ["sdc", "masked", "sdc", "sdc", "due", "benign"],
+                            "sdc_top5": [True, False, False, True, False, False],
+                            "scm": [True, False, True, False, False, False]})
+    counts = stratum_counts(results, 3)
+    assert counts.to_dict("list") == {"trials": [2, 4, 0], "sdc": [1, 2, 0], "sdc_top5": [1, 1, 0], "due": [0, 1, 0],
+                                      "scm": [1, 1, 0]}
+    est = estimate(counts, np.array([0.25, 0.75, 0.0]))
+    assert est["sdc_rate"]["estimate"] == pytest.approx(0.25 * 1 / 2 + 0.75 * 2 / 4)
+    assert est["due_rate"]["estimate"] == pytest.approx(0.75 / 4)
+    assert est["scm_rate"]["estimate"] == pytest.approx(0.25 / 2 + 0.75 / 4)
+    assert est["sdc_top5_rate"]["estimate"] == pytest.approx(0.25 / 2 + 0.75 / 4)
+    assert est["scm_probability"]["estimate"] == pytest.approx((0.25 / 2 + 0.75 / 4) / 0.5)

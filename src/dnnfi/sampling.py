@@ -168,37 +168,59 @@ def estimate(counts: pd.DataFrame, weights: np.ndarray, confidence: float = 0.95
     return out
 
 
+def pilot_allocation(weights: np.ndarray, pilot: int, floor: int = 1) -> np.ndarray:
+    """The pilot: ``pilot`` injections spread evenly over the strata of positive weight, at least
+    ``floor`` each."""
+    positive = (np.asarray(weights, float) > 0).astype(float)
+    return allocate(positive, positive, pilot, floor)
+
+
+def round_allocation(pilot_counts: pd.DataFrame, weights: np.ndarray, metric: str, r: int, round_size: int,
+                     floor: int = 1) -> np.ndarray:
+    """Injections per stratum of allocation round r >= 1, from the pilot's counts and r alone:
+    round 1 is :func:`plan` of ``round_size`` (with the floor); round r brings the rounds' total
+    towards :func:`plan` of r x ``round_size``, ``round_size`` injections in proportion to what
+    each stratum still lacks."""
+    weights = np.asarray(weights, float)
+    planned = plan(pilot_counts, weights, metric, round_size, floor)
+    n = planned
+    for k in range(2, r + 1):
+        want = np.maximum(plan(pilot_counts, weights, metric, k * round_size, floor) - planned, 0)
+        n = allocate(want, np.ones(len(want)), round_size)
+        planned = planned + n
+    return n
+
+
+def margin_reached(counts: pd.DataFrame, weights: np.ndarray, metric: str, margin: float,
+                   confidence: float = 0.95) -> bool:
+    """Whether the allocation rounds' ``counts`` give ``metric`` an achieved margin <= ``margin``."""
+    return bool(estimate(counts, weights, confidence)[metric]["margin"] <= margin)
+
+
 def run_stratified(weights: np.ndarray, evaluate: Callable[[np.ndarray, int], pd.DataFrame], metric: str,
                    margin: float, pilot: int, round_size: int, max_injections: int, floor: int = 1,
                    confidence: float = 0.95) -> tuple[pd.DataFrame, list[int]]:
     """A pilot, then rounds of Neyman allocation until ``metric``'s achieved margin is <= ``margin``.
 
     ``evaluate(n, round)`` runs n[h] injections in stratum h (round 0 is the pilot) and returns
-    their per-stratum counts (columns ``COUNTS``, one row per stratum). The pilot (``pilot``
-    injections spread evenly over the strata of positive weight, so that rare strata show their
-    rates too) only sets the
+    their per-stratum counts (columns ``COUNTS``, one row per stratum). The pilot
+    (:func:`pilot_allocation`, so that rare strata show their rates too) only sets the
     allocation: its counts enter no estimate, because an allocation that depends on a stratum's
-    own outcomes would bias that stratum's rate. Round r (``round_size`` injections) brings the
-    allocation rounds' total to :func:`plan` of r x ``round_size`` from the pilot alone (the first
-    with the floor, so that every stratum of positive weight is sampled); the margin is checked
-    after each round, and the campaign stops at the first round that meets it or before a round
-    would exceed ``max_injections``.
+    own outcomes would bias that stratum's rate. Round r (``round_size`` injections) is
+    :func:`round_allocation`; the margin is checked after each round, and the campaign stops at
+    the first round that meets it or before a round would exceed ``max_injections``.
     Returns (counts of the allocation rounds, injections after each round, pilot included).
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: expected one of {METRICS}")
     weights = np.asarray(weights, float)
-    positive = (weights > 0).astype(float)
-    pilot_counts = evaluate(allocate(positive, positive, pilot, floor), 0)
-    counts, done, planned = None, [pilot], np.zeros(len(weights), np.int64)
+    pilot_counts = evaluate(pilot_allocation(weights, pilot, floor), 0)
+    counts, done = None, [pilot]
     while done[-1] + round_size <= max_injections:
-        cumulative = plan(pilot_counts, weights, metric, done[-1] - pilot + round_size, floor)
-        want = np.maximum(cumulative - planned, 0)
-        n = allocate(want, np.ones(len(want)), round_size) if counts is not None else cumulative
-        new = evaluate(n, len(done))
-        counts, planned = (new if counts is None else counts + new), planned + n
+        new = evaluate(round_allocation(pilot_counts, weights, metric, len(done), round_size, floor), len(done))
+        counts = new if counts is None else counts + new
         done.append(done[-1] + round_size)
-        if estimate(counts, weights, confidence)[metric]["margin"] <= margin:
+        if margin_reached(counts, weights, metric, margin, confidence):
             break
     if counts is None:
         raise ValueError(f"max_injections {max_injections} leaves no round after a pilot of {pilot}")

@@ -161,6 +161,8 @@ def shard_path(campaign, dataset, model, shard):
 
 
 def shard_files(wildcards):
+    if is_stratified(wildcards.campaign):
+        return stratified_shard_files(wildcards)
     shards = range(n_shards(wildcards.campaign, wildcards.model))
     return [
         shard_path(wildcards.campaign, wildcards.dataset, wildcards.model, i)
@@ -221,7 +223,9 @@ WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
 def final_outputs():
     outputs = []
     for name, spec in CAMPAIGNS.items():
-        if spec["kind"] == "activation":
+        if is_stratified(name):  # no unweighted tables or figures (docs/semantics.md, section 11)
+            outputs += stratified_outputs(name)
+        elif spec["kind"] == "activation":
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)
             outputs += expand(
                 "results/figures/{c}/{f}.{ext}",
@@ -238,5 +242,6 @@ def final_outputs():
                 f=WEIGHT_FIGURES,
                 ext=["png", "pdf"],
             )
-        outputs.append(f"results/tables/{name}/summary.md")
+        if not is_stratified(name):
+            outputs.append(f"results/tables/{name}/summary.md")
     return outputs

@@ -223,7 +223,8 @@ WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
 def final_outputs():
     outputs = []
     for name, spec in CAMPAIGNS.items():
-        if is_stratified(name):  # no unweighted tables or figures (docs/semantics.md, section 11)
+        # a stratified campaign: no unweighted tables or figures (docs/semantics.md, section 11)
+        if is_stratified(name):
             outputs += stratified_outputs(name)
         elif spec["kind"] == "activation":
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)

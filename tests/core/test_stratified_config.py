@@ -58,3 +58,23 @@ def test_defaults_and_rounds():
 ])
 def test_what_the_design_cannot_honour_is_refused(keys, message):
     assert message in error(**keys)
+
+
+def test_table_row_weights_the_allocation_rounds_only():
+    import pandas as pd
+
+    from dnnfi.stratified_campaign import published, stratified_table
+
+    strata = pd.DataFrame({"stratum": [0, 1], "weight": [0.9, 0.1]})
+    # pilot: 2 SDCs in stratum 1 (must not count); rounds 1-2: stratum 0 clean, stratum 1 one SDC in 4, an SCM
+    rows = [(0, 1, "sdc", True)] * 2 + [(1, 0, "masked", False)] * 10 + [(2, 1, "sdc", True)] + \
+        [(2, 1, "masked", False)] * 3
+    injections = pd.DataFrame(rows, columns=["round", "stratum", "outcome", "scm"]).assign(
+        dataset="d", model="m", population="all", sdc_top5=False)
+    spec = checked(stratified={"pilot": 2, "round": 7, "max_injections": 30}, margin=0.5)
+    table = stratified_table(injections, {("d", "m", "all"): strata}, spec)
+    row = table.iloc[0]
+    assert (row["injections"], row["pilot"], row["rounds"], row["n_strata"]) == (16, 2, 2, 2)
+    assert row["sdc_rate"] == pytest.approx(0.1 / 4) and row["scm_probability"] == pytest.approx(1.0)
+    assert row["achieved_margin"] == row["sdc_rate_margin"] and row["stopped_by"] == "margin"
+    assert published(table)["SDC rate [95% CI]"].iloc[0].startswith("2.50% [")

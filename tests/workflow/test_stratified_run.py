@@ -12,19 +12,14 @@ import pytest
 from dnnfi.sampling import estimate, margin_reached, pilot_allocation, round_allocation, stratum_counts
 
 from .snakemake_runner import snakemake
-from .test_tiny_run import FIT
+from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
 
 STRAT = {"pilot": 100, "round": 100, "max_injections": 700}
-CONFIG = {
-    "seed": 11,
-    "threads": 1,
-    "datasets": {"digits": {"source": "digits", "taxonomy": "digits"}},
-    "models": {"tmlp": {"framework": "torch", "dataset": "digits", "architecture": "digits_mlp", "train": FIT}},
-    "campaigns": {"strat": {"kind": "activation", "models": ["tmlp"], "images": 100, "margin": 0.02, "shards": 2,
-                            "stratified": STRAT}},
-}
+CONFIG = {**TINY, "models": {"tmlp": TINY["models"]["tmlp"]},
+          "campaigns": {"strat": {"kind": "activation", "models": ["tmlp"], "images": 100, "margin": 0.02,
+                                  "shards": 2, "stratified": STRAT}}}
 FOLDER = "results/campaigns/strat/digits/tmlp"
 
 

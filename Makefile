@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 RUN_DEVICE := $(if $(DEVICE),--config device=$(DEVICE))
 BENCH_DEVICE := $(if $(DEVICE),--device $(DEVICE))
 
-.PHONY: run test test-slurm lint bench-keras bench-torch clean
+.PHONY: run test test-slurm lint bench-keras bench-torch bench-sampling clean
 
 $(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,11 @@ bench-keras: $(BIN)/.installed
 
 bench-torch: $(BIN)/.installed
 	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
+
+# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (docs/sampling.md);
+# the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
+bench-sampling: $(BIN)/.installed
+	$(BIN)/python bench/sampling_bench.py
 
 clean:
 	rm -rf results .snakemake

@@ -14,10 +14,12 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/stratified_common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/inject.smk"
+include: "workflow/rules/stratified.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/figures.smk"

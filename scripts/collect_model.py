@@ -7,7 +7,9 @@ from dnnfi.taxonomy import TaxonomyError, load
 
 log = runlog.start(snakemake.log[0])
 w = snakemake.wildcards
-shards = pd.concat([pd.read_parquet(p) for p in snakemake.input.shards], ignore_index=True)
+tables = [pd.read_parquet(p) for p in snakemake.input.shards]
+# empty rounds (after a stratified campaign's target was met) hold no outcome columns
+shards = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
 baseline = pd.read_parquet(snakemake.input.baseline)
 table = shards.assign(dataset=w.dataset, model=w.model)
 if snakemake.params.kind == "activation":

@@ -8,6 +8,9 @@ from dnnfi.taxonomy import load
 log = runlog.start(snakemake.log[0])
 out, params = snakemake.output, snakemake.params
 injections = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
+if "stratum" in injections:
+    raise ValueError("a stratified campaign's injections are not a uniform sample: unweighted tables would be wrong; "
+                     f"see results/tables/{snakemake.wildcards.campaign}/stratified.csv")
 baselines = pd.concat(
     [pd.read_parquet(p).assign(dataset=p.split("/")[-2], model=p.split("/")[-1][: -len(".parquet")])
      for p in snakemake.input.baselines],

@@ -417,6 +417,10 @@ def check_protection(name: str, campaign: dict) -> None:
         raise ConfigError(f"config key campaigns.{name}.{missing}: required with "
                           f"{'protection' if missing == 'paired_with' else 'paired_with'} "
                           "(a protected campaign replays the faults of its paired unprotected campaign)")
+    if campaign["protection"] is not None and campaign.get("stratified") is not None:
+        raise ConfigError(f"config key campaigns.{name}.paired_with: campaigns.{campaign['paired_with']} is stratified, "
+                          "expected a uniformly sampled campaign (a protected campaign replays its shards; "
+                          "stratified rounds cannot be replayed)")
     if campaign["protection"] is not None:
         layers = campaign["protection"]["layers"]
         try:
@@ -441,6 +445,11 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
     if campaign["kind"] == "activation":
         check_activation(name, campaign)
         check_protection(name, campaign)
+        if campaign["stratified"] is not None:
+            from dnnfi.stratified_campaign import check as check_stratified
+
+            if reason := check_stratified(name, campaign, models, BIT_MODELS):
+                raise ConfigError(reason)
     else:
         check_weight_rate(name, campaign)
     check_shards(name, campaign)

@@ -105,6 +105,24 @@ def draw_activation_faults(
     return table
 
 
+def bit_sweep(points: pd.DataFrame, sites: pd.DataFrame, fault_model: str = "bitflip") -> pd.DataFrame:
+    """Bit-sweep fault list: each point (``image``, ``site``, ``element``) with every bit of its
+    site's format, point by point, bits ascending; ``point`` numbers the points. Run in one list,
+    the engine evaluates a point's bits in the same site batch on one golden prefix, giving exact
+    per-bit outcomes of the sampled (image, site, element)."""
+    if fault_model not in BIT_MODELS:
+        raise ValueError(f"a bit sweep needs a bit fault model {BIT_MODELS}, got {fault_model!r}")
+    width = points["site"].map(sites.drop_duplicates("site").set_index("site")["dtype"].map(n_bits)).to_numpy(np.int64)
+    point = np.repeat(np.arange(len(points)), width)
+    table = points[["image", "site", "element"]].iloc[point].reset_index(drop=True)
+    table.insert(0, "fault_id", np.arange(len(table), dtype=np.int64))
+    table["bit"] = np.arange(len(table)) - np.repeat(np.cumsum(width) - width, width)
+    table["fault_model"] = fault_model
+    table["random_u"] = np.nan
+    table["point"] = point
+    return table
+
+
 def _multi_bit(rng, sizes, element, bit, choices, k_elements, k_bits, uses_bit):
     """Per fault, the lists of elements and bits of a multi-bit fault (see draw_activation_faults)."""
     all_elements, all_bits = [], []

@@ -302,3 +302,14 @@ def test_protection_needs_a_pair():
     def unpaired(c):
         del c["campaigns"]["activation_ranger"]["paired_with"]
     assert "campaigns.activation_ranger.paired_with: required with protection" in error(unpaired)
+
+
+def test_protection_cannot_replay_a_stratified_campaign():
+    def stratified_pair(c):
+        # stratified campaigns take PyTorch models only (the demo pair's are Keras)
+        c["campaigns"]["activation_bitflip"].update(models=["torch_cnn"], margin=0.05,
+                                                    stratified={"pilot": 100, "round": 100})
+        c["campaigns"]["activation_ranger"]["models"] = ["torch_cnn"]
+    assert error(stratified_pair) == (
+        "config key campaigns.activation_ranger.paired_with: campaigns.activation_bitflip is stratified, expected a "
+        "uniformly sampled campaign (a protected campaign replays its shards; stratified rounds cannot be replayed)")

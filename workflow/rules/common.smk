@@ -237,6 +237,8 @@ def paired_models(wildcards, name):
 
 
 def shard_files(wildcards):
+    if is_stratified(wildcards.campaign):
+        return stratified_shard_files(wildcards)
     shards = range(n_shards(wildcards.campaign, wildcards.model))
     return [
         shard_path(wildcards.campaign, wildcards.dataset, wildcards.model, i)
@@ -297,7 +299,10 @@ WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
 def final_outputs():
     outputs = []
     for name, spec in CAMPAIGNS.items():
-        if spec["kind"] == "activation":
+        # a stratified campaign: no unweighted tables or figures (docs/semantics.md, section 11)
+        if is_stratified(name):
+            outputs += stratified_outputs(name)
+        elif spec["kind"] == "activation":
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)
             outputs += expand(
                 "results/figures/{c}/{f}.{ext}",
@@ -319,5 +324,6 @@ def final_outputs():
                 f=WEIGHT_FIGURES,
                 ext=["png", "pdf"],
             )
-        outputs.append(f"results/tables/{name}/summary.md")
+        if not is_stratified(name):
+            outputs.append(f"results/tables/{name}/summary.md")
     return outputs

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from dnnfi.faults import validate_faults
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
 from dnnfi.protection import Protection, merge_ranges, protect
-from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name
+from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name, to_numpy
 from dnnfi.torchfi.graph import Graph
 from dnnfi.torchfi.models import place, to_tensor
 
@@ -228,6 +228,44 @@ class TorchInjector:
                               for i in range(0, len(x), self.rows)]).float().cpu().numpy()
         return torch.cat([self._padded_forward(x[i : i + self.rows])
                           for i in range(0, len(x), self.rows)]).float().cpu().numpy()
+
+    @torch.no_grad()
+    def golden_site_values(self, images, sites) -> dict[str, np.ndarray]:
+        """Fault-free output of each of ``sites`` for ``images``: site -> numpy array (images,
+        elements per image) in the site's format, from the same passes the engine corrupts
+        (what data-aware strata count, :mod:`dnnfi.sampling`)."""
+        x = self._as_input(images)
+        self._setup(tuple(x.shape[1:]))
+        parts: dict[str, list] = {s: [] for s in sites}
+        for i in range(0, len(x), self.rows):
+            if self.graph is not None:
+                env = self._golden_pass(x[i : i + self.rows])
+                values = {s: env[self._site_node[s]] for s in sites}
+            else:
+                values = self._hooked_outputs(x[i : i + self.rows], sites)
+            for s in sites:
+                parts[s].append(to_numpy(values[s].reshape(len(values[s]), -1)))
+        return {s: np.concatenate(v) for s, v in parts.items()}
+
+    def _hooked_outputs(self, x: torch.Tensor, sites) -> dict[str, torch.Tensor]:
+        """Outputs of ``sites`` in one padded forward pass (the fallback path's golden values)."""
+        wanted = {self._call_of_site[s]: s for s in sites}
+        out, calls = {}, {}
+
+        def hook(module, args, output, name):
+            k = calls[name] = calls.get(name, -1) + 1
+            if (name, k) in wanted:
+                out[wanted[(name, k)]] = output[: len(x)].clone()
+
+        modules = dict(self._leaves())
+        handles = [modules[layer].register_forward_hook(lambda m, a, o, name=layer: hook(m, a, o, name))
+                   for layer in {c[0] for c in wanted}]
+        try:
+            self._padded_forward(x)
+        finally:
+            for h in handles:
+                h.remove()
+        return out
 
     def run(self, faults: pd.DataFrame, images, progress: bool = True) -> pd.DataFrame:
         """Evaluate a fault list (the contract of :mod:`dnnfi.faults`, multi-element and multi-bit

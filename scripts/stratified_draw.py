@@ -1,0 +1,36 @@
+import pandas as pd
+
+from dnnfi import runlog
+from dnnfi.stratified_campaign import population_images, round_faults, target_met
+from dnnfi.taxonomy import load
+
+log = runlog.start(snakemake.log[0])
+spec, w, inputs = snakemake.params.campaign, snakemake.wildcards, snakemake.input
+r = int(w.get("round", 0))  # the pilot rule has no round wildcard
+earlier = [t for t in map(pd.read_parquet, inputs.get("earlier", [])) if len(t)]
+earlier = pd.concat(earlier, ignore_index=True) if earlier else None
+scm = load(inputs.taxonomy).is_scm
+if r > 0 and target_met(earlier, pd.read_parquet(inputs.strata), spec, scm):
+    log.info("round %d: the earlier rounds meet the target margin; nothing to draw", r)
+    pd.read_parquet(inputs.pilot_faults).iloc[:0].to_parquet(snakemake.output.faults)
+else:  # imported here: a round after the target was met never loads PyTorch
+    from dnnfi.datasets import Split
+    from dnnfi.preprocess import preprocess
+    from dnnfi.torchfi import models
+    from dnnfi.torchfi.activations import TorchInjector
+
+    test = Split.load(inputs.test)
+    keep = test.spread_indices(spec["images"])
+    x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
+    correct = pd.read_parquet(inputs.baseline)["correct"].to_numpy()[keep]
+    height, width, channels = x.shape[1:]
+    injector = TorchInjector(models.load(inputs.model), spec["batch_size"], input_shape=(channels, height, width))
+    pilot = None if earlier is None else earlier[earlier["round"] == 0]
+    faults, strata = round_faults(injector, x, population_images(w.population, correct), spec,
+                                  (w.dataset, w.model, w.population), r, pilot, scm)
+    if r > 0 and not strata.equals(pd.read_parquet(inputs.strata)):
+        raise ValueError(f"round {r}: the golden pass gave other strata or weights than the pilot's (round 0)")
+    log.info("round %d: %d faults over %d strata", r, len(faults), len(strata))
+    faults.to_parquet(snakemake.output.faults)
+    if r == 0:
+        strata.to_parquet(snakemake.output.strata)

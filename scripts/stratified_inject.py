@@ -1,0 +1,25 @@
+import pandas as pd
+
+from dnnfi import runlog
+from dnnfi.stratified_campaign import shard_of_round
+
+log = runlog.start(snakemake.log[0])
+spec, w = snakemake.params.campaign, snakemake.wildcards
+faults = shard_of_round(pd.read_parquet(snakemake.input.faults), int(w.shard), spec["shards"])
+if len(faults):  # a round after the target margin was met is empty: no PyTorch to load
+    from dnnfi.campaign import run_faults
+    from dnnfi.datasets import Split
+    from dnnfi.preprocess import preprocess
+    from dnnfi.torchfi import models
+    from dnnfi.torchfi.activations import TorchInjector
+
+    test = Split.load(snakemake.input.test)
+    keep = test.spread_indices(spec["images"])
+    x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
+    height, width, channels = x.shape[1:]
+    injector = TorchInjector(models.load(snakemake.input.model), spec["batch_size"],
+                             input_shape=(channels, height, width))
+    faults = run_faults(injector, faults.reset_index(drop=True), injector.sites(), x)
+    faults["image"] = keep[faults["image"].to_numpy()]  # index into the whole test split, as in the baseline
+log.info("%d injections", len(faults))
+faults.to_parquet(snakemake.output[0])

@@ -1,0 +1,80 @@
+"""The ``stratified`` key of activation campaigns: defaults, and one-line refusals of what the
+design cannot honour (dnnfi.config, dnnfi.stratified_campaign.check)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dnnfi import config as C
+from dnnfi.stratified_campaign import n_rounds, populations
+
+DEMO = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
+STRAT = {"kind": "activation", "models": ["torch_mlp", "torch_cnn"], "margin": 0.01, "stratified": {}}
+
+
+def checked(**keys):
+    config = copy.deepcopy(DEMO)
+    config["campaigns"]["s"] = copy.deepcopy(STRAT) | keys
+    C.check(config)
+    return config["campaigns"]["s"]
+
+
+def error(**keys) -> str:
+    with pytest.raises(C.ConfigError) as info:
+        checked(**keys)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_defaults_and_rounds():
+    campaign = checked()
+    assert campaign["stratified"] == {"strata": "field_value", "pilot": 500, "round": 500, "target": "sdc_rate",
+                                      "max_injections": 10000}
+    assert n_rounds(campaign["stratified"]) == 20 and populations(campaign) == ("all",)
+    assert populations(checked(image_sampling="per_correctness")) == ("fi_correct", "fi_misclassified")
+    assert checked(stratified=None)["stratified"] is None  # uniform sampling, as before
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"stratified": {"strata": "layer"}}, "config key campaigns.s.stratified.strata: expected enum"),
+    ({"stratified": {"target": "due_rate"}}, "config key campaigns.s.stratified.target: expected enum"),
+    ({"stratified": {"rounds": 3}}, "unknown config key campaigns.s.stratified.rounds: expected one of max_injections"),
+    ({"fault_model": "random"}, "config key campaigns.s.stratified: strata need a single-bit fault model "
+                                "(bitflip, stuck_at_0, stuck_at_1), not random"),
+    ({"bits_per_element": 2}, "config key campaigns.s.bits_per_element: a stratified campaign draws single-bit faults"),
+    ({"elements_per_fault": 2}, "config key campaigns.s.elements_per_fault: a stratified campaign draws single-bit"),
+    ({"margin": None}, "config key campaigns.s.margin: required by stratified"),
+    ({"sequential": True}, "config key campaigns.s.sequential: a stratified campaign runs its own rounds"),
+    ({"per_model": {"torch_mlp": {"injections": 5}}}, "config key campaigns.s.per_model: a stratified campaign's "
+                                                      "injections come from stratified.max_injections"),
+    ({"models": ["torch_mlp", "keras_sequential"]}, "config key campaigns.s.models: keras_sequential is a keras "
+                                                    "model; stratified campaigns run on torch models only"),
+    ({"stratified": {"pilot": 600, "round": 500, "max_injections": 1000}},
+     "config key campaigns.s.stratified.max_injections: 1000 leaves no round of 500 after a pilot of 600"),
+    ({"shards": 3, "stratified": {"pilot": 2, "round": 100}},
+     "config key campaigns.s.shards: 3 shards cut rounds of 2 injections"),
+])
+def test_what_the_design_cannot_honour_is_refused(keys, message):
+    assert message in error(**keys)
+
+
+def test_table_row_weights_the_allocation_rounds_only():
+    import pandas as pd
+
+    from dnnfi.stratified_campaign import published, stratified_table
+
+    strata = pd.DataFrame({"stratum": [0, 1], "weight": [0.9, 0.1]})
+    # pilot: 2 SDCs in stratum 1 (must not count); rounds 1-2: stratum 0 clean, stratum 1 one SDC in 4, an SCM
+    rows = [(0, 1, "sdc", True)] * 2 + [(1, 0, "masked", False)] * 10 + [(2, 1, "sdc", True)] + \
+        [(2, 1, "masked", False)] * 3
+    injections = pd.DataFrame(rows, columns=["round", "stratum", "outcome", "scm"]).assign(
+        dataset="d", model="m", population="all", sdc_top5=False)
+    spec = checked(stratified={"pilot": 2, "round": 7, "max_injections": 30}, margin=0.5)
+    table = stratified_table(injections, {("d", "m", "all"): strata}, spec)
+    row = table.iloc[0]
+    assert (row["injections"], row["pilot"], row["rounds"], row["n_strata"]) == (16, 2, 2, 2)
+    assert row["sdc_rate"] == pytest.approx(0.1 / 4) and row["scm_probability"] == pytest.approx(1.0)
+    assert row["achieved_margin"] == row["sdc_rate_margin"] and row["stopped_by"] == "margin"
+    assert published(table)["SDC rate [95% CI]"].iloc[0].startswith("2.50% [")

@@ -1,0 +1,81 @@
+"""A real run of a tiny stratified campaign through Snakemake: the table is the library's
+estimators on the stored outcomes, the rounds are the library's allocations and stop by the
+margin, and another shard count gives the same faults and outcomes."""
+
+import copy
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnnfi.sampling import estimate, margin_reached, pilot_allocation, round_allocation, stratum_counts
+
+from .snakemake_runner import snakemake
+from .test_tiny_run import TINY
+
+pytestmark = pytest.mark.workflow
+
+STRAT = {"pilot": 100, "round": 100, "max_injections": 700}
+CONFIG = {**TINY, "models": {"tmlp": TINY["models"]["tmlp"]},
+          "campaigns": {"strat": {"kind": "activation", "models": ["tmlp"], "images": 100, "margin": 0.02,
+                                  "shards": 2, "stratified": STRAT}}}
+FOLDER = "results/campaigns/strat/digits/tmlp"
+
+
+@pytest.fixture(scope="module")
+def strat(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("strat")
+    result = snakemake(workdir, CONFIG, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_table_is_the_weighted_estimate_of_the_stored_outcomes(strat):
+    table = pd.read_csv(strat / "results/tables/strat/stratified.csv")
+    assert table[["dataset", "model", "scenario", "strata"]].values.tolist() == [["digits", "tmlp", "all", "field_value"]]
+    injections = pd.read_parquet(strat / f"{FOLDER}/injections.parquet")
+    weights = pd.read_parquet(strat / f"{FOLDER}/all/round-0/strata.parquet")["weight"].to_numpy()
+    counts = stratum_counts(injections[injections["round"] > 0], len(weights))
+    row = table.iloc[0]
+    for metric, value in estimate(counts, weights).items():
+        for part, suffix in (("estimate", ""), ("lo", "_lo"), ("hi", "_hi"), ("margin", "_margin")):
+            assert row[metric + suffix] == pytest.approx(float(value[part]), rel=1e-12)
+    assert row["injections"] == len(injections) and row["pilot"] == 100
+    assert row["rounds"] == injections["round"].max() and row["injections"] == 100 * (row["rounds"] + 1)
+    assert row["achieved_margin"] == row["sdc_rate_margin"]
+    assert not (strat / "results/tables/strat/summary.csv").exists()  # no unweighted tables
+    assert "±2.00%" in (strat / "results/tables/strat/stratified.md").read_text()
+
+
+def test_rounds_are_the_library_allocations_and_stop_by_the_margin(strat):
+    injections = pd.read_parquet(strat / f"{FOLDER}/injections.parquet")
+    weights = pd.read_parquet(strat / f"{FOLDER}/all/round-0/strata.parquet")["weight"].to_numpy()
+    per_round = {r: stratum_counts(part, len(weights)) for r, part in injections.groupby("round")}
+    assert per_round[0]["trials"].tolist() == pilot_allocation(weights, 100).tolist()
+    last = max(per_round)
+    assert 2 <= last < 6  # several rounds, stopped before max_injections (6 rounds)
+    so_far = None
+    for r in range(1, last + 1):
+        assert per_round[r]["trials"].tolist() == round_allocation(per_round[0], weights, "sdc_rate", r, 100).tolist()
+        so_far = per_round[r] if so_far is None else so_far + per_round[r]
+        assert margin_reached(so_far, weights, "sdc_rate", 0.02) == (r == last)
+    for r in range(last + 1, 7):
+        assert len(pd.read_parquet(strat / f"{FOLDER}/all/round-{r}/faults.parquet")) == 0
+
+
+def test_same_faults_and_outcomes_with_one_shard(strat, tmp_path):
+    for part in ("data", "models", "baseline"):
+        shutil.copytree(strat / "results" / part, tmp_path / "results" / part)
+    config = copy.deepcopy(CONFIG)
+    config["campaigns"]["strat"]["shards"] = 1
+    result = snakemake(tmp_path, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "rule train_" not in result.stdout + result.stderr
+    columns = ["round", "stratum", "fault_id", "image", "site", "element", "bit", "outcome", "faulty_top1", "scm"]
+    one = pd.read_parquet(tmp_path / f"{FOLDER}/injections.parquet")[columns]
+    two = pd.read_parquet(strat / f"{FOLDER}/injections.parquet")[columns]
+    pd.testing.assert_frame_equal(one.sort_values(["round", "fault_id"], ignore_index=True),
+                                  two.sort_values(["round", "fault_id"], ignore_index=True))
+    assert np.array_equal(pd.read_csv(tmp_path / "results/tables/strat/stratified.csv").to_numpy(),
+                          pd.read_csv(strat / "results/tables/strat/stratified.csv").to_numpy())

@@ -1,0 +1,105 @@
+# Stratified activation campaigns (config key `stratified`, dnnfi.stratified_campaign): per model
+# and population, round 0 (the pilot) and allocation rounds 1..R chained like `sequential`
+# rounds: round r's draw job reads the outcomes of rounds 0..r-1, draws the whole round
+# centrally (or nothing once the target margin is met), and `shards` jobs cut it.
+
+
+rule stratified_pilot:
+    input:
+        model=model_input,
+        test="results/data/{dataset}/test.npz",
+        baseline="results/baseline/{dataset}/{model}.parquet",
+        taxonomy=lambda w: taxonomy_file(w.dataset),
+    output:
+        faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/faults.parquet",
+        strata="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/strata.parquet",
+    log:
+        "results/logs/stratified/{campaign}/{dataset}/{model}/{population}/round-0.log",
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+        model=models_of("torch"),
+        population="all|fi_correct|fi_misclassified",
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        campaign=stratified_params,
+        model=model_params,
+    script:
+        "../../scripts/stratified_draw.py"
+
+
+use rule stratified_pilot as stratified_draw with:
+    input:
+        model=model_input,
+        test="results/data/{dataset}/test.npz",
+        baseline="results/baseline/{dataset}/{model}.parquet",
+        taxonomy=lambda w: taxonomy_file(w.dataset),
+        earlier=stratified_earlier,
+        strata="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/strata.parquet",
+        pilot_faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/faults.parquet",
+    output:
+        faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/faults.parquet",
+    log:
+        "results/logs/stratified/{campaign}/{dataset}/{model}/{population}/round-{round}.log",
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+        model=models_of("torch"),
+        population="all|fi_correct|fi_misclassified",
+        round=r"[1-9]\d*",
+
+
+rule stratified_inject:
+    input:
+        model=model_input,
+        test="results/data/{dataset}/test.npz",
+        faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/faults.parquet",
+    output:
+        "results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.parquet",
+    log:
+        "results/logs/inject/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/inject/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.tsv"
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+        model=models_of("torch"),
+        population="all|fi_correct|fi_misclassified",
+        round=r"\d+",
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        campaign=stratified_params,
+        model=model_params,
+    script:
+        "../../scripts/stratified_inject.py"
+
+
+rule stratified_table:
+    input:
+        injections=campaign_models,
+        strata=stratified_strata,
+    output:
+        table=report(
+            "results/tables/{campaign}/stratified.csv",
+            caption="../report/stratified.rst",
+            category="{campaign}",
+            subcategory="Tables",
+        ),
+        markdown="results/tables/{campaign}/stratified.md",
+    log:
+        "results/logs/summarize/{campaign}-stratified.log",
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        campaign=stratified_params,
+    script:
+        "../../scripts/stratified_table.py"

@@ -15,16 +15,17 @@ if r > 0 and target_met(earlier, pd.read_parquet(inputs.strata), spec, scm):
     pd.read_parquet(inputs.pilot_faults).iloc[:0].to_parquet(snakemake.output.faults)
 else:  # imported here: a round after the target was met never loads PyTorch
     from dnnfi.datasets import Split
+    from dnnfi.precision import check_format
     from dnnfi.preprocess import preprocess
-    from dnnfi.torchfi import models
-    from dnnfi.torchfi.activations import TorchInjector
+    from dnnfi.torchfi.activations import injector_factory
 
     test = Split.load(inputs.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
     correct = pd.read_parquet(inputs.baseline)["correct"].to_numpy()[keep]
-    height, width, channels = x.shape[1:]
-    injector = TorchInjector(models.load(inputs.model), spec["batch_size"], input_shape=(channels, height, width))
+    injector = injector_factory(inputs.model, spec["batch_size"], snakemake.params.model["precision"],
+                                snakemake.params.device)(x.shape[1:])
+    check_format(injector.sites(), snakemake.params.model["precision"], f"models.{w.model}")
     pilot = None if earlier is None else earlier[earlier["round"] == 0]
     faults, strata = round_faults(injector, x, population_images(w.population, correct), spec,
                                   (w.dataset, w.model, w.population), r, pilot, scm)

@@ -10,15 +10,13 @@ if len(faults):  # a round after the target margin was met is empty: no PyTorch 
     from dnnfi.campaign import run_faults
     from dnnfi.datasets import Split
     from dnnfi.preprocess import preprocess
-    from dnnfi.torchfi import models
-    from dnnfi.torchfi.activations import TorchInjector
+    from dnnfi.torchfi.activations import injector_factory
 
     test = Split.load(snakemake.input.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
-    height, width, channels = x.shape[1:]
-    injector = TorchInjector(models.load(snakemake.input.model), spec["batch_size"],
-                             input_shape=(channels, height, width))
+    injector = injector_factory(snakemake.input.model, spec["batch_size"], snakemake.params.model["precision"],
+                                snakemake.params.device)(x.shape[1:])
     faults = run_faults(injector, faults.reset_index(drop=True), injector.sites(), x)
     faults["image"] = keep[faults["image"].to_numpy()]  # index into the whole test split, as in the baseline
 log.info("%d injections", len(faults))

@@ -25,9 +25,11 @@ rule stratified_pilot:
     resources:
         mem_mb=8000,
         runtime=60,
+        gpu=gpus,
     params:
         campaign=stratified_params,
         model=model_params,
+        device=device_params,
     script:
         "../../scripts/stratified_draw.py"
 
@@ -74,9 +76,11 @@ rule stratified_inject:
     resources:
         mem_mb=8000,
         runtime=120,
+        gpu=gpus,
     params:
         campaign=stratified_params,
         model=model_params,
+        device=device_params,
     script:
         "../../scripts/stratified_inject.py"
 

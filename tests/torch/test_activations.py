@@ -49,6 +49,15 @@ def vgg_ish(classes=10):
     )
 
 
+def small_vit(classes=10):
+    """A 2-layer torchvision VisionTransformer on 32x32 inputs; its attention (nn.MultiheadAttention)
+    cannot be traced by torch.fx, so the fast path runs it as one opaque call."""
+    model = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64,
+                                                 mlp_dim=128, num_classes=classes)
+    nn.init.normal_(model.heads.head.weight)  # torchvision zero-initializes the head: every logit would be 0
+    return model
+
+
 def mixed_faults(sites: pd.DataFrame, n_images: int, seed: int, n: int = 500) -> pd.DataFrame:
     """n faults: 60% bit flips, the rest zero, random, stuck-at-0 and stuck-at-1."""
     eligible = sites[sites["eligible"]]
@@ -90,6 +99,7 @@ CASES = {
     "resnet56_real": (lambda: real_resnet("resnet56-cifar10-4bfd9763.th"), (3, 32, 32), True),
     "resnet50_64px": (lambda: torchvision.models.resnet50(weights=None), (3, 64, 64), False),
     "vgg_ish": (vgg_ish, (3, 32, 32), False),
+    "vit_small": (small_vit, (3, 32, 32), False),
     "reused_branchy": (ReusedBranchy, (3, 32, 32), False),
 }
 

@@ -127,7 +127,8 @@ class TorchInjector:
     def _try_fx(self, example: torch.Tensor) -> None:
         try:
             with torch.no_grad():
-                graph = Graph(self.model, example)
+                modules = dict(self._leaves())
+                graph = Graph(self.model, example, [modules[layer] for layer in set(self._sites["layer"])])
                 fx_calls = [n for n in graph.nodes if n.op == "call_module"]
                 by_call, count = {}, {}
                 for n in fx_calls:
@@ -138,6 +139,11 @@ class TorchInjector:
                 same = torch.equal(graph.execute(example)[graph.logits], self.model(example))
         except Exception as err:  # noqa: BLE001 - any tracing failure means: use the fallback
             log.info("torch.fx path unavailable (%s: %s); using full forward passes", type(err).__name__, err)
+            return
+        # every call of a site module is a site call and a node of the graph (none hidden in an opaque call)
+        calls = self._sites["layer"].value_counts()
+        if any(count.get(layer, 0) != k for layer, k in calls.items()):
+            log.info("torch.fx graph calls the site modules otherwise than the model; using full forward passes")
             return
         if not same or any(n not in graph.batched for n in site_nodes.values()):
             log.info("torch.fx graph does not reproduce the model row by row; using full forward passes")

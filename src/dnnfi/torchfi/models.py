@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from dnnfi.health import key_prefix, missing_file, unreadable
+from dnnfi.zoo import unknown_name
 
 
 def digits_mlp(in_channels=1, classes=10, size=8):
@@ -75,8 +76,9 @@ def torchvision_model(name: str, weights: str | Path | None = None, key: str | N
     """
     import torchvision
 
-    if name not in torchvision.models.list_models(module=torchvision.models):
-        raise ValueError(f"unknown torchvision classifier {name!r}: e.g. vgg19, resnet50, inception_v3")
+    classifiers = torchvision.models.list_models(module=torchvision.models)
+    if name not in classifiers:
+        raise ValueError(unknown_name("torchvision classifier", name, classifiers))
     local = weights is not None and (Path(weights).suffix in (".pth", ".pt", ".th") or Path(weights).exists())
     if not local:
         return torchvision.models.get_model(name, weights=weights).eval()

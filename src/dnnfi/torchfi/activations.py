@@ -4,7 +4,8 @@ Fault sites are module calls: every call of a module without children whose outp
 tensor, in call order; a module called k times (torchvision ResNet's ``relu``) gives sites
 ``name:0`` .. ``name:k-1``. Each batch row carries one fault.
 
-Fast path (models torch.fx can trace): a golden pass caches every node's value for a chunk of
+Fast path (models torch.fx can trace, modules without a fault site inside being opaque calls, see
+:class:`dnnfi.torchfi.graph.LeafTracer`): a golden pass caches every node's value for a chunk of
 images; a fault batch at one site gathers the golden value of that site for its images, corrupts
 its elements per row, and recomputes only the nodes downstream of the site, reading everything
 else from the cache. A row whose fault changes no bit, or whose only live tensor becomes

@@ -120,6 +120,42 @@ def test_engine_matches_hook_reference(case, request):
     assert (outcome == "masked").sum() > 50 and (outcome != "masked").sum() > 50
 
 
+class HiddenCall(nn.Module):
+    """Calls a site module it does not register (so it looks site-free, an opaque call to the tracer)."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.unused = nn.Linear(1, 1)
+        self.act = [act]
+
+    def forward(self, x):
+        return self.act[0](x - 0.5)
+
+
+class HiddenSite(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.hidden = HiddenCall(self.relu)
+        self.head = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.head(self.hidden(self.relu(self.conv(x))).flatten(1))
+
+
+def test_a_site_call_inside_an_opaque_module_falls_back_to_hooks(caplog):
+    model = HiddenSite().eval()
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 8, 8))
+    with caplog.at_level("INFO", logger="dnnfi.torchfi.activations"):
+        assert {"relu:0", "relu:1"} <= set(injector.sites()["site"])
+        assert not injector.fast  # the graph would call relu once: its second site would be lost
+    assert "calls the site modules otherwise than the model" in caplog.text
+    x = torch.randn(6, 3, 8, 8)
+    outcome = assert_matches_reference(model, x, mixed_faults(injector.sites(), len(x), seed=3, n=200), injector)["outcome"]
+    assert (outcome != "masked").sum() > 20
+
+
 def test_fallback_path_matches_reference_on_resnet(cifar_images):
     model = real_resnet("resnet20-cifar10-12fca82f.th")
     injector = TorchInjector(model, batch_size=32, input_shape=(3, 32, 32), use_fx=False)

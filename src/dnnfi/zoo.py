@@ -61,7 +61,7 @@ TORCHVISION_CLASSIFIERS = (
     *(f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")),
     "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2",
 )
-#: the normalization of every torchvision classifier's ImageNet weights but these
+#: torchvision classifiers whose ImageNet weights expect another normalization than ``imagenet_mean_std``
 TORCHVISION_PREPROCESSING = {"efficientnet_v2_l": "half_mean_std"}
 
 

@@ -1,5 +1,6 @@
-"""torchvision's vit_b_16 and swin_t (random weights, ImageNet size) on the fast path against the
-hook reference: minutes each on a CPU, so opt-in (``DNNFI_LARGE_MODELS=1 pytest tests/torch/test_large_transformers.py -s``)."""
+"""torchvision's vit_b_16 (224 x 224, the only size it accepts) and swin_t (112 x 112; any size
+works) with random weights on the fast path against the hook reference: minutes each on a CPU, so
+opt-in (``DNNFI_LARGE_MODELS=1 pytest tests/torch/test_large_transformers.py -s``)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ def vit_b_16():
     return model
 
 
-@pytest.mark.parametrize("build", [vit_b_16, lambda: torchvision.models.swin_t(weights=None)], ids=["vit_b_16", "swin_t"])
-def test_imagenet_transformer_matches_hook_reference(build):
+@pytest.mark.parametrize(("build", "side"), [(vit_b_16, 224), (lambda: torchvision.models.swin_t(weights=None), 112)],
+                         ids=["vit_b_16", "swin_t"])
+def test_imagenet_transformer_matches_hook_reference(build, side):
     model = build().eval()
-    x = torch.randn(4, 3, 224, 224)
+    x = torch.randn(4, 3, side, side)
     start = time.perf_counter()
-    injector = TorchInjector(model, batch_size=64, input_shape=(3, 224, 224))
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, side, side))
     assert injector.fast
     faults = mixed_faults(injector.sites(), len(x), seed=13)
     outcome = assert_matches_reference(model, x, faults, injector)["outcome"]

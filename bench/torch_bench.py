@@ -4,6 +4,9 @@ Activation faults: ResNet50 (224x224, weights=None) and the CIFAR ResNet-20 (32x
 of 3,000 single-bit flips (fp32) over 10 images on convolution outputs (the sites PyTorchFI can
 address), the same faults for both tools; time per injection = whole campaign (setup, golden run,
 injections, outcomes) / injections, and the fault-free time per image at the best batch size.
+The ViT row (torchvision vit_b_16, 224x224, weights=None) does the same on the outputs of its
+convolution and linear layers with ``--vit-faults`` faults, and also times our hooks path
+(``use_fx=False``), the full forward passes the fast path saves.
 Weight faults: VGG19 (weights=None) at frate 5e-5: time to apply and restore one replica with
 ours, and for PyTorchFI's ``declare_weight_fi`` to set the same locations and values.
 
@@ -15,10 +18,12 @@ Protection (``--protection-only`` runs just this row, in about a minute): the en
 time per image on the CIFAR ResNet-20 with range restriction / clipping to zero after every ReLU,
 relative to the engine unprotected (bench/protection_cost.py).
 
-Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D] [--protection-only]``
+Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D] [--protection-only]
+[--vit-faults N] [--only-vit]``
 (installs pytorchfi if missing; ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
 The last line is ``torch overhead_resnet50=<x> speedup_vs_pytorchfi=<y> weight_speedup_vs_pytorchfi=<z>``
-where the activation speedup is the smaller of the two models'.
+where the activation speedup is the smallest of the models'; with ``--only-vit`` it is
+``torch overhead_vit_b_16=<x> hooks_overhead_vit_b_16=<h> speedup_vs_pytorchfi=<y>``.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from dnnfi.torchfi.models import use_device
 from dnnfi.torchfi.weights import WeightInjector, weight_sites
 from protection_cost import protection_row
 
-N_FAULTS, N_IMAGES = 3000, 10
+N_FAULTS, N_IMAGES, N_VIT_FAULTS = 3000, 10, 480
 
 
 def ensure_pytorchfi():
@@ -79,37 +84,44 @@ def fault_free_per_image(model: nn.Module, shape, device, batch_sizes=(1, 4, 8, 
     return best
 
 
-def campaign_faults(model, shape, seed=0):
-    """The same fault list for both tools: layer-uniform over convolution outputs, fp32 bit flips."""
+def campaign_faults(model, shape, layer_types, n_faults, seed=0):
+    """The same fault list for both tools: layer-uniform over the outputs of ``layer_types`` (the
+    layers PyTorchFI numbers, in call order), fp32 bit flips."""
     sites = TorchInjector(model, input_shape=shape).sites()
-    conv_layers = {name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    conv_sites = sites[sites["layer"].isin(conv_layers) & sites["eligible"]].reset_index(drop=True)
-    faults = draw_activation_faults(conv_sites, N_FAULTS, rng_for(seed, "bench", shape[-1]), np.arange(N_IMAGES))
-    return faults, sites[sites["layer"].isin(conv_layers)].reset_index(drop=True)
+    fi_layers = {name for name, m in model.named_modules() if isinstance(m, layer_types)}
+    fi_sites = sites[sites["layer"].isin(fi_layers) & sites["eligible"]].reset_index(drop=True)
+    faults = draw_activation_faults(fi_sites, n_faults, rng_for(seed, "bench", shape[-1]), np.arange(N_IMAGES))
+    return faults, sites[sites["layer"].isin(fi_layers)].reset_index(drop=True)
 
 
-def run_ours(model, shape, faults, images, batch_size=64):
+def run_ours(model, shape, faults, images, batch_size=64, use_fx=True):
     start = time.perf_counter()
-    result = TorchInjector(model, batch_size=batch_size, input_shape=shape).run(faults, images, progress=False)
+    injector = TorchInjector(model, batch_size=batch_size, input_shape=shape, use_fx=use_fx)
+    result = injector.run(faults, images, progress=False)
+    assert injector.fast == use_fx, "the fast path fell back to full forward passes"
     return time.perf_counter() - start, result
 
 
-def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64):
+def _index(value):
+    return None if value is None else int(value)
+
+
+def run_pytorchfi(core, model, shape, faults, conv_sites, images, layer_types, batch_size=64):
     """PyTorchFI's way: per batch of faults (one per row) a corrupted model with its hooks, full forward."""
 
     class BitFlip(core.fault_injection):
         def flip(self, module, inputs, output):
             sel = [i for i, layer in enumerate(self.corrupt_layer) if layer == self.current_layer]
             if sel:
-                idx = tuple(torch.tensor([d[i] for i in sel], device=output.device) for d in
-                            (self.corrupt_batch, self.corrupt_dim1, self.corrupt_dim2, self.corrupt_dim3))
+                dims = (self.corrupt_batch, self.corrupt_dim1, self.corrupt_dim2, self.corrupt_dim3)[: output.dim()]
+                idx = tuple(torch.tensor([d[i] for i in sel], device=output.device) for d in dims)
                 masks = torch.tensor([np.int32(np.uint32(1 << int(self.bits[i]))) for i in sel], dtype=torch.int32,
                                      device=output.device)
                 output[idx] = (output[idx].view(torch.int32) ^ masks).view(torch.float32)
             self.updateLayer()
 
     start = time.perf_counter()
-    fi = BitFlip(model, batch_size, input_shape=list(shape), layer_types=[nn.Conv2d], use_cuda=images.is_cuda)
+    fi = BitFlip(model, batch_size, input_shape=list(shape), layer_types=list(layer_types), use_cuda=images.is_cuda)
     layer_of = {s: i for i, s in enumerate(conv_sites["site"])}
     shapes = dict(zip(conv_sites["site"], conv_sites["shape"]))
     with torch.no_grad():
@@ -117,11 +129,12 @@ def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64)
         faulty = []
         for lo in range(0, len(faults), batch_size):
             batch = faults.iloc[lo : lo + batch_size]
-            where = [np.unravel_index(e, tuple(map(int, shapes[s].split("x")))) for s, e in zip(batch["site"], batch["element"])]
+            where = [np.unravel_index(e, tuple(map(int, shapes[s].split("x")))) + (None,) * 2
+                     for s, e in zip(batch["site"], batch["element"])]
             fi.bits = batch["bit"].tolist()
             corrupted = fi.declare_neuron_fi(
                 batch=list(range(len(batch))), layer_num=[layer_of[s] for s in batch["site"]],
-                dim1=[int(w[0]) for w in where], dim2=[int(w[1]) for w in where], dim3=[int(w[2]) for w in where],
+                dim1=[int(w[0]) for w in where], dim2=[_index(w[1]) for w in where], dim3=[_index(w[2]) for w in where],
                 function=fi.flip,
             )
             rows = torch.from_numpy(batch["image"].to_numpy(dtype=np.int64, copy=True))
@@ -130,27 +143,49 @@ def run_pytorchfi(core, model, shape, faults, conv_sites, images, batch_size=64)
     return time.perf_counter() - start, result
 
 
-def activation_rows(core, name, model, shape, pfi_faults, repeats, device):
+def activation_rows(core, name, model, shape, pfi_faults, repeats, device, layer_types=(nn.Conv2d,), n_faults=N_FAULTS,
+                    hooks=False):
+    """One row: fault-free time, ours (and with ``hooks`` our hooks path) and PyTorchFI per injection."""
     model.eval().to(device)
     torch.manual_seed(0)
     images = torch.randn(N_IMAGES, *shape).to(device)
     per_image, best_batch = fault_free_per_image(model, shape, device)
-    faults, conv_sites = campaign_faults(model, shape)
+    faults, fi_sites = campaign_faults(model, shape, layer_types, n_faults)
     subset = faults.iloc[: min(pfi_faults, len(faults))]
-    ours_s = pfi_s = np.inf
+    ours_s = pfi_s = hooks_s = np.inf
     for _ in range(repeats):  # alternating, best of each: a shared machine's slow spells hit both alike
         seconds, ours = run_ours(model, shape, faults, images)
         ours_s = min(ours_s, seconds)
-        seconds, pfi = run_pytorchfi(core, model, shape, subset, conv_sites, images)
+        if hooks:
+            seconds, by_hooks = run_ours(model, shape, faults, images, use_fx=False)
+            hooks_s = min(hooks_s, seconds)
+        seconds, pfi = run_pytorchfi(core, model, shape, subset, fi_sites, images, layer_types)
         pfi_s = min(pfi_s, seconds)
     agree = (ours["faulty_top1"].to_numpy()[: len(subset)] == pfi["faulty_top1"].to_numpy()).mean()
     ours_inj, pfi_inj = ours_s / len(faults), pfi_s / len(subset)
-    return {
+    row = {
         "model": name, "input": "x".join(map(str, shape)), "fault_free_ms_per_image": 1e3 * per_image,
         "best_batch": best_batch, "ours_ms_per_injection": 1e3 * ours_inj, "ours_injections": len(faults),
         "pytorchfi_ms_per_injection": 1e3 * pfi_inj, "pytorchfi_injections": len(subset),
         "overhead": ours_inj / per_image, "speedup_vs_pytorchfi": pfi_inj / ours_inj, "same_top1_share": agree,
     }
+    if hooks:  # the fast path must give the hooks path's outcomes exactly
+        same = ours[["golden_top1", "faulty_top1", "finite", "identical"]].equals(
+            by_hooks[["golden_top1", "faulty_top1", "finite", "identical"]])
+        row |= {"hooks_ms_per_injection": 1e3 * hooks_s / len(faults), "hooks_overhead": hooks_s / len(faults) / per_image,
+                "same_as_hooks": same}
+    return row
+
+
+def vit_b_16():
+    model = torchvision.models.vit_b_16(weights=None)
+    nn.init.normal_(model.heads.head.weight, std=0.02)  # zero-initialized by torchvision: every logit would be 0
+    return model
+
+
+def vit_row(core, args, device):
+    return activation_rows(core, "vit_b_16", vit_b_16(), (3, 224, 224), args.pytorchfi_faults, args.repeats, device,
+                           layer_types=(nn.Conv2d, nn.Linear), n_faults=args.vit_faults, hooks=True)
 
 
 def weight_row(core, repeats, device):
@@ -203,30 +238,40 @@ def main():
                         help="campaigns per tool and model, alternating; the fastest of each counts")
     parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
     parser.add_argument("--protection-only", action="store_true", help="only the protection cost row")
+    parser.add_argument("--vit-faults", type=int, default=N_VIT_FAULTS, help="faults of the ViT row")
+    parser.add_argument("--only-vit", action="store_true", help="run the ViT row only")
     args = parser.parse_args()
-    if args.repeats < 1 or args.pytorchfi_faults < 1:
-        parser.error("--repeats and --pytorchfi-faults must be at least 1")
+    if args.repeats < 1 or args.pytorchfi_faults < 1 or args.vit_faults < 1:
+        parser.error("--repeats, --pytorchfi-faults and --vit-faults must be at least 1")
     device = use_device(args.device)
-    pd.set_option("display.width", 200)
+    pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
-    torch.manual_seed(0)
-    resnet20 = cifar_resnet(20).eval()
-    protection = pd.DataFrame([protection_row(
-        "resnet20", lambda protection=None: TorchInjector(resnet20, input_shape=(3, 32, 32), device=device,
-                                                  protection=protection),
-        torch.randn(64, 3, 32, 32), torch.randn(256, 3, 32, 32), max(args.repeats, 3))])
-    print(protection.round(3).to_string(index=False))
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}")
+    if not args.only_vit:
+        torch.manual_seed(0)
+        resnet20 = cifar_resnet(20).eval()
+        protection = pd.DataFrame([protection_row(
+            "resnet20", lambda protection=None: TorchInjector(resnet20, input_shape=(3, 32, 32), device=device,
+                                                      protection=protection),
+            torch.randn(64, 3, 32, 32), torch.randn(256, 3, 32, 32), max(args.repeats, 3))])
+        print(protection.round(3).to_string(index=False))
     if args.protection_only:
         return
     core = ensure_pytorchfi()
+    if args.only_vit:
+        vit = vit_row(core, args, device)
+        print(pd.DataFrame([vit]).round(3).to_string(index=False))
+        print(f"torch overhead_vit_b_16={vit['overhead']:.3f} hooks_overhead_vit_b_16={vit['hooks_overhead']:.3f} "
+              f"speedup_vs_pytorchfi={vit['speedup_vs_pytorchfi']:.2f}")
+        return
     rows = [
         activation_rows(core, "resnet50", torchvision.models.resnet50(weights=None), (3, 224, 224), args.pytorchfi_faults,
                         args.repeats, device),
         activation_rows(core, "resnet20", cifar_resnet(20), (3, 32, 32), args.pytorchfi_faults, args.repeats, device),
+        vit_row(core, args, device),
     ]
     acts = pd.DataFrame(rows)
-    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}")
     print(acts.round(3).to_string(index=False))
     weights = pd.DataFrame([weight_row(core, args.repeats, device)])
     print(weights.round(3).to_string(index=False))

@@ -24,7 +24,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from dnnfi.zoo import ARCHITECTURES, DATA_HINTS, KERAS_APPLICATIONS
+from dnnfi.zoo import (ARCHITECTURES, DATA_HINTS, KERAS_APPLICATIONS, TORCHVISION_CLASSIFIERS, family_preprocessing,
+                       unknown_name)
 
 #: the schema in the source tree (the package is installed in editable mode)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -222,18 +223,21 @@ def check_model(name: str, model: dict, datasets: dict) -> list[str]:
         "train": ARCHITECTURES[framework],
         "keras_applications": KERAS_APPLICATIONS,
         "file": ARCHITECTURES["torch"] if framework == "torch" else None,
-        "torchvision": None,  # any torchvision classifier name; checked by torchvision itself
+        "torchvision": TORCHVISION_CLASSIFIERS,
     }[source]
     architecture = model.get("architecture")
     if known is not None and architecture not in known:
-        raise ConfigError(
-            f"{key}.architecture: unknown {framework} architecture {architecture!r} for source {source}, "
-            f"expected one of {sorted(known)}"
-        )
-    if source == "torchvision" and (framework != "torch" or not architecture):
-        raise ConfigError(f"{key}: source torchvision needs framework torch and a torchvision architecture name")
+        raise ConfigError(f"{key}.architecture: "
+                          + unknown_name(f"{framework} architecture", architecture, known, f" for source {source}"))
+    if source == "torchvision" and framework != "torch":
+        raise ConfigError(f"{key}.framework: source torchvision needs framework torch")
     if source == "keras_applications" and framework != "keras":
         raise ConfigError(f"{key}.framework: source keras_applications needs framework keras")
+    expected = family_preprocessing(source, architecture)
+    model.setdefault("preprocess", expected or "none")
+    if expected and model["weights"] and "path" not in model and model["preprocess"] != expected:
+        raise ConfigError(f"{key}.preprocess: the {model['weights']} weights of {architecture} expect {expected}, "
+                          f"got {model['preprocess']}")
     data = datasets[model["dataset"]]
     if source == "train" and not has_train_split(data):
         raise ConfigError(f"{key}.source: data set {model['dataset']!r} has no train split to train on")

@@ -6,8 +6,11 @@ Stored splits keep raw pixels (uint8) so that every model applies its own prepro
 - ``unit``: pixels / 255;
 - ``imagenet_mean_std``: pixels / 255, then (x - mean) / std with the ImageNet RGB statistics
   (torchvision models and the CIFAR ResNet-20/56 weights in ``shared/models``);
+- ``half_mean_std``: pixels / 255, then (x - 0.5) / 0.5 (torchvision's ``efficientnet_v2_l`` weights);
 - ``keras_caffe``, ``keras_tf``, ``keras_torch``: Keras' own ``preprocess_input`` in that mode
   (VGG/ResNet: caffe; MobileNet/Inception/Xception: tf; DenseNet: torch), for Keras jobs only.
+
+``dnnfi.zoo.family_preprocessing`` names the mode of each keras.applications and torchvision classifier.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-PREPROCESSING = ("none", "unit", "imagenet_mean_std", "keras_caffe", "keras_tf", "keras_torch")
+PREPROCESSING = ("none", "unit", "imagenet_mean_std", "half_mean_std", "keras_caffe", "keras_tf", "keras_torch")
 
 
 def preprocess(x: np.ndarray, name: str) -> np.ndarray:
@@ -28,6 +31,8 @@ def preprocess(x: np.ndarray, name: str) -> np.ndarray:
         return x / 255.0
     if name == "imagenet_mean_std":
         return (x / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    if name == "half_mean_std":
+        return (x / 255.0 - np.float32(0.5)) / np.float32(0.5)
     if name.startswith("keras_") and name in PREPROCESSING:
         from keras.applications import imagenet_utils
 

@@ -188,6 +188,51 @@ def test_models_are_checked():
         "['keras_branchy', 'keras_sequential', 'torch_cnn', 'torch_mlp']")
 
 
+def zoo_model(framework, source, architecture, **keys):
+    """Edit of the demo config: model ``m`` of ``source`` on the digits data set."""
+    spec = {"framework": framework, "dataset": "digits", "source": source, "architecture": architecture} | keys
+    return lambda c: c["models"].update(m=spec)
+
+
+def test_zoo_names_are_checked_with_close_matches():
+    assert error(zoo_model("keras", "keras_applications", "ResNet05")) == (
+        "config key models.m.architecture: unknown keras architecture 'ResNet05' for source keras_applications "
+        "(close matches: ResNet50, ResNet152, ResNet101), expected one of the 40 names listed in config/README.md")
+    assert error(zoo_model("torch", "torchvision", "vit_b16")) == (
+        "config key models.m.architecture: unknown torch architecture 'vit_b16' for source torchvision "
+        "(close matches: vit_b_16, vit_l_16, vit_h_14), expected one of the 80 names listed in config/README.md")
+    assert error(zoo_model("torch", "keras_applications", "ResNet50")) == (
+        "config key models.m.framework: source keras_applications needs framework keras")
+    for name in ("ConvNeXtTiny", "EfficientNetV2S", "MobileNetV3Large", "NASNetMobile", "ResNet50V2"):
+        assert checked(zoo_model("keras", "keras_applications", name))["models"]["m"]["architecture"] == name
+    assert checked(zoo_model("torch", "torchvision", "swin_v2_t"))["models"]["m"]["architecture"] == "swin_v2_t"
+
+
+@pytest.mark.parametrize(("framework", "source", "architecture", "expected"), [
+    ("keras", "keras_applications", "ResNet50", "keras_caffe"), ("keras", "keras_applications", "ResNet50V2", "keras_tf"),
+    ("keras", "keras_applications", "DenseNet121", "keras_torch"), ("keras", "keras_applications", "EfficientNetB0", "none"),
+    ("keras", "keras_applications", "ConvNeXtTiny", "none"), ("torch", "torchvision", "vit_b_16", "imagenet_mean_std"),
+    ("torch", "torchvision", "efficientnet_v2_l", "half_mean_std"), ("torch", "train", "digits_cnn", "none"),
+])
+def test_preprocessing_defaults_to_the_family_of_the_weights(framework, source, architecture, expected):
+    assert checked(zoo_model(framework, source, architecture))["models"]["m"]["preprocess"] == expected
+    # an explicit choice stands for random or local weights, not for the downloaded ImageNet weights
+    assert checked(zoo_model(framework, source, architecture, preprocess="unit"))["models"]["m"]["preprocess"] == "unit"
+    if source != "train":
+        assert error(zoo_model(framework, source, architecture, preprocess="unit", weights="DEFAULT")) == (
+            f"config key models.m.preprocess: the DEFAULT weights of {architecture} expect {expected}, got unit")
+
+
+def test_checking_zoo_models_imports_no_framework():
+    code = ("import sys, yaml, dnnfi.config as C; c = yaml.safe_load(open('config/config.yaml'));"
+            "c['models'].update(k={'framework': 'keras', 'dataset': 'digits', 'source': 'keras_applications',"
+            " 'architecture': 'EfficientNetB0'}, t={'framework': 'torch', 'dataset': 'digits', 'source': 'torchvision',"
+            " 'architecture': 'vit_b_16'}); C.check(c);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'torch', 'torchvision', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.strip() == "[]"
+
+
 TRACEBACK = """2026-01-01 INFO training
 Traceback (most recent call last):
   File "x.py", line 3, in <module>

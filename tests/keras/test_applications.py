@@ -1,4 +1,8 @@
-"""All 12 keras.applications architectures of the TensorFI+ study: sites and a few faults."""
+"""keras.applications: the 12 architectures of the TensorFI+ study and newer families (sites and a
+few faults against the reference), the zoo list and each family's preprocessing against the
+installed Keras."""
+
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -9,17 +13,24 @@ from reference import run_reference
 import keras
 from dnnfi.faults import draw_activation_faults
 from dnnfi.kerasfi.engine import KerasInjector
-from dnnfi.kerasfi.models import APPLICATIONS, application
+from dnnfi.kerasfi.models import application, min_side
 from dnnfi.outcomes import classify
+from dnnfi.preprocess import preprocess
 from dnnfi.seeds import rng_for
+from dnnfi.zoo import KERAS_APPLICATIONS, KERAS_FAMILIES
 
 pytestmark = pytest.mark.keras
 
+STUDY = ("VGG16", "VGG19", "MobileNet", "MobileNetV2", "ResNet50", "ResNet101", "ResNet152", "Xception",
+         "DenseNet121", "DenseNet169", "InceptionResNetV2", "InceptionV3")
+#: a family beyond the study whose models rescale their input themselves (Rescaling, Normalization)
+NEWER = ("EfficientNetB0",)
 
-@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+
+@pytest.mark.parametrize("name", sorted(STUDY) + list(NEWER))
 def test_application_sites_and_faults(name):
     keras.utils.set_random_seed(0)
-    side = APPLICATIONS[name]
+    side = min_side(name)
     model = application(name, (side, side, 3), classes=10, classifier_activation=None)
     injector = KerasInjector(model, batch_size=32)
     sites = injector.sites()
@@ -36,8 +47,36 @@ def test_application_sites_and_faults(name):
     assert engine["faulty_top1"].tolist() == reference["faulty_top1"].tolist()
 
 
+def installed_classifiers() -> dict[str, str]:
+    """name -> family (the submodule defining it) of every keras.applications function with a
+    classifier top (``include_top`` and ``classifier_activation``)."""
+    found = {}
+    for name, fn in vars(keras.applications).items():
+        if callable(fn) and not inspect.ismodule(fn):
+            params = inspect.signature(fn).parameters
+            if {"include_top", "classifier_activation"} <= set(params):
+                found[name] = fn.__module__.rsplit(".", 1)[-1]
+    return found
+
+
+def test_zoo_lists_every_classifier_of_the_installed_keras():
+    installed = installed_classifiers()
+    assert len(installed) == 40
+    assert installed == KERAS_APPLICATIONS
+    assert set(installed.values()) == set(KERAS_FAMILIES)
+
+
+@pytest.mark.parametrize("family", sorted(KERAS_FAMILIES))
+def test_family_preprocessing_equals_keras_preprocess_input(family):
+    pixels = np.random.default_rng(3).integers(0, 256, (2, 5, 5, 3)).astype("float32")
+    expected = getattr(keras.applications, family).preprocess_input(pixels.copy())
+    ours = preprocess(pixels.astype("uint8"), KERAS_FAMILIES[family][0])
+    np.testing.assert_array_equal(ours, np.asarray(expected))
+    assert not np.array_equal(ours, pixels / 255.0)  # none of them is plain unit scaling
+
+
 def test_unknown_application_and_too_small_input_are_named():
-    with pytest.raises(ValueError, match="VGG17"):
+    with pytest.raises(ValueError, match=r"unknown keras.applications architecture 'VGG17' \(close matches: VGG19, VGG16\)"):
         application("VGG17")
     with pytest.raises(ValueError, match="at least 75x75"):
         application("InceptionV3", (32, 32, 3))

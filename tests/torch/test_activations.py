@@ -49,6 +49,15 @@ def vgg_ish(classes=10):
     )
 
 
+def small_vit(classes=10):
+    """A 2-layer torchvision VisionTransformer on 32x32 inputs; its attention (nn.MultiheadAttention)
+    cannot be traced by torch.fx, so the fast path runs it as one opaque call."""
+    model = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64,
+                                                 mlp_dim=128, num_classes=classes)
+    nn.init.normal_(model.heads.head.weight)  # torchvision zero-initializes the head: every logit would be 0
+    return model
+
+
 def mixed_faults(sites: pd.DataFrame, n_images: int, seed: int, n: int = 500) -> pd.DataFrame:
     """n faults: 60% bit flips, the rest zero, random, stuck-at-0 and stuck-at-1."""
     eligible = sites[sites["eligible"]]
@@ -90,6 +99,7 @@ CASES = {
     "resnet56_real": (lambda: real_resnet("resnet56-cifar10-4bfd9763.th"), (3, 32, 32), True),
     "resnet50_64px": (lambda: torchvision.models.resnet50(weights=None), (3, 64, 64), False),
     "vgg_ish": (vgg_ish, (3, 32, 32), False),
+    "vit_small": (small_vit, (3, 32, 32), False),
     "reused_branchy": (ReusedBranchy, (3, 32, 32), False),
 }
 
@@ -108,6 +118,42 @@ def test_engine_matches_hook_reference(case, request):
     outcome = assert_matches_reference(model, x, faults, injector)["outcome"]
     # the fault list exercises masked and visible faults alike
     assert (outcome == "masked").sum() > 50 and (outcome != "masked").sum() > 50
+
+
+class HiddenCall(nn.Module):
+    """Calls a site module it does not register (so it looks site-free, an opaque call to the tracer)."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.unused = nn.Linear(1, 1)
+        self.act = [act]
+
+    def forward(self, x):
+        return self.act[0](x - 0.5)
+
+
+class HiddenSite(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.hidden = HiddenCall(self.relu)
+        self.head = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.head(self.hidden(self.relu(self.conv(x))).flatten(1))
+
+
+def test_a_site_call_inside_an_opaque_module_falls_back_to_hooks(caplog):
+    model = HiddenSite().eval()
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 8, 8))
+    with caplog.at_level("INFO", logger="dnnfi.torchfi.activations"):
+        assert {"relu:0", "relu:1"} <= set(injector.sites()["site"])
+        assert not injector.fast  # the graph would call relu once: its second site would be lost
+    assert "calls the site modules otherwise than the model" in caplog.text
+    x = torch.randn(6, 3, 8, 8)
+    outcome = assert_matches_reference(model, x, mixed_faults(injector.sites(), len(x), seed=3, n=200), injector)["outcome"]
+    assert (outcome != "masked").sum() > 20
 
 
 def test_fallback_path_matches_reference_on_resnet(cifar_images):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torchvision
 from conftest import CIFAR10_CLASSES, shared_path
+from torchvision.models import get_model_weights
+from torchvision.transforms.functional import normalize
 
 from dnnfi.datasets import image_folder
 from dnnfi.preprocess import preprocess
 from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
-from dnnfi.torchfi.models import build, predict_logits, torchvision_model
+from dnnfi.torchfi.models import build, predict_logits, to_tensor, torchvision_model
+from dnnfi.zoo import TORCHVISION_CLASSIFIERS, family_preprocessing
 
 
 @pytest.mark.parametrize(("depth", "params"), [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018)])
@@ -50,8 +54,26 @@ def test_torchvision_local_weights_round_trip(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     with pytest.raises(FileNotFoundError, match="resnet18"):
         torchvision_model("resnet18", tmp_path / "absent.pth")
-    with pytest.raises(ValueError, match="unknown torchvision"):
+    with pytest.raises(ValueError, match=r"unknown torchvision classifier 'resnet9000' \(close matches: resnet50"):
         torchvision_model("resnet9000")
+
+
+def test_zoo_lists_every_classifier_of_the_installed_torchvision():
+    assert TORCHVISION_CLASSIFIERS == tuple(torchvision.models.list_models(module=torchvision.models))
+
+
+@pytest.mark.parametrize("name", TORCHVISION_CLASSIFIERS)
+def test_family_preprocessing_equals_the_normalization_of_every_imagenet_weights(name):
+    """dnnfi.preprocess of the model's mode equals torchvision's Normalize with the mean and std of
+    each of its classifier weights (pixels / 255 first, as torchvision's to-tensor step does)."""
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3)).astype(np.uint8)
+    ours = to_tensor(preprocess(pixels, family_preprocessing("torchvision", name)))
+    classifiers = [w for w in get_model_weights(name) if w.meta["categories"]]  # not vgg16's features-only weights
+    assert classifiers
+    for weights in classifiers:
+        t = weights.transforms()
+        expected = normalize(to_tensor(pixels.astype(np.float32)) / 255, t.mean, t.std)
+        torch.testing.assert_close(ours, expected, rtol=0, atol=0, msg=f"{name} {weights}")
 
 
 def test_inception_local_weights_use_torchvision_input_transform(tmp_path):

@@ -89,6 +89,11 @@ CASES = {
         lambda c: c["models"]["keras_branchy"].update(architecture="resnet9000"),
         "config key models.keras_branchy.architecture: unknown keras architecture 'resnet9000'",
     ),
+    "misspelled keras.applications classifier": (
+        lambda c: c["models"]["keras_branchy"].update(source="keras_applications", architecture="EfficientNetB9"),
+        "config key models.keras_branchy.architecture: unknown keras architecture 'EfficientNetB9' for source "
+        "keras_applications (close matches: EfficientNetB7, EfficientNetB6, EfficientNetB5)",
+    ),
     "file model without a path": (
         lambda c: c["models"]["torch_cnn"].update(source="file", architecture="resnet20_cifar"),
         "config key models.torch_cnn.path: required for source file",

@@ -10,6 +10,7 @@ import numpy as np
 from dnnfi.devices import resolve
 from dnnfi.health import missing_file, unreadable
 from dnnfi.kerasfi import cifar_zoo
+from dnnfi.zoo import KERAS_APPLICATIONS, KERAS_FAMILIES, unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +59,26 @@ def digits_branchy(input_shape=(8, 8, 1), classes=10):
 ARCHITECTURES = {"digits_sequential": digits_sequential, "digits_branchy": digits_branchy, **cifar_zoo.BUILDERS}
 
 
-#: keras.applications architectures of the TensorFI+ study -> smallest input side they accept
-APPLICATIONS = {
-    "VGG16": 32, "VGG19": 32, "MobileNet": 32, "MobileNetV2": 32, "ResNet50": 32, "ResNet101": 32,
-    "ResNet152": 32, "Xception": 71, "DenseNet121": 32, "DenseNet169": 32, "InceptionResNetV2": 75,
-    "InceptionV3": 75,
-}
+def min_side(name: str) -> int:
+    """Smallest input side the keras.applications classifier ``name`` accepts."""
+    return KERAS_FAMILIES[KERAS_APPLICATIONS[name]][1]
 
 
 def application(name: str, input_shape=(224, 224, 3), classes: int = 1000, weights=None, classifier_activation="softmax",
                 key: str | None = None):
-    """A keras.applications classifier of :data:`APPLICATIONS` with its top.
+    """A keras.applications classifier of :data:`dnnfi.zoo.KERAS_APPLICATIONS` with its top.
 
     ``weights``: None (random init), ``"imagenet"`` (downloads; needs 224x224 or 299x299 input
     and 1000 classes) or the path of a local weights file (``key``: its config key, for error
     messages). Inputs are what the architecture's ``keras.applications.<family>.preprocess_input``
-    produces.
+    produces (:func:`dnnfi.zoo.family_preprocessing`).
     """
     import keras
 
-    if name not in APPLICATIONS:
-        raise ValueError(f"unknown keras.applications architecture {name!r}: expected one of {sorted(APPLICATIONS)}")
-    if min(input_shape[:2]) < APPLICATIONS[name]:
-        raise ValueError(f"{name} needs inputs of at least {APPLICATIONS[name]}x{APPLICATIONS[name]}, got {tuple(input_shape)}")
+    if name not in KERAS_APPLICATIONS:
+        raise ValueError(unknown_name("keras.applications architecture", name, KERAS_APPLICATIONS))
+    if min(input_shape[:2]) < min_side(name):
+        raise ValueError(f"{name} needs inputs of at least {min_side(name)}x{min_side(name)}, got {tuple(input_shape)}")
     local = weights not in (None, "imagenet")
     expected = f"weights of Keras' {name} with {classes} classes, a .weights.h5 or .h5 file"
     if local and not Path(weights).is_file():

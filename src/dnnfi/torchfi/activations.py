@@ -4,7 +4,8 @@ Fault sites are module calls: every call of a module without children whose outp
 tensor, in call order; a module called k times (torchvision ResNet's ``relu``) gives sites
 ``name:0`` .. ``name:k-1``. Each batch row carries one fault.
 
-Fast path (models torch.fx can trace): a golden pass caches every node's value for a chunk of
+Fast path (models torch.fx can trace, modules without a fault site inside being opaque calls, see
+:class:`dnnfi.torchfi.graph.LeafTracer`): a golden pass caches every node's value for a chunk of
 images; a fault batch at one site gathers the golden value of that site for its images, corrupts
 its elements per row, and recomputes only the nodes downstream of the site, reading everything
 else from the cache. A row whose fault changes no bit, or whose only live tensor becomes
@@ -161,18 +162,23 @@ class TorchInjector:
     def _try_fx(self, example: torch.Tensor) -> None:
         try:
             with torch.no_grad():
-                graph = Graph(self.model, example)
-                fx_calls = [n for n in graph.nodes if n.op == "call_module"]
-                by_call, count = {}, {}
-                for n in fx_calls:
-                    name = n.target
-                    by_call[(name, count.get(name, 0))] = n
-                    count[name] = count.get(name, 0) + 1
-                site_nodes = {s: by_call[c] for s, c in self._call_of_site.items()}
+                modules = dict(self._leaves())
+                graph = Graph(self.model, example, [modules[layer] for layer in set(self._sites["layer"])])
                 same = torch.equal(graph.execute(example)[graph.logits], self.model(example))
         except Exception as err:  # noqa: BLE001 - any tracing failure means: use the fallback
             log.info("torch.fx path unavailable (%s: %s); using full forward passes", type(err).__name__, err)
             return
+        by_call, count = {}, {}
+        for n in graph.nodes:
+            if n.op == "call_module":
+                by_call[(n.target, count.get(n.target, 0))] = n
+                count[n.target] = count.get(n.target, 0) + 1
+        # each site module's calls must be graph nodes one to one with its site calls (none hidden in
+        # an opaque module, none that the hooks path does not count as a site)
+        if any(count.get(layer, 0) != k for layer, k in self._sites["layer"].value_counts().items()):
+            log.info("torch.fx graph calls the site modules otherwise than the model; using full forward passes")
+            return
+        site_nodes = {s: by_call[c] for s, c in self._call_of_site.items()}
         if not same or any(n not in graph.batched for n in site_nodes.values()):
             log.info("torch.fx graph does not reproduce the model row by row; using full forward passes")
             return

@@ -16,10 +16,18 @@ from torch import fx, nn
 
 
 class LeafTracer(fx.Tracer):
-    """Traces through containers and stops at every module without children (the fault sites)."""
+    """Traces through containers and stops at every module without children (the fault sites) and
+    at every module none of whose submodules is a site module. Such a module becomes one opaque
+    call that runs its own forward, so no site is hidden and the values are those of the eager
+    model, and the control flow inside it (e.g. ``nn.MultiheadAttention`` of vision transformers,
+    whose ``out_proj`` is never called as a module) need not be traceable."""
+
+    def __init__(self, site_modules):
+        super().__init__()
+        self.site_ids = {id(m) for m in site_modules}
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return next(m.children(), None) is None
+        return next(m.children(), None) is None or not any(id(s) in self.site_ids for s in m.modules())
 
 
 @dataclass
@@ -33,12 +41,13 @@ class Plan:
 
 
 class Graph:
-    """The fx graph of ``model`` with node classes found by probing two batch sizes."""
+    """The fx graph of ``model`` with node classes found by probing two batch sizes;
+    ``site_modules``: the modules whose calls are fault sites (see :class:`LeafTracer`)."""
 
-    def __init__(self, model: nn.Module, example: torch.Tensor):
+    def __init__(self, model: nn.Module, example: torch.Tensor, site_modules):
         #: node -> function applied to its value wherever it is computed (protection checkers)
         self.after: dict = {}
-        tracer = LeafTracer()
+        tracer = LeafTracer(site_modules)
         graph = tracer.trace(model)
         self.module = fx.GraphModule(tracer.root, graph)
         self.nodes = [n for n in graph.nodes if n.op not in ("placeholder", "output")]

@@ -12,6 +12,7 @@ from torch import nn
 
 from dnnfi.devices import resolve
 from dnnfi.health import key_prefix, missing_file, unreadable
+from dnnfi.zoo import unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,9 @@ def torchvision_model(name: str, weights: str | Path | None = None, key: str | N
     """
     import torchvision
 
-    if name not in torchvision.models.list_models(module=torchvision.models):
-        raise ValueError(f"unknown torchvision classifier {name!r}: e.g. vgg19, resnet50, inception_v3")
+    classifiers = torchvision.models.list_models(module=torchvision.models)
+    if name not in classifiers:
+        raise ValueError(unknown_name("torchvision classifier", name, classifiers))
     local = weights is not None and (Path(weights).suffix in (".pth", ".pt", ".th") or Path(weights).exists())
     if not local:
         return torchvision.models.get_model(name, weights=weights).eval()

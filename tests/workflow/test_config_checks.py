@@ -63,7 +63,7 @@ def broken(edit):
 CASES = {
     "unknown top-level key": (
         lambda c: c.update(seeds=3),
-        "unknown config key seeds: expected one of campaigns, datasets, models, seed, threads",
+        "unknown config key seeds: expected one of campaigns, conda_envs, datasets, device, models, seed, threads",
     ),
     "unknown campaign key": (
         lambda c: c["campaigns"]["activation_bitflip"].update(injection=5),
@@ -182,5 +182,6 @@ def test_one_model_weight_campaign_and_all_five_perturbations_are_planned(tmp_pa
     result = snakemake(tmp_path, broken(edit), "-n", "--quiet", "rules")
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert counts["inject_torch_weight_rate"] == "2" and counts["inject_keras_activation"] == "8"
+    # 4 shards x 2 models for activation_bitflip and as many for its protected pair activation_ranger
+    assert counts["inject_torch_weight_rate"] == "2" and counts["inject_keras_activation"] == "16"
     assert counts["stats_weight_rate"] == "1"

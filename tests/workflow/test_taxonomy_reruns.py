@@ -18,7 +18,9 @@ pytestmark = pytest.mark.workflow
 DIGITS = yaml.safe_load((REPO / "src/dnnfi/taxonomies/digits.yaml").read_text())
 SCM_JOBS = {"collect_model", "summarize_activation", "figures_activation", "all"}
 ACTIVATION_MODELS = {("act", "kseq"), ("act", "kbranch"), ("null", "kseq"), ("lev", "kseq"), ("tact", "tmlp"),
-                     ("seq", "kseq")}
+                     ("seq", "kseq"), ("kclip", "kbranch"), ("tranger", "tmlp")}
+#: the protected campaigns' paired tables count SCM too
+PROTECTION_JOBS = {"summarize_protection", "figures_protection"}
 
 
 def taxonomy(critical: list[str]) -> str:
@@ -39,7 +41,7 @@ def test_changing_the_taxonomy_reruns_only_the_scm_jobs(run):
     config = copy.deepcopy(TINY)
     config["datasets"]["digits"]["taxonomy"] = "speed.yaml"
     counts, out = planned(snakemake(run, config, "-n"))
-    assert set(counts) == SCM_JOBS, counts
+    assert set(counts) == SCM_JOBS | PROTECTION_JOBS, counts
     # one collect job per model of each activation campaign; the weight campaign does not use it
     collected = set(re.findall(r"results/campaigns/(\w+)/digits/(\w+)/injections\.parquet", out))
     assert counts["collect_model"] == len(ACTIVATION_MODELS) and collected >= ACTIVATION_MODELS

@@ -176,8 +176,9 @@ def test_changing_one_models_injections_reruns_only_its_shards(run):
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
-    assert counts["inject_keras_activation"] == "3"
-    assert set(re.findall(r"results/campaigns/act/digits/(\w+)/shard-\d", out)) == {"kbranch"}
+    assert counts["inject_keras_activation"] == "6"  # act's 3 shards and their replays by its protected pair kclip
+    assert set(re.findall(r"results/campaigns/(act|kclip)/digits/(\w+)/shard-\d", out)) == {("act", "kbranch"),
+                                                                                         ("kclip", "kbranch")}
     assert not {"train_keras", "train_torch", "baseline_keras", "inject_torch_weight_rate"} & set(counts)
 
 

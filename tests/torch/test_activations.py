@@ -16,6 +16,7 @@ from dnnfi.faults import draw_activation_faults
 from dnnfi.outcomes import classify, summarize_logits
 from dnnfi.torchfi.activations import TorchInjector
 from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
+from dnnfi.torchfi.faultops import cat_rows
 from dnnfi.torchfi.models import to_tensor
 
 COMPARED = ["golden_top1", "faulty_top1", "finite", "identical"]
@@ -283,3 +284,57 @@ def test_an_empty_fault_list_gives_empty_results(use_fx):
     golden, faulty = injector.logits(empty, torch.randn(2, 3, 32, 32), progress=False)
     assert golden.shape == faulty.shape == (0, 10)
     assert len(classify(injector.run(empty, torch.randn(2, 3, 32, 32), progress=False))) == 0
+
+
+class Permute(nn.Module):
+    def __init__(self, *dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+
+class ChannelsLastHead(nn.Module):
+    """Swin's pattern: a permute site whose (channels-last) view feeds a pooling that rounds
+    otherwise on a contiguous tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 32, 3, padding=1)
+        self.to_last = Permute(0, 2, 3, 1)
+        self.norm = nn.LayerNorm(32)
+        self.to_first = Permute(0, 3, 1, 2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.pool(self.to_first(self.norm(self.to_last(self.conv(x))))).flatten(1))
+
+
+@pytest.mark.parametrize("use_fx", [True, False])
+def test_faulty_values_keep_the_layout_of_the_golden_ones(use_fx):
+    model = ChannelsLastHead().eval()
+    x = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        view = model.to_first(model.norm(model.to_last(model.conv(x))))
+        # the premise: the layout alone changes the pooled bits
+        assert not torch.equal(model.pool(view), model.pool(view.contiguous()))
+    injector = TorchInjector(model, batch_size=64, input_shape=(3, 16, 16), use_fx=use_fx)
+    assert injector.fast == use_fx
+    faults = mixed_faults(injector.sites(), len(x), seed=5, n=200)
+    assert (faults["site"] == "to_first").any()
+    # rows of a pass whose other rows' fault hits to_first: their logits must not change
+    assert_matches_reference(model, x, faults, injector)
+    other = TorchInjector(model, batch_size=64, input_shape=(3, 16, 16), use_fx=not use_fx)
+    np.testing.assert_array_equal(injector.logits(faults, x, progress=False)[1], other.logits(faults, x, progress=False)[1])
+
+
+def test_cached_rows_are_concatenated_in_their_layout():
+    cases = [(torch.randn(3, 8, 5, 5).permute(0, 2, 3, 1), (200, 5, 1, 25)),  # torch.cat: contiguous
+             (torch.randn(3, 5, 5, 8).permute(0, 3, 1, 2), (200, 1, 40, 8)),  # channels-last
+             (torch.randn(4, 3, 5).transpose(0, 1), (5, 25, 1)),  # batch not outermost
+             (torch.randn(3, 4, 5), (20, 5, 1))]
+    for value, strides in cases:
+        out = cat_rows([value, value[:2]])
+        assert torch.equal(out, torch.cat([value, value[:2]])) and out.stride() == strides

@@ -24,13 +24,9 @@ def vit_b_16():
     return model
 
 
-SWIN_DEFECT = pytest.mark.xfail(strict=True, reason="known defect (docs/semantics.md, section 13): swin_t's fast-path "
-                                                     "faulty logits differ from the hooks path's in the last bits")
-
-
 @pytest.mark.parametrize(("build", "side"), [
     pytest.param(vit_b_16, 224, id="vit_b_16"),
-    pytest.param(lambda: torchvision.models.swin_t(weights=None), 112, id="swin_t", marks=SWIN_DEFECT),
+    pytest.param(lambda: torchvision.models.swin_t(weights=None), 112, id="swin_t"),
 ])
 def test_imagenet_transformer_matches_hook_reference(build, side):
     model = build().eval()

@@ -39,9 +39,10 @@ def _as_numpy(t: torch.Tensor) -> np.ndarray:
 
 
 def _as_tensor(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    if like.dtype == torch.bfloat16:
-        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16).reshape(like.shape)
-    return torch.from_numpy(a).reshape(like.shape)
+    """``a`` as a tensor with the strides of ``like`` (e.g. a permute's): layers downstream can
+    round otherwise in another layout."""
+    t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16) if like.dtype == torch.bfloat16 else torch.from_numpy(a)
+    return torch.empty_like(like).copy_(t.reshape(like.shape))
 
 
 @torch.no_grad()

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from dnnfi.faults import validate_faults
 from dnnfi.outcomes import PASS_ROWS, summarize_logits
 from dnnfi.protection import Protection, merge_ranges, protect
-from dnnfi.torchfi.faultops import bitwise_equal_rows, corrupt, format_name, to_numpy
+from dnnfi.torchfi.faultops import bitwise_equal_rows, cat_rows, corrupt_in_layout, format_name, to_numpy
 from dnnfi.torchfi.graph import Graph
 from dnnfi.torchfi.models import place, to_tensor
 
@@ -328,7 +328,7 @@ class TorchInjector:
                 part = self._golden_pass(x[torch.as_tensor(chunk[i : i + self.rows], device=self.device)])
                 for n, v in part.items():
                     cache.setdefault(n, []).append(v)
-            cache = {n: torch.cat(v) if len(v) > 1 else v[0] for n, v in cache.items()}
+            cache = {n: cat_rows(v) if len(v) > 1 else v[0] for n, v in cache.items()}
             position = np.searchsorted(chunk, image)
             in_chunk = np.flatnonzero(np.isin(image, chunk))
             in_chunk = in_chunk[np.argsort(site_rank[in_chunk], kind="stable")]
@@ -353,8 +353,8 @@ class TorchInjector:
         site = self._site_node[faults["site"].iat[rows[0]]]
         golden = _numpy(cache[graph.logits][idx])
         out = cache[graph.logits][idx].clone()
-        value = cache[(RAW, site) if site in graph.after else site][idx].contiguous()
-        changed = corrupt(value.view(len(value), -1), faults.iloc[rows], np.arange(len(rows)))
+        value = cache[(RAW, site) if site in graph.after else site][idx]  # a copy in the eager layout
+        changed = corrupt_in_layout(value, faults.iloc[rows], np.arange(len(rows)))
         if site in graph.after:
             value = graph.after[site](value)  # the faulty layer output passes through its checker
         plan = graph.plan(site)
@@ -379,7 +379,7 @@ class TorchInjector:
                 continue
             compared += 1
             n = len(active)
-            values = torch.cat([env[node] for env in envs])[:n]  # padding sits at the end only
+            values = cat_rows([env[node] for env in envs])[:n]  # padding sits at the end only
             keep = ~bitwise_equal_rows(values, cache[node][idx[active]])
             if keep.all():
                 watching = compared < 2
@@ -417,8 +417,9 @@ class TorchInjector:
                 local = by_call.get((name, k))
                 if local is None:
                     return output
-                output = output.contiguous()
-                changed[local] = corrupt(output.view(len(output), -1), faults.iloc[rows[local]], local)
+                if not output.is_contiguous():  # a view (e.g. a permute): edit a copy in the same layout
+                    output = torch.empty_like(output).copy_(output)
+                changed[local] = corrupt_in_layout(output, faults.iloc[rows[local]], local)
                 return output
 
             handles = [modules[layer].register_forward_hook(lambda m, a, o, name=layer: hook(m, a, o, name))

@@ -64,3 +64,29 @@ def corrupt(flat: torch.Tensor, faults: pd.DataFrame, batch_rows: np.ndarray) ->
     row, element, new, changed = corrupt_activations(faults, gather, value_range)
     flat[index(batch_rows[row]), index(element)] = from_numpy(new, flat)
     return changed
+
+
+def corrupt_in_layout(value: torch.Tensor, faults: pd.DataFrame, batch_rows: np.ndarray) -> np.ndarray:
+    """:func:`corrupt` on ``value`` (batch first, elements numbered in row-major order of its
+    shape) in place, keeping its strides: kernels downstream can round otherwise in another
+    layout (a channels-last pooling after a permute does), so a faulty value keeps the layout the
+    model gives its golden value. ``value`` must not overlap itself in memory."""
+    dense = value.contiguous()
+    changed = corrupt(dense.view(len(dense), -1), faults, batch_rows)
+    if dense is not value:
+        value.copy_(dense)
+    return changed
+
+
+def cat_rows(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(parts)`` (batch-first tensors) in the layout of ``parts[0]``, its dimensions in
+    the same order of strides: torch.cat makes some layouts (a permute's) contiguous, in which
+    kernels downstream can round otherwise."""
+    out = torch.cat(parts)
+    first = parts[0]
+    order = sorted(range(first.dim()), key=lambda d: -first.stride(d))
+    strides = [out.stride(d) for d in order]
+    if strides == sorted(strides, reverse=True):
+        return out
+    target = torch.empty([out.shape[d] for d in order], dtype=out.dtype, device=out.device)
+    return target.permute(*np.argsort(order).tolist()).copy_(out)

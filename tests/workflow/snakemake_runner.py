@@ -22,5 +22,13 @@ def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.Comp
     return subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
 
 
+def completed_run(tmp_path_factory, name: str, config: dict) -> Path:
+    """A fresh working directory where ``config`` ran through Snakemake (2 cores) successfully."""
+    workdir = tmp_path_factory.mktemp(name)
+    result = snakemake(workdir, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
 def demo_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())

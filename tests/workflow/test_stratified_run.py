@@ -11,7 +11,7 @@ import pytest
 
 from dnnfi.sampling import estimate, margin_reached, pilot_allocation, round_allocation, stratum_counts
 
-from .snakemake_runner import snakemake
+from .snakemake_runner import completed_run, snakemake
 from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
@@ -25,10 +25,7 @@ FOLDER = "results/campaigns/strat/digits/tmlp"
 
 @pytest.fixture(scope="module")
 def strat(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("strat")
-    result = snakemake(workdir, CONFIG, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
+    return completed_run(tmp_path_factory, "strat", CONFIG)
 
 
 def test_table_is_the_weighted_estimate_of_the_stored_outcomes(strat):

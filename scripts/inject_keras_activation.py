@@ -1,16 +1,23 @@
+import functools
+
 from dnnfi import runlog
 from dnnfi.campaign import activation_job
 
 log = runlog.start(snakemake.log[0])
 
 
-def injector(shape, protection=None):
+@functools.cache
+def factory():
     # imported here: a sequential round that has nothing left to do never loads TensorFlow
     from dnnfi.kerasfi.engine import injector_factory
 
-    make = injector_factory(snakemake.input.model, snakemake.params.campaign["batch_size"],
+    # loaded once: a protected campaign builds a plain and a protected injector
+    return injector_factory(snakemake.input.model, snakemake.params.campaign["batch_size"],
                             snakemake.params.model["precision"], snakemake.params.device)
-    return make(shape, protection)
+
+
+def injector(shape, protection=None):
+    return factory()(shape, protection)
 
 
 results = activation_job(snakemake, injector)

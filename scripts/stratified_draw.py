@@ -13,19 +13,20 @@ scm = load(inputs.taxonomy).is_scm
 if r > 0 and target_met(earlier, pd.read_parquet(inputs.strata), spec, scm):
     log.info("round %d: the earlier rounds meet the target margin; nothing to draw", r)
     pd.read_parquet(inputs.pilot_faults).iloc[:0].to_parquet(snakemake.output.faults)
-else:  # imported here: a round after the target was met never loads PyTorch
+else:  # imported here: a round after the target was met never loads a framework
+    from dnnfi.campaign import injector_factory
     from dnnfi.datasets import Split
     from dnnfi.precision import check_format
     from dnnfi.preprocess import preprocess
-    from dnnfi.torchfi.activations import injector_factory
 
     test = Split.load(inputs.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
     correct = pd.read_parquet(inputs.baseline)["correct"].to_numpy()[keep]
-    injector = injector_factory(inputs.model, spec["batch_size"], snakemake.params.model["precision"],
+    model = snakemake.params.model
+    injector = injector_factory(model["framework"], inputs.model, spec["batch_size"], model["precision"],
                                 snakemake.params.device)(x.shape[1:])
-    check_format(injector.sites(), snakemake.params.model["precision"], f"models.{w.model}")
+    check_format(injector.sites(), model["precision"], f"models.{w.model}")
     pilot = None if earlier is None else earlier[earlier["round"] == 0]
     faults, strata = round_faults(injector, x, population_images(w.population, correct), spec,
                                   (w.dataset, w.model, w.population), r, pilot, scm)

@@ -6,16 +6,16 @@ from dnnfi.stratified_campaign import shard_of_round
 log = runlog.start(snakemake.log[0])
 spec, w = snakemake.params.campaign, snakemake.wildcards
 faults = shard_of_round(pd.read_parquet(snakemake.input.faults), int(w.shard), spec["shards"])
-if len(faults):  # a round after the target margin was met is empty: no PyTorch to load
-    from dnnfi.campaign import run_faults
+if len(faults):  # a round after the target margin was met is empty: no framework to load
+    from dnnfi.campaign import injector_factory, run_faults
     from dnnfi.datasets import Split
     from dnnfi.preprocess import preprocess
-    from dnnfi.torchfi.activations import injector_factory
 
     test = Split.load(snakemake.input.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
-    injector = injector_factory(snakemake.input.model, spec["batch_size"], snakemake.params.model["precision"],
+    model = snakemake.params.model
+    injector = injector_factory(model["framework"], snakemake.input.model, spec["batch_size"], model["precision"],
                                 snakemake.params.device)(x.shape[1:])
     faults = run_faults(injector, faults.reset_index(drop=True), injector.sites(), x)
     faults["image"] = keep[faults["image"].to_numpy()]  # index into the whole test split, as in the baseline

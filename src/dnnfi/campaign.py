@@ -20,6 +20,17 @@ from dnnfi.samplesize import sequential_stop
 from dnnfi.seeds import rng_for
 
 
+def injector_factory(framework: str, model_path, batch_size: int = 256, precision: str = "float32",
+                     device: dict | None = None):
+    """The ``injector_factory`` of ``framework``'s engine (:func:`dnnfi.kerasfi.engine.injector_factory`,
+    :func:`dnnfi.torchfi.activations.injector_factory`), imported only here, when a job needs it."""
+    if framework == "keras":
+        from dnnfi.kerasfi.engine import injector_factory as engine_factory
+    else:
+        from dnnfi.torchfi.activations import injector_factory as engine_factory
+    return engine_factory(model_path, batch_size, precision, device)
+
+
 def image_pool(spec: dict, correct: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     """Image of each injection under the TensorFI+ study's sampling, or None for uniform images.
 

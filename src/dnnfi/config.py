@@ -452,7 +452,7 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
         if campaign["stratified"] is not None:
             from dnnfi.stratified_campaign import check as check_stratified
 
-            if reason := check_stratified(name, campaign, models, BIT_MODELS):
+            if reason := check_stratified(name, campaign, BIT_MODELS):
                 raise ConfigError(reason)
     else:
         check_weight_rate(name, campaign)

@@ -35,7 +35,7 @@ def n_rounds(stratified: dict) -> int:
     return 1 + (stratified["max_injections"] - stratified["pilot"]) // stratified["round"]
 
 
-def check(name: str, campaign: dict, models: dict, bit_models: tuple[str, ...]) -> str | None:
+def check(name: str, campaign: dict, bit_models: tuple[str, ...]) -> str | None:
     """The one-line reason a campaign's ``stratified`` key cannot be honoured (None if it can)."""
     key, spec = f"config key campaigns.{name}", campaign["stratified"]
     if campaign["fault_model"] not in bit_models:
@@ -50,10 +50,6 @@ def check(name: str, campaign: dict, models: dict, bit_models: tuple[str, ...]) 
         return f"{key}.sequential: a stratified campaign runs its own rounds (stratified.round); remove it"
     if campaign["per_model"]:
         return f"{key}.per_model: a stratified campaign's injections come from stratified.max_injections; remove it"
-    keras = [m for m in campaign["models"] if models[m]["framework"] != "torch"]
-    if keras:
-        return (f"{key}.models: {keras[0]} is a {models[keras[0]]['framework']} model; stratified campaigns "
-                "run on torch models only (the golden site values that weight the strata come from the PyTorch engine)")
     if spec["pilot"] + spec["round"] > spec["max_injections"]:
         return (f"{key}.stratified.max_injections: {spec['max_injections']} leaves no round of {spec['round']} "
                 f"after a pilot of {spec['pilot']}")

@@ -35,6 +35,7 @@ def test_defaults_and_rounds():
     assert n_rounds(campaign["stratified"]) == 20 and populations(campaign) == ("all",)
     assert populations(checked(image_sampling="per_correctness")) == ("fi_correct", "fi_misclassified")
     assert checked(stratified=None)["stratified"] is None  # uniform sampling, as before
+    assert checked(models=["torch_mlp", "keras_sequential"])["models"] == ["torch_mlp", "keras_sequential"]
 
 
 @pytest.mark.parametrize("keys, message", [
@@ -49,8 +50,6 @@ def test_defaults_and_rounds():
     ({"sequential": True}, "config key campaigns.s.sequential: a stratified campaign runs its own rounds"),
     ({"per_model": {"torch_mlp": {"injections": 5}}}, "config key campaigns.s.per_model: a stratified campaign's "
                                                       "injections come from stratified.max_injections"),
-    ({"models": ["torch_mlp", "keras_sequential"]}, "config key campaigns.s.models: keras_sequential is a keras "
-                                                    "model; stratified campaigns run on torch models only"),
     ({"stratified": {"pilot": 600, "round": 500, "max_injections": 1000}},
      "config key campaigns.s.stratified.max_injections: 1000 leaves no round of 500 after a pilot of 600"),
     ({"shards": 3, "stratified": {"pilot": 2, "round": 100}},

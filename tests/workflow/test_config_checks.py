@@ -131,10 +131,9 @@ CASES = {
         "config key campaigns.activation_bitflip.shards: 3 shards for 2 injections of model keras_sequential "
         "(2 x per_category (per_correctness image sampling)); expected at most 2",
     ),
-    "stratified campaign of a keras model": (
-        lambda c: c["campaigns"]["activation_bitflip"].update(margin=0.01, stratified={}),
-        "config key campaigns.activation_bitflip.models: keras_sequential is a keras model; stratified campaigns "
-        "run on torch models only",
+    "stratified campaign without a margin": (
+        lambda c: c["campaigns"]["activation_bitflip"].update(stratified={}),
+        "config key campaigns.activation_bitflip.margin: required by stratified",
     ),
     "more shards than weight replicas": (
         lambda c: c["campaigns"]["weight_failure_rate"].update(frates=[0.01], perturbations=["zero"], replicas=2, shards=3),

@@ -107,3 +107,33 @@ rule stratified_table:
         campaign=stratified_params,
     script:
         "../../scripts/stratified_table.py"
+
+
+# The same jobs on Keras models, in TensorFlow's environment (the scripts pick the engine).
+use rule stratified_pilot as stratified_pilot_keras with:
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+        model=models_of("keras"),
+        population="all|fi_correct|fi_misclassified",
+    conda:
+        TENSORFLOW_ENV
+
+
+use rule stratified_draw as stratified_draw_keras with:
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+        model=models_of("keras"),
+        population="all|fi_correct|fi_misclassified",
+        round=r"[1-9]\d*",
+    conda:
+        TENSORFLOW_ENV
+
+
+use rule stratified_inject as stratified_inject_keras with:
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+        model=models_of("keras"),
+        population="all|fi_correct|fi_misclassified",
+        round=r"\d+",
+    conda:
+        TENSORFLOW_ENV

@@ -187,6 +187,21 @@ class KerasInjector:
         )
 
     @_on_device
+    def golden_site_values(self, images: np.ndarray, sites) -> dict[str, np.ndarray]:
+        """Fault-free output of each of ``sites`` for ``images``: site -> numpy array (images,
+        elements per image) in the site's format, from the same passes the engine corrupts
+        (before any checker; what data-aware strata count, :mod:`dnnfi.sampling`)."""
+        self._check_images(images)
+        keys = {s: self.graph.steps[self._site_step[s]].out_keys[0] for s in sites}
+        parts: dict[str, list] = {s: [] for s in sites}
+        for i in range(0, len(images), self.rows):
+            values = self._golden(images[i : i + self.rows])
+            for s, key in keys.items():
+                value = values.get((RAW, key), values[key]).numpy()
+                parts[s].append(value.reshape(len(value), -1))
+        return {s: np.concatenate(v) for s, v in parts.items()}
+
+    @_on_device
     def ranges(self, images: np.ndarray) -> pd.DataFrame:
         """Bounds table of :mod:`dnnfi.protection` (site, layer, min, max) of the site outputs on
         ``images`` (the layers' own outputs, before any checker)."""

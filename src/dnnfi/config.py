@@ -448,6 +448,11 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
     check_bits_fit(name, campaign, models)
     if campaign["kind"] == "activation":
         check_activation(name, campaign)
+        if campaign["bit_sweep"]:
+            from dnnfi.sweep_campaign import check as check_sweep
+
+            if reason := check_sweep(name, campaign, BIT_MODELS):
+                raise ConfigError(reason)
         check_protection(name, campaign)
         if campaign["stratified"] is not None:
             from dnnfi.stratified_campaign import check as check_stratified

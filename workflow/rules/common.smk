@@ -185,7 +185,8 @@ def shard_params(wildcards):
         params |= {k: spec[k] for k in ("protection", "paired_with")}
     if spec["kind"] == "activation":
         params["injections"] = injections(wildcards.campaign, wildcards.model)
-        if spec["bit_sweep"]:  # only when set: other campaigns' params (and shards) stay as they were
+        # only when set: the params (and shards) of other campaigns stay as they were
+        if spec["bit_sweep"]:
             params["bit_sweep"] = True
         if spec["sequential"]:
             params |= {k: spec[k] for k in ("margin", "confidence", "round_size")}

@@ -297,11 +297,12 @@ def check_shards(name: str, campaign: dict) -> None:
         return
     if campaign["sequential"]:
         return  # the jobs of a sequential campaign are its rounds (round_size), not `shards`
+    unit = "points (bit_sweep: shards cut points)" if campaign["bit_sweep"] else "injections"
     for model in campaign["models"]:
         most, source = max_injections(campaign, model)
         if shards > most:
             raise ConfigError(
-                f"{key}: {shards} shards for {most} injections of model {model} ({source}); "
+                f"{key}: {shards} shards for {most} {unit} of model {model} ({source}); "
                 f"expected at most {most}"
             )
 

@@ -56,7 +56,7 @@ def test_default_off_and_a_valid_sweep():
     ({"sequential": True, "margin": 0.01}, "config key campaigns.b.sequential: a bit-sweep campaign runs all its "
                                            "points"),
     ({"margin": 0.01}, "config key campaigns.b.margin: a bit-sweep campaign runs `injections` points"),
-    ({"shards": 51}, "config key campaigns.b.shards: 51 shards for 50 injections of model torch_mlp"),
+    ({"shards": 51}, "config key campaigns.b.shards: 51 shards for 50 points (bit_sweep: shards cut points) of model torch_mlp"),
 ])
 def test_refusals_name_the_key(keys, message):
     assert error(**keys).startswith(message)

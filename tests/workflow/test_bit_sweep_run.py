@@ -89,3 +89,12 @@ def test_same_faults_outcomes_and_tables_with_one_shard(sweep, tmp_path):
     pd.testing.assert_frame_equal(one, two)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results/tables/sweep/bit_sweep.csv"),
                                   pd.read_csv(sweep / "results/tables/sweep/bit_sweep.csv"))
+
+
+def test_refusals_stop_the_workflow_before_any_job(tmp_path):
+    config = copy.deepcopy(CONFIG)
+    config["campaigns"]["sweep"]["margin"] = 0.01
+    result = snakemake(tmp_path, config, "--cores", "1")
+    assert result.returncode != 0
+    assert "config key campaigns.sweep.margin: a bit-sweep campaign runs `injections` points" in result.stderr
+    assert not (tmp_path / "results").exists()

@@ -260,6 +260,6 @@ def bit_sweep(table: pd.DataFrame, paths: Paths) -> None:
         ax.set_ylabel("% of points")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    _legend_outside(axes[0][-1] if len(panels) >= columns else axes[0][0], f"outcome ({conf} Wilson CI)")
+    _legend_outside(axes[0][-1], f"outcome ({conf} Wilson CI)")
     fig.suptitle("Bit sweep: SDC and DUE rate per bit")
     _save(fig, paths)

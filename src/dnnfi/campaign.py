@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from dnnfi.faults import FAULT_COLUMNS, draw_activation_faults, draw_weight_faults, shard_slice
+from dnnfi.faults import FAULT_COLUMNS, bit_sweep, draw_activation_faults, draw_weight_faults, shard_slice
 from dnnfi.outcomes import classify, error_rates, summarize_logits, top_k
 from dnnfi.precision import check_format
 from dnnfi.samplesize import sequential_stop
@@ -52,21 +52,33 @@ def image_pool(spec: dict, correct: np.ndarray, rng: np.random.Generator) -> np.
 
 def campaign_faults(sites: pd.DataFrame, spec: dict, dataset: str, model: str, correct: np.ndarray) -> pd.DataFrame:
     """The campaign's full fault list for one model (``spec``: the shard parameters of the
-    workflow; ``correct``: whether the fault-free model classifies each image correctly)."""
+    workflow; ``correct``: whether the fault-free model classifies each image correctly).
+
+    A bit-sweep campaign (``spec["bit_sweep"]``) draws its points as this draws faults (the same
+    images, sites and elements: the drawn bits are dropped) and lists each point at every bit of
+    its site's format, or of ``bits`` (:func:`dnnfi.faults.bit_sweep`; column ``point``)."""
     rng = rng_for(spec["seed"], spec["campaign"], dataset, model)
     pool = image_pool(spec, correct, rng)
     n = spec["injections"] if pool is None else len(pool)
+    eligible = sites[sites["eligible"]]
     faults = draw_activation_faults(
-        sites[sites["eligible"]], n, rng, np.arange(len(correct)), spec["sampling"], spec["fault_model"],
+        eligible, n, rng, np.arange(len(correct)), spec["sampling"], spec["fault_model"],
         spec["bits"], spec["bits_per_element"], spec["elements_per_fault"],
     )
     if pool is not None:
         faults["image"] = pool  # the study fixes the images; sites, elements and bits stay random
+    if spec.get("bit_sweep"):
+        faults = bit_sweep(faults, eligible, spec["fault_model"], spec["bits"])
     return faults
 
 
-def shard_rows(n: int, shard: int, spec: dict) -> slice:
-    """Rows of a shard: fixed rounds of ``round_size`` in sequential mode, else an even cut."""
+def shard_rows(n: int, shard: int, spec: dict, points: np.ndarray | None = None) -> slice:
+    """Rows of a shard: fixed rounds of ``round_size`` in sequential mode, else an even cut; in a
+    bit-sweep campaign (``points``: the ``point`` of each row, ascending) an even cut of the
+    points, so that a point's bits stay in one shard (one golden prefix)."""
+    if points is not None:
+        cut = shard_slice(int(points[-1]) + 1 if len(points) else 0, shard, spec["shards"])
+        return slice(*np.searchsorted(points, [cut.start, cut.stop]))
     if "round_size" in spec:
         size = spec["round_size"]
         return slice(shard * size, min((shard + 1) * size, n))
@@ -93,7 +105,8 @@ def activation_shard(injector, x: np.ndarray, correct: np.ndarray, spec: dict, d
     """Outcomes of one shard of the campaign's fault list for ``model`` on images ``x``."""
     sites = injector.sites()
     faults = campaign_faults(sites, spec, dataset, model, correct)
-    return run_faults(injector, faults.iloc[shard_rows(len(faults), shard, spec)], sites, x)
+    points = faults["point"].to_numpy() if spec.get("bit_sweep") else None
+    return run_faults(injector, faults.iloc[shard_rows(len(faults), shard, spec, points)], sites, x)
 
 
 def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:

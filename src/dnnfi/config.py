@@ -297,11 +297,12 @@ def check_shards(name: str, campaign: dict) -> None:
         return
     if campaign["sequential"]:
         return  # the jobs of a sequential campaign are its rounds (round_size), not `shards`
+    unit = "points (bit_sweep: shards cut points)" if campaign["bit_sweep"] else "injections"
     for model in campaign["models"]:
         most, source = max_injections(campaign, model)
         if shards > most:
             raise ConfigError(
-                f"{key}: {shards} shards for {most} injections of model {model} ({source}); "
+                f"{key}: {shards} shards for {most} {unit} of model {model} ({source}); "
                 f"expected at most {most}"
             )
 
@@ -448,6 +449,11 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
     check_bits_fit(name, campaign, models)
     if campaign["kind"] == "activation":
         check_activation(name, campaign)
+        if campaign["bit_sweep"]:
+            from dnnfi.sweep_campaign import check as check_sweep
+
+            if reason := check_sweep(name, campaign, BIT_MODELS):
+                raise ConfigError(reason)
         check_protection(name, campaign)
         if campaign["stratified"] is not None:
             from dnnfi.stratified_campaign import check as check_stratified

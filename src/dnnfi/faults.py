@@ -105,18 +105,31 @@ def draw_activation_faults(
     return table
 
 
-def bit_sweep(points: pd.DataFrame, sites: pd.DataFrame, fault_model: str = "bitflip") -> pd.DataFrame:
+def bit_sweep(points: pd.DataFrame, sites: pd.DataFrame, fault_model: str = "bitflip",
+              bits: list[int] | None = None) -> pd.DataFrame:
     """Bit-sweep fault list: each point (``image``, ``site``, ``element``) with every bit of its
-    site's format, point by point, bits ascending; ``point`` numbers the points. Run in one list,
-    the engine evaluates a point's bits in the same site batch on one golden prefix, giving exact
-    per-bit outcomes of the sampled (image, site, element)."""
+    site's format (or every bit of ``bits``, ascending, each of which must lie in the format),
+    point by point, bits ascending; ``point`` numbers the points. Run in one list, the engine
+    evaluates a point's bits in the same site batch on one golden prefix, giving exact per-bit
+    outcomes of the sampled (image, site, element)."""
     if fault_model not in BIT_MODELS:
         raise ValueError(f"a bit sweep needs a bit fault model {BIT_MODELS}, got {fault_model!r}")
-    width = points["site"].map(sites.drop_duplicates("site").set_index("site")["dtype"].map(n_bits)).to_numpy(np.int64)
+    formats = points["site"].map(sites.drop_duplicates("site").set_index("site")["dtype"].map(n_bits))
+    formats = formats.to_numpy(np.int64)
+    if bits is None:
+        width = formats
+        offsets = np.arange(width.sum()) - np.repeat(np.cumsum(width) - width, width)
+        bit = offsets
+    else:
+        chosen = np.unique(np.asarray(bits, dtype=np.int64))
+        if len(formats) and chosen.size and chosen.max() >= formats.min():
+            raise ValueError(f"bits {chosen.tolist()} reach beyond the {formats.min()}-bit format of a swept site")
+        width = np.full(len(points), len(chosen), dtype=np.int64)
+        bit = np.tile(chosen, len(points))
     point = np.repeat(np.arange(len(points)), width)
     table = points[["image", "site", "element"]].iloc[point].reset_index(drop=True)
     table.insert(0, "fault_id", np.arange(len(table), dtype=np.int64))
-    table["bit"] = np.arange(len(table)) - np.repeat(np.cumsum(width) - width, width)
+    table["bit"] = bit.astype(np.int64)
     table["fault_model"] = fault_model
     table["random_u"] = np.nan
     table["point"] = point

@@ -226,3 +226,40 @@ def protection(table: pd.DataFrame, paths: Paths) -> None:
     grid.figure.suptitle("Protection on the same faults: paired difference (protected - unprotected), "
                          f"{100 * rows['confidence'].iloc[0]:g}% Newcombe CI, exact McNemar p", y=1.04, fontsize="small")
     _save(grid.figure, paths)
+
+
+def bit_sweep(table: pd.DataFrame, paths: Paths) -> None:
+    """SDC and DUE rate per bit with Wilson intervals over the points, one panel per data set,
+    model and scenario (``dnnfi.sweep_campaign.sweep_table`` rows; the bit-uniform ``all`` row
+    is given in the panel's title)."""
+    from dnnfi.sweep_campaign import SCENARIO_LABELS as LABELS, SCENARIOS as ORDER
+
+    per_bit = table[table["bit"].astype(str) != "all"].assign(bit=lambda d: d["bit"].astype(int))
+    overall = table[table["bit"].astype(str) == "all"].set_index(["dataset", "model", "scenario"])
+    panels = sorted(per_bit.groupby(["dataset", "model", "scenario"]).groups,
+                    key=lambda k: (k[0], k[1], ORDER.index(k[2]) if k[2] in ORDER else len(ORDER)))
+    columns = min(3, len(panels)) or 1
+    grid_rows = -(-len(panels) // columns) or 1
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(5.5 * columns + 2, 3.4 * grid_rows), squeeze=False,
+                             sharey=True, layout="constrained")
+    colors = sns.color_palette(n_colors=2)
+    conf = f"{100 * table['confidence'].iloc[0]:g}%" if len(table) else "95%"
+    for ax, key in zip(axes.flat, panels):
+        rows = per_bit.set_index(["dataset", "model", "scenario"]).loc[[key]].sort_values("bit")
+        for color, (rate, label), shift in zip(colors, (("sdc_rate", "SDC"), ("due_rate", "DUE")), (-0.15, 0.15)):
+            ax.errorbar(rows["bit"] + shift, rows[rate] * 100, yerr=_yerr(rows, rate), fmt="o", ms=3, capsize=2,
+                        lw=1, color=color, label=label)
+        if rows["bit"].max() > 22:  # fp32 layout: 0-22 mantissa, 23-30 exponent, 31 sign
+            ax.axvspan(22.5, 30.5, color="grey", alpha=0.1, lw=0)
+        all_bits = overall.loc[key] if key in overall.index else None
+        summary = "" if all_bits is None else (f"\nall bits: SDC {100 * all_bits['sdc_rate']:.2f}%, "
+                                               f"DUE {100 * all_bits['due_rate']:.2f}%")
+        ax.set_title(f"{key[0]} / {key[1]}, {LABELS.get(key[2], key[2])} ({rows['points'].iloc[0]} points)"
+                     f"{summary}", fontsize="small")
+        ax.set_xlabel("bit (IEEE-754, 0 = least significant mantissa bit)")
+        ax.set_ylabel("% of points")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    _legend_outside(axes[0][-1], f"outcome ({conf} Wilson CI)")
+    fig.suptitle("Bit sweep: SDC and DUE rate per bit")
+    _save(fig, paths)

@@ -40,8 +40,9 @@ def _check(weights, trials) -> tuple[np.ndarray, np.ndarray]:
     return w, n
 
 
-def _interval(rate, events, trials, confidence):
-    """Wilson bounds at (possibly fractional) effective counts, clipped to hold the estimate."""
+def effective_wilson(rate, events, trials, confidence):
+    """Wilson bounds at (possibly fractional) effective counts, clipped to hold the estimate
+    (also the clustered intervals of a bit-sweep campaign, :mod:`dnnfi.sweep_campaign`)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         lo, hi = proportion_confint(events, trials, alpha=1 - confidence, method="wilson")
     lo, hi = np.minimum(lo, rate), np.maximum(hi, rate)
@@ -87,7 +88,7 @@ def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[s
     variance = (w**2 * shrunk * (1 - shrunk) / safe).sum(axis=-1)
     centre = (w * shrunk).sum(axis=-1)
     n_eff = centre * (1 - centre) / variance
-    return _interval(rate, rate * n_eff, n_eff, confidence)
+    return effective_wilson(rate, rate * n_eff, n_eff, confidence)
 
 
 def stratified_ratio(weights, numerator, denominator, trials, confidence: float = 0.95) -> dict[str, np.ndarray]:
@@ -108,4 +109,4 @@ def stratified_ratio(weights, numerator, denominator, trials, confidence: float 
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = top / bottom
         m_eff = np.where(observed > 0, np.minimum(centre * (1 - centre) / variance, observed), np.nan)
-    return _interval(ratio, ratio * m_eff, m_eff, confidence)
+    return effective_wilson(ratio, ratio * m_eff, m_eff, confidence)

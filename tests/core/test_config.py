@@ -73,7 +73,7 @@ def test_key_of_the_other_kind_is_named_with_its_kind():
 
 def test_unknown_and_wrong_keys():
     assert error(lambda c: c["campaigns"]["activation_bitflip"].update(injection=5)).startswith(
-        "unknown config key campaigns.activation_bitflip.injection: expected one of batch_size, bits,")
+        "unknown config key campaigns.activation_bitflip.injection: expected one of batch_size, bit_sweep, bits,")
     assert error(lambda c: c.update(seeds=1)) == (
         "unknown config key seeds: expected one of campaigns, conda_envs, datasets, device, models, seed, threads")
     assert error(lambda c: c["campaigns"]["activation_bitflip"].update(kind="weights")) == (

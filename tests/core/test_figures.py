@@ -79,3 +79,24 @@ def test_weight_figures_show_frates_replicas_and_std_intervals(tmp_path, drawn):
     assert "95% simultaneous" in drawn[2].get_suptitle()
     labels = [t.get_text() for t in drawn[2].axes[0].get_yticklabels()]
     assert labels == ["b, 0.02", "b, 0.01", "a, 0.02", "a, 0.01"]
+
+
+def test_bit_sweep_panels_per_model_and_scenario_with_the_table_in_percent(tmp_path, drawn):
+    from dnnfi.sweep_campaign import sweep_table
+
+    points, bits = 20, 16
+    outcome = np.where(np.tile(np.arange(bits), points) >= 14, "sdc", "masked")
+    outcome[::7] = "due"
+    injections = pd.DataFrame({"dataset": "d", "model": "m", "point": np.repeat(np.arange(points), bits),
+                               "bit": np.tile(np.arange(bits), points), "outcome": outcome, "sdc_top5": False,
+                               "scm": False, "scenario": np.repeat(["fi_correct", "fi_misclassified_scm"] * 10, bits)})
+    sweep_table(injections).to_csv(tmp_path / "bit_sweep.csv", index=False)
+    table = pd.read_csv(tmp_path / "bit_sweep.csv")  # as the figure job reads it
+    paths = [tmp_path / "sweep.png", tmp_path / "sweep.pdf"]
+    figures.bit_sweep(table, paths)
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    axes = [ax for ax in drawn[0].axes if ax.get_visible() and ax.get_title()]
+    assert len(axes) == 3 and "FI, all images (20 points)" in axes[0].get_title()
+    sdc = axes[0].lines[0].get_ydata()  # the SDC markers of panel "all", in percent
+    rows = table[(table["scenario"] == "all") & (table["bit"].astype(str) != "all")]
+    assert np.allclose(sdc, rows["sdc_rate"] * 100)

@@ -43,3 +43,23 @@ def test_per_correctness_sampling_gives_the_study_pools():
     counts = out["image"].map(lambda i: bool(correct[i])).value_counts()
     assert counts[True] == 20 and counts[False] == 20  # 20 of 35 correct-pool and 20 of 90 misclassified-pool faults
     assert out["image"].value_counts().max() <= 30
+
+
+def test_bit_sweep_shards_agree_and_sweep_every_bit():
+    injector = KerasInjector(zoo(), batch_size=64)
+    x = np.random.default_rng(5).normal(size=(6, 16, 16, 3)).astype("float32")
+    correct = np.ones(len(x), dtype=bool)
+    spec = {**SPEC, "injections": 10, "bit_sweep": True}
+    whole = activation_shard(injector, x, correct, spec, "d", "m", 0)
+    parts = pd.concat([activation_shard(injector, x, correct, {**spec, "shards": 3}, "d", "m", i) for i in range(3)],
+                      ignore_index=True)
+    columns = ["fault_id", "point", "image", "site", "element", "bit", "outcome", "faulty_top1"]
+    pd.testing.assert_frame_equal(whole[columns], parts[columns])
+    assert whole["point"].tolist() == np.repeat(np.arange(10), 32).tolist()
+    assert whole["bit"].tolist() == list(range(32)) * 10
+    plain = activation_shard(injector, x, correct, {**SPEC, "injections": 10}, "d", "m", 0)
+    points = whole.drop_duplicates("point")[["image", "site", "element"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(points, plain[["image", "site", "element"]])
+    # a point's row at its drawn bit is the plain campaign's fault: same outcome
+    drawn = whole.merge(plain[["fault_id", "bit"]].rename(columns={"fault_id": "point"}), on=["point", "bit"])
+    assert drawn["faulty_top1"].tolist() == plain["faulty_top1"].tolist()

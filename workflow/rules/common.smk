@@ -185,6 +185,9 @@ def shard_params(wildcards):
         params |= {k: spec[k] for k in ("protection", "paired_with")}
     if spec["kind"] == "activation":
         params["injections"] = injections(wildcards.campaign, wildcards.model)
+        # only when set: the params (and shards) of other campaigns stay as they were
+        if spec["bit_sweep"]:
+            params["bit_sweep"] = True
         if spec["sequential"]:
             params |= {k: spec[k] for k in ("margin", "confidence", "round_size")}
     return params
@@ -296,12 +299,33 @@ WEIGHT_STATS = list(config_checks.WEIGHT_STATS)
 WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
 
 
+BIT_SWEEP = [
+    c
+    for c, spec in CAMPAIGNS.items()
+    if spec["kind"] == "activation" and spec["bit_sweep"]
+]
+
+
+def is_bit_sweep(campaign):
+    return campaign in BIT_SWEEP
+
+
+def bit_sweep_outputs(campaign):
+    return [f"results/tables/{campaign}/bit_sweep.{ext}" for ext in ("csv", "md")] + [
+        f"results/figures/{campaign}/bit_sweep.{ext}" for ext in ("png", "pdf")
+    ]
+
+
 def final_outputs():
     outputs = []
     for name, spec in CAMPAIGNS.items():
         # a stratified campaign: no unweighted tables or figures (docs/semantics.md, section 11)
         if is_stratified(name):
             outputs += stratified_outputs(name)
+        # a bit-sweep campaign: per-bit tables only, the tables assuming independent
+        # injections are not made (docs/semantics.md, section 16)
+        elif is_bit_sweep(name):
+            outputs += bit_sweep_outputs(name)
         elif spec["kind"] == "activation":
             outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)
             outputs += expand(
@@ -324,6 +348,6 @@ def final_outputs():
                 f=WEIGHT_FIGURES,
                 ext=["png", "pdf"],
             )
-        if not is_stratified(name):
+        if not is_stratified(name) and not is_bit_sweep(name):
             outputs.append(f"results/tables/{name}/summary.md")
     return outputs

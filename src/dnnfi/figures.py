@@ -263,3 +263,69 @@ def bit_sweep(table: pd.DataFrame, paths: Paths) -> None:
     _legend_outside(axes[0][-1], f"outcome ({conf} Wilson CI)")
     fig.suptitle("Bit sweep: SDC and DUE rate per bit")
     _save(fig, paths)
+
+
+def stratified(table: pd.DataFrame, paths: Paths) -> None:
+    """Weighted SDC rate and SCM probability per model, one bar per scenario (population) with its
+    interval, from ``dnnfi.stratified_campaign.stratified_table`` rows. Each bar is labelled with
+    its injections (pilot included) and the achieved half-width of its estimate; the title states
+    the design, the target metric and half-width and the confidence. A NaN estimate (e.g. no SDC
+    observed, so no SCM share to take) is drawn as missing ("n/a") and noted under the figure."""
+    from dnnfi.stratified_campaign import POPULATION_LABELS
+
+    panels = (("sdc_rate", "SDC rate", "% of injected faults"), ("scm_probability", "SCM probability", "% of SDCs"))
+    labels = sorted(set(zip(table["dataset"], table["model"])))
+    order = list(POPULATION_LABELS)
+    scenarios = sorted(set(table["scenario"]), key=lambda s: (order.index(s) if s in order else len(order), s))
+    colors = dict(zip(scenarios, sns.color_palette("colorblind", len(scenarios))))
+    width = 0.8 / max(len(scenarios), 1)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 + 2.4 * len(panels) * max(len(labels), 1), 4.6),
+                             squeeze=False, layout="constrained")
+    missing = False
+    for ax, (metric, name, unit) in zip(axes[0], panels):
+        for i, scenario in enumerate(scenarios):
+            part = (table[table["scenario"] == scenario].set_index(["dataset", "model"])
+                    .reindex(pd.MultiIndex.from_tuples(labels, names=["dataset", "model"])))
+            x = np.arange(len(labels)) + (i - (len(scenarios) - 1) / 2) * width
+            value = part[metric].to_numpy(float)
+            ax.bar(x, np.nan_to_num(value * 100), width, color=colors[scenario],
+                   label=POPULATION_LABELS.get(scenario, scenario))
+            ok = ~np.isnan(value)
+            ax.errorbar(x[ok], value[ok] * 100, yerr=_yerr(part[ok], metric), fmt="none", ecolor="black", capsize=2,
+                        lw=1)
+            for xi, v, hi, n, margin in zip(x, value, part[f"{metric}_hi"].to_numpy(float),
+                                            part["injections"].to_numpy(float),
+                                            part[f"{metric}_margin"].to_numpy(float)):
+                if np.isnan(n):  # this model has no such scenario
+                    continue
+                if np.isnan(v):
+                    missing = True
+                    label, y = f"n/a, n={n:,.0f}", 0.0
+                else:
+                    label, y = f"n={n:,.0f}, ±{100 * margin:.2g}", 100 * (v if np.isnan(hi) else hi)
+                ax.annotate(label, (xi, y), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                            fontsize=7, rotation=90)
+        ax.set_xticks(np.arange(len(labels)), [f"{d}\n{m}" for d, m in labels])
+        ax.set_xlabel("data set / model")
+        ax.set_ylabel(f"{name} ({unit})")
+        top = np.nanmax(np.append(table[f"{metric}_hi"].to_numpy(float), table[metric].to_numpy(float))) if len(
+            table) else np.nan
+        ax.set_ylim(0, min(1.6 * 100 * top, 125) if np.isfinite(top) and top > 0 else 1)
+        targets = set(table["target"]) if len(table) else set()
+        ax.set_title(f"{name} (target)" if targets == {metric} else name)
+    conf = f"{100 * table['confidence'].iloc[0]:g}%" if len(table) else "95%"
+    _legend_outside(axes[0][-1], f"scenario ({conf} CI)")
+    if len(table):
+        first = table.iloc[0]
+        design = (f"Stratified campaign: {first['strata']} strata ({table['n_strata'].min()}"
+                  + ("" if table["n_strata"].nunique() == 1 else f"-{table['n_strata'].max()}")
+                  + f" of positive weight), target {first['target']} to ±{100 * first['target_margin']:g} pp, "
+                  f"{conf} intervals")
+    else:
+        design = "Stratified campaign (no rows)"
+    fig.suptitle(f"{design}\nlabels: injections (pilot included), achieved half-width in percentage points",
+                 fontsize="small")
+    if missing:
+        fig.text(0.01, -0.02, "n/a: no estimate (e.g. no SDC observed, so no SCM share to take); no bar is drawn.",
+                 fontsize="x-small", ha="left", va="top")
+    _save(fig, paths)

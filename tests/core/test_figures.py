@@ -100,3 +100,36 @@ def test_bit_sweep_panels_per_model_and_scenario_with_the_table_in_percent(tmp_p
     sdc = axes[0].lines[0].get_ydata()  # the SDC markers of panel "all", in percent
     rows = table[(table["scenario"] == "all") & (table["bit"].astype(str) != "all")]
     assert np.allclose(sdc, rows["sdc_rate"] * 100)
+
+
+def test_stratified_bars_are_the_weighted_estimates_labelled_with_injections_and_half_width(tmp_path, drawn):
+    from dnnfi.stratified_campaign import stratified_table
+
+    def rounds(sdc: int, scm: int) -> pd.DataFrame:  # a pilot of 100 and one round of 400 over two strata
+        outcome = ["sdc"] * sdc + ["masked"] * (400 - sdc)
+        return pd.DataFrame({"round": [0] * 100 + [1] * 400, "stratum": np.tile([0, 1], 250),
+                             "outcome": ["masked"] * 100 + outcome, "sdc_top5": False,
+                             "scm": [False] * 100 + [True] * scm + [False] * (400 - scm)})
+
+    injections = pd.concat([rounds(40, 10).assign(model="m1"), rounds(0, 0).assign(model="m2")], ignore_index=True)
+    injections = injections.assign(dataset="d", population="all")
+    strata = {("d", m, "all"): pd.DataFrame({"weight": [0.5, 0.5]}) for m in ("m1", "m2")}
+    spec = {"stratified": {"strata": "bit", "target": "sdc_rate"}, "margin": 0.02, "confidence": 0.95}
+    stratified_table(injections, strata, spec).to_csv(tmp_path / "stratified.csv", index=False)
+    table = pd.read_csv(tmp_path / "stratified.csv")  # as the figure job reads it
+    assert np.isnan(table.loc[1, "scm_probability"])  # m2: no SDC, no SCM share to take
+    paths = [tmp_path / "stratified.png", tmp_path / "stratified.pdf"]
+    figures.stratified(table, paths)
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    fig = drawn[0]
+    assert "bit strata (2 of positive weight), target sdc_rate to ±2 pp, 95% intervals" in fig._suptitle.get_text()
+    sdc, scm = fig.axes[:2]
+    assert sdc.get_title() == "SDC rate (target)" and scm.get_title() == "SCM probability"
+    assert np.allclose([p.get_height() for p in sdc.patches], table["sdc_rate"] * 100)  # 10% and 0%
+    assert np.allclose([p.get_height() for p in scm.patches], [25.0, 0.0])  # m2's NaN drawn as no bar
+    assert [t.get_text() for t in sdc.texts] == [f"n=500, ±{100 * m:.2g}" for m in table["sdc_rate_margin"]]
+    assert scm.texts[1].get_text() == "n/a, n=500"
+    assert any("n/a: no estimate" in t.get_text() for t in fig.texts)
+    segments = scm.collections[0].get_segments()  # one error bar: m1's
+    assert np.allclose([(s[0][1], s[1][1]) for s in segments],
+                       [(100 * table.loc[0, "scm_probability_lo"], 100 * table.loc[0, "scm_probability_hi"])])

@@ -51,6 +51,7 @@ def test_table_is_the_weighted_estimate_of_the_stored_outcomes(strat, model):
     assert (row["stopped_by"] == "margin") == (row["achieved_margin"] <= 0.02)
     assert not (strat / "results/tables/strat/summary.csv").exists()  # no unweighted tables
     assert "±2.00%" in (strat / "results/tables/strat/stratified.md").read_text()
+    assert all((strat / f"results/figures/strat/stratified.{ext}").stat().st_size > 0 for ext in ("png", "pdf"))
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -109,6 +109,27 @@ rule stratified_table:
         "../../scripts/stratified_table.py"
 
 
+rule figures_stratified:
+    input:
+        "results/tables/{campaign}/stratified.csv",
+    output:
+        report(
+            "results/figures/{campaign}/stratified.png",
+            caption="../report/stratified_figure.rst",
+            category="{campaign}",
+            subcategory="Figures",
+        ),
+        "results/figures/{campaign}/stratified.pdf",
+    log:
+        "results/logs/figures/{campaign}-stratified.log",
+    wildcard_constraints:
+        campaign=_alternatives(STRATIFIED),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../../scripts/figures_stratified.py"
+
+
 # The same jobs on Keras models, in TensorFlow's environment (the scripts pick the engine).
 use rule stratified_pilot as stratified_pilot_keras with:
     wildcard_constraints:

@@ -77,4 +77,6 @@ def stratified_params(wildcards):
 
 
 def stratified_outputs(campaign):
-    return [f"results/tables/{campaign}/stratified.{ext}" for ext in ("csv", "md")]
+    return [f"results/tables/{campaign}/stratified.{ext}" for ext in ("csv", "md")] + [
+        f"results/figures/{campaign}/stratified.{ext}" for ext in ("png", "pdf")
+    ]

@@ -440,6 +440,17 @@ def has_train_split(spec: dict) -> bool:
     return spec["source"] in TRAINABLE_SOURCES or "train_path" in spec
 
 
+def check_single_bit(name: str, campaign: dict, mode: str) -> None:
+    """``mode`` (bit sweep, strata) is defined for single-bit faults of one element only."""
+    key = f"config key campaigns.{name}"
+    if campaign["fault_model"] not in BIT_MODELS:
+        raise ConfigError(f"{key}.fault_model: {mode} needs a single-bit fault model ({', '.join(BIT_MODELS)}), "
+                          f"not {campaign['fault_model']}")
+    for option in ("bits_per_element", "elements_per_fault"):
+        if campaign[option] != 1:
+            raise ConfigError(f"{key}.{option}: {mode} draws single-bit faults of one element; expected 1")
+
+
 def check_campaign(name: str, campaign: dict, models: dict) -> None:
     for model in campaign["models"]:
         if model not in models:
@@ -452,13 +463,15 @@ def check_campaign(name: str, campaign: dict, models: dict) -> None:
         if campaign["bit_sweep"]:
             from dnnfi.sweep_campaign import check as check_sweep
 
-            if reason := check_sweep(name, campaign, BIT_MODELS):
+            check_single_bit(name, campaign, "a bit-sweep campaign")
+            if reason := check_sweep(name, campaign):
                 raise ConfigError(reason)
         check_protection(name, campaign)
         if campaign["stratified"] is not None:
             from dnnfi.stratified_campaign import check as check_stratified
 
-            if reason := check_stratified(name, campaign, BIT_MODELS):
+            check_single_bit(name, campaign, "a stratified campaign")
+            if reason := check_stratified(name, campaign):
                 raise ConfigError(reason)
     else:
         check_weight_rate(name, campaign)

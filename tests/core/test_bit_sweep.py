@@ -45,12 +45,12 @@ def test_default_off_and_a_valid_sweep():
 
 @pytest.mark.parametrize("keys, message", [
     ({"bit_sweep": "yes"}, "config key campaigns.b.bit_sweep: expected type boolean"),
-    ({"fault_model": "zero"}, "config key campaigns.b.fault_model: a bit sweep needs a single-bit fault model "
+    ({"fault_model": "zero"}, "config key campaigns.b.fault_model: a bit-sweep campaign needs a single-bit fault model "
                               "(bitflip, stuck_at_0, stuck_at_1), not zero"),
-    ({"fault_model": "random"}, "config key campaigns.b.fault_model: a bit sweep needs a single-bit fault model"),
-    ({"bits_per_element": 2}, "config key campaigns.b.bits_per_element: a bit-sweep campaign sweeps one bit of one "
-                              "element per injection; expected 1"),
-    ({"elements_per_fault": 3}, "config key campaigns.b.elements_per_fault: a bit-sweep campaign sweeps one bit"),
+    ({"fault_model": "random"}, "config key campaigns.b.fault_model: a bit-sweep campaign needs a single-bit fault model"),
+    ({"bits_per_element": 2}, "config key campaigns.b.bits_per_element: a bit-sweep campaign draws single-bit faults of one "
+                              "element; expected 1"),
+    ({"elements_per_fault": 3}, "config key campaigns.b.elements_per_fault: a bit-sweep campaign draws single-bit faults"),
     ({"stratified": {}, "margin": 0.01}, "config key campaigns.b.stratified: a bit-sweep campaign draws its points "
                                          "uniformly; remove stratified or bit_sweep"),
     ({"sequential": True, "margin": 0.01}, "config key campaigns.b.sequential: a bit-sweep campaign runs all its "

@@ -42,7 +42,7 @@ def test_defaults_and_rounds():
     ({"stratified": {"strata": "layer"}}, "config key campaigns.s.stratified.strata: expected enum"),
     ({"stratified": {"target": "due_rate"}}, "config key campaigns.s.stratified.target: expected enum"),
     ({"stratified": {"rounds": 3}}, "unknown config key campaigns.s.stratified.rounds: expected one of max_injections"),
-    ({"fault_model": "random"}, "config key campaigns.s.stratified: strata need a single-bit fault model "
+    ({"fault_model": "random"}, "config key campaigns.s.fault_model: a stratified campaign needs a single-bit fault model "
                                 "(bitflip, stuck_at_0, stuck_at_1), not random"),
     ({"bits_per_element": 2}, "config key campaigns.s.bits_per_element: a stratified campaign draws single-bit faults"),
     ({"elements_per_fault": 2}, "config key campaigns.s.elements_per_fault: a stratified campaign draws single-bit"),

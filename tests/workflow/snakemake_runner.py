@@ -1,5 +1,7 @@
 """Run the real Snakemake CLI of this environment on the repository's Snakefile."""
 
+import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +30,18 @@ def completed_run(tmp_path_factory, name: str, config: dict) -> Path:
     result = snakemake(workdir, config, "--cores", "2")
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
+
+
+def rerun_with_one_shard(done: Path, workdir: Path, config: dict, campaign: str) -> None:
+    """Run ``config`` again in ``workdir`` with ``campaign`` in one shard, reusing the data,
+    models and baselines of the completed run ``done`` (so that no model is trained again)."""
+    for part in ("data", "models", "baseline"):
+        shutil.copytree(done / "results" / part, workdir / "results" / part)
+    config = copy.deepcopy(config)
+    config["campaigns"][campaign]["shards"] = 1
+    result = snakemake(workdir, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "rule train_" not in result.stdout + result.stderr
 
 
 def demo_config() -> dict:

@@ -3,7 +3,6 @@ bit_sweep.csv equal to an independent recount of the collected injections, no ta
 independent injections, and the same faults, outcomes and tables with one shard as with two."""
 
 import copy
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from dnnfi.sweep_campaign import clustered_rate
 
-from .snakemake_runner import completed_run, snakemake
+from .snakemake_runner import completed_run, rerun_with_one_shard, snakemake
 from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
@@ -76,13 +75,7 @@ def test_table_is_an_independent_recount(sweep):
 
 
 def test_same_faults_outcomes_and_tables_with_one_shard(sweep, tmp_path):
-    for part in ("data", "models", "baseline"):
-        shutil.copytree(sweep / "results" / part, tmp_path / "results" / part)
-    config = copy.deepcopy(CONFIG)
-    config["campaigns"]["sweep"]["shards"] = 1
-    result = snakemake(tmp_path, config, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-5000:]
-    assert "rule train_" not in result.stdout + result.stderr
+    rerun_with_one_shard(sweep, tmp_path, CONFIG, "sweep")
     columns = ["fault_id", "point", "image", "site", "element", "bit", "outcome", "faulty_top1", "sdc_top5", "scm"]
     one = pd.read_parquet(tmp_path / f"{FOLDER}/injections.parquet")[columns]
     two = pd.read_parquet(sweep / f"{FOLDER}/injections.parquet")[columns]

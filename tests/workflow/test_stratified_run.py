@@ -2,8 +2,6 @@
 table is the library's estimators on the stored outcomes, the rounds are the library's
 allocations and stop by the margin, and another shard count gives the same faults and outcomes."""
 
-import copy
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,7 +9,7 @@ import pytest
 
 from dnnfi.sampling import estimate, margin_reached, pilot_allocation, round_allocation, stratum_counts
 
-from .snakemake_runner import completed_run, snakemake
+from .snakemake_runner import completed_run, rerun_with_one_shard
 from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
@@ -73,13 +71,7 @@ def test_rounds_are_the_library_allocations_and_stop_by_the_margin(strat, model)
 
 
 def test_same_faults_and_outcomes_with_one_shard(strat, tmp_path):
-    for part in ("data", "models", "baseline"):
-        shutil.copytree(strat / "results" / part, tmp_path / "results" / part)
-    config = copy.deepcopy(CONFIG)
-    config["campaigns"]["strat"]["shards"] = 1
-    result = snakemake(tmp_path, config, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-5000:]
-    assert "rule train_" not in result.stdout + result.stderr
+    rerun_with_one_shard(strat, tmp_path, CONFIG, "strat")
     columns = ["round", "stratum", "fault_id", "image", "site", "element", "bit", "outcome", "faulty_top1", "scm"]
     for model in MODELS:
         one = pd.read_parquet(tmp_path / f"{folder(model)}/injections.parquet")[columns]

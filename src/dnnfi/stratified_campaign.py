@@ -130,14 +130,19 @@ def summary_row(injections: pd.DataFrame, strata: pd.DataFrame, spec: dict) -> d
     return row
 
 
-def stratified_table(injections: pd.DataFrame, strata: dict[tuple, pd.DataFrame], spec: dict) -> pd.DataFrame:
-    """Per data set, model and population (``scenario``): the weighted estimates with intervals,
-    the design, the injections (pilot included), the allocation rounds and the achieved margin."""
+def stratified_table(injections: pd.DataFrame, strata: dict[tuple, pd.DataFrame], spec: dict,
+                     correct: dict[tuple, np.ndarray]) -> pd.DataFrame:
+    """Per data set, model and population (``scenario``): the population's ``images``, the
+    weighted estimates with intervals, the design, the injections (pilot included), the allocation
+    rounds and the achieved margin. ``correct[(dataset, model)]``: whether the fault-free model
+    classifies each of the campaign's images correctly."""
     rows = []
     for (dataset, model, population), table in sorted(strata.items()):
         mine = injections[(injections["dataset"] == dataset) & (injections["model"] == model)
                           & (injections["population"] == population)]
-        rows.append({"dataset": dataset, "model": model, "scenario": population} | summary_row(mine, table, spec))
+        images = len(population_images(population, correct[dataset, model]))
+        rows.append({"dataset": dataset, "model": model, "scenario": population, "images": images}
+                    | summary_row(mine, table, spec))
     return pd.DataFrame(rows)
 
 
@@ -147,7 +152,7 @@ def published(table: pd.DataFrame) -> pd.DataFrame:
 
     conf = f"{100 * table['confidence'].iloc[0]:g}%" if len(table) else "95%"
     out = pd.DataFrame({"Data set": table["dataset"], "Model": table["model"],
-                        "Scenario": table["scenario"].map(POPULATION_LABELS),
+                        "Scenario": table["scenario"].map(POPULATION_LABELS), "Images": table["images"],
                         "Design": [f"{s} ({n} strata)" for s, n in zip(table["strata"], table["n_strata"])],
                         "Injections (pilot)": [f"{n} ({p})" for n, p in zip(table["injections"], table["pilot"])],
                         "Rounds": table["rounds"], "Target": table["target"],

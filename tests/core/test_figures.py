@@ -115,7 +115,8 @@ def test_stratified_bars_are_the_weighted_estimates_labelled_with_injections_and
     injections = injections.assign(dataset="d", population="all")
     strata = {("d", m, "all"): pd.DataFrame({"weight": [0.5, 0.5]}) for m in ("m1", "m2")}
     spec = {"stratified": {"strata": "bit", "target": "sdc_rate"}, "margin": 0.02, "confidence": 0.95}
-    stratified_table(injections, strata, spec).to_csv(tmp_path / "stratified.csv", index=False)
+    correct = {("d", m): np.ones(20, bool) for m in ("m1", "m2")}
+    stratified_table(injections, strata, spec, correct).to_csv(tmp_path / "stratified.csv", index=False)
     table = pd.read_csv(tmp_path / "stratified.csv")  # as the figure job reads it
     assert np.isnan(table.loc[1, "scm_probability"])  # m2: no SDC, no SCM share to take
     paths = [tmp_path / "stratified.png", tmp_path / "stratified.pdf"]

@@ -4,6 +4,7 @@ design cannot honour (dnnfi.config, dnnfi.stratified_campaign.check)."""
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -71,9 +72,14 @@ def test_table_row_weights_the_allocation_rounds_only():
     injections = pd.DataFrame(rows, columns=["round", "stratum", "outcome", "scm"]).assign(
         dataset="d", model="m", population="all", sdc_top5=False)
     spec = checked(stratified={"pilot": 2, "round": 7, "max_injections": 30}, margin=0.5)
-    table = stratified_table(injections, {("d", "m", "all"): strata}, spec)
+    table = stratified_table(injections, {("d", "m", "all"): strata}, spec, {("d", "m"): np.array([True, False, True])})
     row = table.iloc[0]
-    assert (row["injections"], row["pilot"], row["rounds"], row["n_strata"]) == (16, 2, 2, 2)
+    assert (row["images"], row["injections"], row["pilot"], row["rounds"], row["n_strata"]) == (3, 16, 2, 2, 2)
     assert row["sdc_rate"] == pytest.approx(0.1 / 4) and row["scm_probability"] == pytest.approx(1.0)
     assert row["achieved_margin"] == row["sdc_rate_margin"] and row["stopped_by"] == "margin"
     assert published(table)["SDC rate [95% CI]"].iloc[0].startswith("2.50% [")
+    # a per_correctness population holds the initially correct (or misclassified) images only
+    correct = {("d", "m"): np.array([True, False, True, True])}
+    by_population = {p: stratified_table(injections.assign(population=p), {("d", "m", p): strata}, spec, correct)
+                     for p in ("fi_correct", "fi_misclassified")}
+    assert [t["images"].iloc[0] for t in by_population.values()] == [3, 1]

@@ -43,7 +43,7 @@ def test_table_is_the_weighted_estimate_of_the_stored_outcomes(strat, model):
     for metric, value in estimate(counts, weights).items():
         for part, suffix in (("estimate", ""), ("lo", "_lo"), ("hi", "_hi"), ("margin", "_margin")):
             assert row[metric + suffix] == pytest.approx(float(value[part]), rel=1e-12)
-    assert row["injections"] == len(injections) and row["pilot"] == 100
+    assert row["injections"] == len(injections) and row["pilot"] == 100 and row["images"] == 100  # population "all"
     assert row["rounds"] == injections["round"].max() and row["injections"] == 100 * (row["rounds"] + 1)
     assert row["achieved_margin"] == row["sdc_rate_margin"]
     assert (row["stopped_by"] == "margin") == (row["achieved_margin"] <= 0.02)

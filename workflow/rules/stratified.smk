@@ -89,6 +89,7 @@ rule stratified_table:
     input:
         injections=campaign_models,
         strata=stratified_strata,
+        baselines=campaign_baselines,
     output:
         table=report(
             "results/tables/{campaign}/stratified.csv",

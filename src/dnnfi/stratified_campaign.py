@@ -11,9 +11,12 @@ empty); ``shards`` inject jobs only cut that list. Framework-free: the injector 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
+from dnnfi.bitflip import n_bits
 from dnnfi.faults import shard_slice
 from dnnfi.sampling import (atom_table, draw_strata, estimate, margin_reached, pilot_allocation, round_allocation,
                             strata_of, stratum_counts)
@@ -60,11 +63,24 @@ def population_images(population: str, correct: np.ndarray) -> np.ndarray:
     return np.flatnonzero(correct == (population == "fi_correct"))
 
 
+def check_memory(sites: pd.DataFrame, n_images: int, campaign: str, memory_bytes: int | None = None) -> None:
+    """Refuse a population whose golden site values (every eligible site output of every image,
+    held in memory to draw elements by value class) would take more than half of ``memory_bytes``
+    (default: this machine's physical memory)."""
+    need = int((sites["size"] * sites["dtype"].map(n_bits) // 8).sum()) * n_images
+    total = memory_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > total // 2:
+        raise ValueError(f"config key campaigns.{campaign}.images: the strata's golden pass holds every site "
+                         f"output of the population's {n_images} images in memory, {need / 2**30:.1f} GiB, more than "
+                         f"half of this machine's {total / 2**30:.1f} GiB; expected fewer images")
+
+
 def design(injector, x: np.ndarray, images: np.ndarray, spec: dict):
     """(atoms, strata table, stratum of each atom, golden values per site) of a population:
     exact weights counted from one golden pass over the population's images ``x[images]``."""
     sites = injector.sites()
     sites = sites[sites["eligible"]]
+    check_memory(sites, len(images), spec["campaign"])
     values = injector.golden_site_values(x[images], list(sites["site"]))
     atoms = atom_table(sites, values.__getitem__, spec["sampling"], spec["bits"])
     table, codes = strata_of(atoms, spec["stratified"]["strata"])

@@ -83,3 +83,17 @@ def test_table_row_weights_the_allocation_rounds_only():
     by_population = {p: stratified_table(injections.assign(population=p), {("d", "m", p): strata}, spec, correct)
                      for p in ("fi_correct", "fi_misclassified")}
     assert [t["images"].iloc[0] for t in by_population.values()] == [3, 1]
+
+
+def test_a_population_too_large_for_memory_is_refused_naming_images():
+    import pandas as pd
+
+    from dnnfi.stratified_campaign import check_memory
+
+    # two float32 sites of 1,000 and one bfloat16 site of 500 elements: 9,000 bytes per image
+    sites = pd.DataFrame({"size": [1000, 1000, 500], "dtype": ["float32", "float32", "bfloat16"]})
+    check_memory(sites, 100, "s", memory_bytes=2 * 900_000)  # exactly half: accepted
+    with pytest.raises(ValueError) as info:
+        check_memory(sites, 101, "s", memory_bytes=2 * 900_000)
+    assert str(info.value).startswith("config key campaigns.s.images: the strata's golden pass holds every site "
+                                      "output of the population's 101 images in memory, 0.0 GiB")

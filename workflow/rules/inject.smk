@@ -27,7 +27,7 @@ rule inject_keras_activation:
         model=model_params,
         device=device_params,
     script:
-        "../../scripts/inject_keras_activation.py"
+        "../../scripts/inject_activation.py"
 
 
 rule inject_torch_activation:
@@ -59,7 +59,7 @@ rule inject_torch_activation:
         model=model_params,
         device=device_params,
     script:
-        "../../scripts/inject_torch_activation.py"
+        "../../scripts/inject_activation.py"
 
 
 rule inject_torch_weight_rate:
@@ -142,7 +142,7 @@ rule bounds_keras:
         model=model_params,
         device=device_params,
     script:
-        "../../scripts/bounds_keras.py"
+        "../../scripts/bounds.py"
 
 
 rule bounds_torch:
@@ -169,4 +169,4 @@ rule bounds_torch:
         model=model_params,
         device=device_params,
     script:
-        "../../scripts/bounds_torch.py"
+        "../../scripts/bounds.py"

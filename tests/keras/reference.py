@@ -1,11 +1,14 @@
-"""A deliberately simple reference injector: the whole model forward, eagerly, layer call by
-layer call, with the chosen call's output replaced by its faulty copy (numpy, dnnfi.bitflip).
+"""A deliberately simple reference injector: the whole model forward, layer call by layer call,
+with the chosen call's output replaced by its faulty copy (numpy, dnnfi.bitflip).
 
 It shares nothing with the engine but the fault models of :mod:`dnnfi.bitflip`: no prefix
-reuse, no masking shortcut, no compiled steps. One batch row per fault, ``PASS_ROWS`` faults per
-batch (a last partial batch is padded with copies of its first row, the padding dropped): the
-fixed pass shape of docs/semantics.md, as in tests/torch/torch_reference.py. The golden forward
-runs on the same batch unfaulted, so golden and faulty use the same kernels.
+reuse, no masking shortcut, no scheduling. It runs on the numerical path that docs/semantics.md
+(section 4) defines for Keras: each layer call as its own TensorFlow graph (a ``tf.function``
+traced here), one batch row per fault, ``PASS_ROWS`` faults per batch (a last partial batch is
+padded with copies of its first row, the padding dropped), as in tests/torch/torch_reference.py.
+Eager layer calls would be another path: with oneDNN on, TensorFlow's graph optimizer fuses ops
+(e.g. swish's sigmoid and product) that eager mode rounds one by one. The golden forward runs on
+the same batch unfaulted, so golden and faulty use the same kernels.
 With a protection, protected layer calls' outputs (golden and faulty) go through the numpy checker
 of tests/protection_reference.py, written independently of the engines' one.
 """
@@ -22,9 +25,9 @@ from protection_reference import reference_checker
 ROWS = PASS_ROWS["keras"]
 
 
-def _forward(model, x, replace, prefix="", compiled=None):
+def _forward(model, x, replace, compiled, prefix=""):
     """Outputs of ``model`` on ``x``; ``replace(site, tensor)`` may return a new output.
-    ``compiled``: None (eager layer calls) or a dict caching one ``tf.function`` per node."""
+    ``compiled``: a dict caching one ``tf.function`` per node."""
     if isinstance(model, keras.Sequential):
         model = model._functional
     depth = model._nodes_by_depth
@@ -40,7 +43,7 @@ def _forward(model, x, replace, prefix="", compiled=None):
         args, kwargs = node.arguments.fill_in(values)
         name = prefix + names.get(id(node), "")
         if isinstance(node.operation, keras.Model):
-            outs = _forward(node.operation, keras.tree.flatten(args), replace, name + "/", compiled)
+            outs = _forward(node.operation, keras.tree.flatten(args), replace, compiled, name + "/")
         else:
             outs = keras.tree.flatten(_call(node, compiled)(*args, **kwargs))
             outs[0] = replace(name, outs[0])
@@ -50,9 +53,7 @@ def _forward(model, x, replace, prefix="", compiled=None):
 
 
 def _call(node, compiled):
-    """The node's layer call, eager or as a TensorFlow graph (traced on first use)."""
-    if compiled is None:
-        return node.operation
+    """The node's layer call as a TensorFlow graph (traced on first use)."""
     if id(node) not in compiled:
         import tensorflow as tf
 
@@ -90,19 +91,15 @@ def _checked(site, tensor, protection):
     return keras.ops.convert_to_tensor(checked)
 
 
-def reference_logits(model, faults, images, rows=ROWS, protection=None, compiled=False):
+def reference_logits(model, faults, images, rows=ROWS, protection=None):
     """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes).
 
     Batch row i is fault i's image; the faulty forward replaces, at each layer call, the output
     rows of the faults placed there, then applies ``protection`` (a :class:`dnnfi.protection.Protection`)
     to protected calls. The golden forward runs on the same batch unfaulted, protected too. Every
     batch has ``rows`` rows: a partial one is padded with unfaulted copies of its first row.
-    ``compiled``: run each layer call as a TensorFlow graph, as the engine does. It matters in
-    float16 / bfloat16 only: there TensorFlow's graph optimizer fuses a convolution or dense
-    product with its bias add (one rounding of the sum), while eager Keras rounds the product
-    before adding the bias; in float32 both give the same bits.
     """
-    cache = {} if compiled else None
+    cache = {}
     records = faults.to_dict("records")
     golden, faulty = [], []
     for start in range(0, len(records), rows):
@@ -111,11 +108,11 @@ def reference_logits(model, faults, images, rows=ROWS, protection=None, compiled
         part = part + [None] * (rows - n)  # padding rows carry no fault
         x = images[[f["image"] for f in part[:n]] + [part[0]["image"]] * (rows - n)]
         golden.append(keras.ops.convert_to_numpy(
-            _forward(model, [x], lambda s, t: _checked(s, t, protection), compiled=cache)[0])[:n])
+            _forward(model, [x], lambda s, t: _checked(s, t, protection), cache)[0])[:n])
 
         def replace(site, tensor, part=part):
             hits = [f if f is not None and f["site"] == site else None for f in part]
             return _checked(site, _faulty(tensor, hits) if any(h is not None for h in hits) else tensor, protection)
 
-        faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace, compiled=cache)[0])[:n])
+        faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace, cache)[0])[:n])
     return np.concatenate(golden), np.concatenate(faulty)

@@ -56,7 +56,7 @@ def test_activation_faults_in_the_format_match_the_reference(shared, cifar, prec
     bits = faults.loc[faults["fault_model"] == "bitflip", "bit"]
     assert bits.min() == 0 and bits.max() == 15  # drawn over the 16 bits of the format
     golden, faulty = injector.logits(faults, images, progress=False)
-    ref_golden, ref_faulty = reference_logits(model, faults, images.astype(NUMPY[precision]), compiled=True)
+    ref_golden, ref_faulty = reference_logits(model, faults, images.astype(NUMPY[precision]))
     assert golden.dtype == faulty.dtype == np.float32
     np.testing.assert_array_equal(golden, ref_golden.astype(np.float32))
     np.testing.assert_array_equal(faulty, ref_faulty.astype(np.float32))
@@ -116,7 +116,7 @@ def test_nested_and_shared_layers_are_converted_and_exact(images16):
     eligible = sites[sites["eligible"]]
     faults = draw_activation_faults(eligible, 150, rng_for(7, "zoo"), np.arange(len(images16)))
     golden, faulty = injector.logits(faults, images16, progress=False)
-    ref_golden, ref_faulty = reference_logits(model, faults, images16.astype(ml_dtypes.bfloat16), compiled=True)
+    ref_golden, ref_faulty = reference_logits(model, faults, images16.astype(ml_dtypes.bfloat16))
     np.testing.assert_array_equal(golden, ref_golden.astype(np.float32))
     np.testing.assert_array_equal(faulty, ref_faulty.astype(np.float32))
     assert (classify(summarize_logits(golden, faulty))["outcome"] != "masked").sum() > 20

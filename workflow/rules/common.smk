@@ -2,6 +2,7 @@
 # dnnfi.config (unit-tested without Snakemake); here they are only called.
 
 import math
+import os
 
 from snakemake.logging import logger
 
@@ -36,6 +37,18 @@ def report_failed_jobs(log):
 DATASETS = config["datasets"]
 MODELS = config["models"]
 CAMPAIGNS = config["campaigns"]
+
+# TensorFlow's oneDNN kernels (`tensorflow_onednn`), fixed for every job (they inherit this
+# environment, on SLURM too): unset, TensorFlow chooses by CPU, and the two settings can give
+# different outcomes for the same faults (docs/semantics.md, section 4).
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if config["tensorflow_onednn"] else "0"
+
+
+def _numerical_path(model):
+    """Settings outside a model's spec that change its numbers: a change reruns its jobs."""
+    if MODELS[model]["framework"] == "keras":
+        return {"tensorflow_onednn": config["tensorflow_onednn"]}
+    return {}
 
 
 def _alternatives(names):
@@ -82,7 +95,7 @@ def data_params(wildcards):
 
 def model_params(wildcards):
     """A model's spec (baselines and injections; with `allow_nonfinite` and `precision`)."""
-    return MODELS[wildcards.model]
+    return MODELS[wildcards.model] | _numerical_path(wildcards.model)
 
 
 def device_params(wildcards):
@@ -108,7 +121,7 @@ def _spec_without(model, keys):
 
 def train_params(wildcards):
     """A model's spec for training (float32; the precision is applied when it is loaded)."""
-    return _spec_without(wildcards.model, ["precision"])
+    return _spec_without(wildcards.model, ["precision"]) | _numerical_path(wildcards.model)
 
 
 def fetch_params(wildcards):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -194,7 +195,8 @@ def use_device(device: str = "auto", key: str | None = None) -> str:
         tf.config.experimental.enable_tensor_float_32_execution(False)
     placed = "/CPU:0" if name == "cpu" else f"/GPU:{name.partition(':')[2]}"
     if key:  # a job's log says where it ran
-        log.info("TensorFlow device %s (config key %s: %s)", placed, key, device)
+        log.info("TensorFlow device %s (config key %s: %s); oneDNN CPU kernels: TF_ENABLE_ONEDNN_OPTS=%s",
+                 placed, key, device, os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (TensorFlow's choice for this CPU)"))
     return placed
 
 

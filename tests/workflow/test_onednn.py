@@ -1,0 +1,32 @@
+"""`tensorflow_onednn` fixes TensorFlow's oneDNN kernels for every job (docs/semantics.md, section
+4): the jobs of a run get the setting whatever the CPU's default, and changing it reruns exactly
+the jobs of the Keras models."""
+
+import copy
+import re
+
+import pytest
+
+from .snakemake_runner import snakemake
+from .test_taxonomy_reruns import planned
+from .test_tiny_run import TINY
+
+pytestmark = pytest.mark.workflow
+
+
+def test_keras_jobs_run_with_onednn_off_by_default(run):
+    logs = sorted((run / "results/logs/baseline/digits").glob("k*.log"))
+    assert [p.stem for p in logs] == ["kbranch", "kseq"]
+    for path in logs:
+        assert "TF_ENABLE_ONEDNN_OPTS=0" in path.read_text()
+
+
+def test_turning_onednn_on_reruns_the_keras_models_jobs_only(run):
+    config = copy.deepcopy(TINY)
+    config["tensorflow_onednn"] = True
+    counts, out = planned(snakemake(run, config, "-n"))
+    keras_models = sorted(m for m, spec in TINY["models"].items() if spec["framework"] == "keras")
+    assert counts["train_keras"] == counts["baseline_keras"] == len(keras_models)
+    assert not [rule for rule in counts if "torch" in rule], counts
+    retrained = sorted(set(re.findall(r"results/models/digits/(\w+)\.keras", out)))
+    assert retrained == keras_models

@@ -14,6 +14,7 @@ distribution, the paths under the top-level names that more than one distributio
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 import subprocess
@@ -83,16 +84,39 @@ class RangeFile:
         return data
 
 
+#: where a wheel's ``<name>.data/<scheme>/`` files go, relative to site-packages (a venv's layout)
+SCHEMES = {"purelib": "", "platlib": "", "scripts": "../../../bin/", "data": "../../../",
+           "headers": "../../../include/site/python{}/{}/"}
+
+
+def installed_path(path: str) -> str:
+    """Where pip puts a file a wheel's RECORD names, relative to site-packages."""
+    match = re.fullmatch(r"([^/]+)-[^/-]+\.data/(\w+)/(.+)", path)
+    if not match:
+        return path
+    name, scheme, rest = match.groups()
+    return SCHEMES[scheme].format(".".join(map(str, sys.version_info[:2])), name) + rest
+
+
 def wheel_files(url: str) -> list[str]:
-    """The paths a wheel installs, relative to site-packages, as its RECORD lists them."""
+    """The paths a wheel installs, relative to site-packages: its RECORD's, plus the console
+    scripts pip writes for its entry points."""
     if url.startswith("file://"):
         source = urllib.request.url2pathname(url[len("file://"):])
     else:
         source = RangeFile(url)
     with zipfile.ZipFile(source) as wheel:
-        record = next(n for n in wheel.namelist() if re.fullmatch(r"[^/]+\.dist-info/RECORD", n))
-        rows = wheel.read(record).decode().splitlines()
-    return sorted(row.rsplit(",", 2)[0] for row in rows if row)
+        names = wheel.namelist()
+        record = next(n for n in names if re.fullmatch(r"[^/]+\.dist-info/RECORD", n))
+        paths = [installed_path(row.rsplit(",", 2)[0]) for row in wheel.read(record).decode().splitlines() if row]
+        entry_points = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/entry_points\.txt", n)]
+        if entry_points:
+            parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+            parser.optionxform = str
+            parser.read_string(wheel.read(entry_points[0]).decode())
+            paths += [f"../../../bin/{script}" for section in ("console_scripts", "gui_scripts")
+                      if parser.has_section(section) for script in parser.options(section)]
+    return sorted(paths)
 
 
 def distribution_files(item: dict) -> list[str]:
@@ -101,7 +125,7 @@ def distribution_files(item: dict) -> list[str]:
         return wheel_files(url)
     with tempfile.TemporaryDirectory() as tmp:  # an sdist: build its wheel
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp, url], check=True)
-        return wheel_files(Path(next(Path(tmp).glob("*.whl"))).as_uri())
+        return wheel_files(next(Path(tmp).glob("*.whl")).as_uri())
 
 
 def top_level(path: str) -> str:

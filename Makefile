@@ -1,36 +1,49 @@
 # Two entry points for users (README): `make run` and `make test`. Both create the virtual
 # environment from the pinned requirements when it is missing.
-# GPU nodes: GPU=1 installs requirements-gpu.txt (TensorFlow's CUDA build) into its own .venv-gpu;
+# GPU nodes: GPU=1 also builds .venv-gpu from requirements-gpu.txt (TensorFlow's CUDA 12 build, no
+# PyTorch) and runs the Keras jobs in it (config key python.keras); Snakemake, the PyTorch jobs
+# (PyPI's Linux torch wheel is the CUDA 13 build) and the analysis run in .venv. Each venv holds
+# one CUDA stack: the two stacks' cuDNN and NCCL wheels write the same files (envs/files/).
 # DEVICE=cuda (or cpu, cuda:N) sets the `device` of every model of the run and of the benchmarks.
 GPU ?=
 DEVICE ?=
-VENV ?= $(if $(GPU),.venv-gpu,.venv)
-REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
+VENV ?= .venv
+GPU_VENV ?= .venv-gpu
 CONFIG ?= config/config.yaml
 CORES ?= all
 BIN := $(VENV)/bin
-RUN_DEVICE := $(if $(DEVICE),--config device=$(DEVICE))
+KERAS_BIN := $(if $(GPU),$(GPU_VENV)/bin,$(BIN))
+VENVS := $(BIN)/.installed $(if $(GPU),$(GPU_VENV)/bin/.installed)
+RUN_CONFIG := $(if $(DEVICE),device=$(DEVICE)) $(if $(GPU),'python={keras: $(GPU_VENV)/bin/python}')
+RUN_ARGS := --configfile $(CONFIG) $(if $(strip $(RUN_CONFIG)),--config $(RUN_CONFIG))
 BENCH_DEVICE := $(if $(DEVICE),--device $(DEVICE))
 
-.PHONY: run test test-slurm lint bench-keras bench-torch bench-sampling clean
+define install
+	python3 -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip
+	$(1)/bin/pip install --quiet -r $(2)
+	$(1)/bin/pip install --quiet --no-deps -e .
+	touch $(1)/bin/.installed
+endef
 
-$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r $(REQUIREMENTS)
-	$(BIN)/pip install --quiet --no-deps -e .
-	touch $@
+.PHONY: run test test-slurm lint bench-keras bench-torch bench-sampling env-files clean
 
-run: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(RUN_DEVICE)
-	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) $(RUN_DEVICE) --report results/report.html
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(call install,$(VENV),requirements.txt)
+
+$(GPU_VENV)/bin/.installed: requirements-gpu.txt pyproject.toml
+	$(call install,$(GPU_VENV),requirements-gpu.txt)
+
+run: $(VENVS)
+	$(BIN)/snakemake --cores $(CORES) $(RUN_ARGS)
+	$(BIN)/snakemake --cores 1 $(RUN_ARGS) --report results/report.html
 
 # The Keras suite runs with TensorFlow's oneDNN kernels off and on: TensorFlow turns them on by
 # default only on some CPUs (docs/semantics.md, section 4), and both must pass on every machine.
-test: $(BIN)/.installed
+test: $(VENVS)
 	$(BIN)/pytest tests/core tests/workflow
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest tests/keras
-	TF_ENABLE_ONEDNN_OPTS=1 $(BIN)/pytest tests/keras
+	TF_ENABLE_ONEDNN_OPTS=0 $(KERAS_BIN)/pytest tests/keras
+	TF_ENABLE_ONEDNN_OPTS=1 $(KERAS_BIN)/pytest tests/keras
 	$(BIN)/pytest tests/torch
 
 # Opt-in (needs root): a one-node SLURM on this machine, then the profile test against a local run.
@@ -42,8 +55,8 @@ lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow
 
-bench-keras: $(BIN)/.installed
-	$(BIN)/python bench/keras_bench.py $(BENCH_DEVICE)
+bench-keras: $(VENVS)
+	$(KERAS_BIN)/python bench/keras_bench.py $(BENCH_DEVICE)
 
 bench-torch: $(BIN)/.installed
 	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
@@ -52,6 +65,11 @@ bench-torch: $(BIN)/.installed
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
 bench-sampling: $(BIN)/.installed
 	$(BIN)/python bench/sampling_bench.py
+
+# Which files each distribution of every requirements*.txt and envs/*.yaml writes, resolved from the
+# package index (network; remote wheels are read, not downloaded): rerun after changing a pin.
+env-files: $(BIN)/.installed
+	$(BIN)/python envs/files/resolve.py
 
 clean:
 	rm -rf results .snakemake

@@ -1,3 +1,7 @@
+from dnnfi import interpreters
+
+interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
+
 import functools
 
 from dnnfi import runlog

@@ -1,3 +1,7 @@
+from dnnfi import interpreters
+
+interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
+
 from dnnfi import runlog
 from dnnfi.campaign import weight_rate_job
 

@@ -493,6 +493,9 @@ def check(config: dict, schema: dict | str | Path = SCHEMA_PATH) -> list[str]:
         missing += check_model(name, model, config["datasets"])
     for name, campaign in config["campaigns"].items():
         check_campaign(name, campaign, config["models"])
+    for framework, python in config["python"].items():
+        missing += _missing(f"python.{framework}", python, "expected the Python interpreter of a virtual environment "
+                            "with Snakemake's Python version, e.g. .venv-gpu/bin/python (make run GPU=1 builds it)")
     return missing
 
 

@@ -14,4 +14,6 @@ def start(path: str) -> logging.Logger:
     os.dup2(sys.stderr.fileno(), 2)  # native libraries (TensorFlow's C++ logging) write to fd 2
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     logging.captureWarnings(True)
-    return logging.getLogger("dnnfi")
+    log = logging.getLogger("dnnfi")
+    log.info("Python %s", sys.executable)  # the job's environment (config key python, conda env)
+    return log

@@ -1,6 +1,7 @@
 """The `device` argument of the Keras injectors and the jobs' device resolution: on the CPU,
 ``device="cpu"`` and ``"auto"`` (no GPU here) give bit-identical results to the default
-placement; ``cuda`` without a GPU stops with one line; on a GPU (run where one exists) a fault
+placement; ``cuda`` without a GPU stops with one line (naming the CUDA build where TensorFlow
+is tensorflow-cpu); on a GPU (run where one exists) a fault
 list gives bit-identical logits at batch sizes 1 and 64 and on a rerun."""
 
 import logging
@@ -43,6 +44,9 @@ def test_cpu_and_auto_give_the_default_results(model_and_faults, images16, caplo
 def test_cuda_without_a_gpu_is_refused_in_one_line(model_and_faults):
     model, _ = model_and_faults
     counted = "TensorFlow (tf.config.list_physical_devices('GPU'))"
+    if not tf.test.is_built_with_cuda():  # tensorflow-cpu (requirements.txt): the message says what to install
+        counted = ("TensorFlow, a build without CUDA here (tensorflow-cpu; GPU jobs need TensorFlow's CUDA build: "
+                   "make run GPU=1, config key python.keras or conda_envs: gpu),")
     assert_refused_without_gpu(KerasInjector, WeightInjector, model, counted)
     with pytest.raises(DeviceError, match="^config key models.k.device: unknown device 'cuda:'"):
         use_device("cuda:", "models.k.device")

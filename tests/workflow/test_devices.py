@@ -91,7 +91,8 @@ def test_cuda_without_a_gpu_stops_its_job_with_one_line_and_jobs_log_their_devic
     tail = "sees no GPU on this machine; expected auto or cpu here, or a job on a GPU node"
     assert causes == [
         "Cause: results/logs/train/digits/k_cuda.log: dnnfi.devices.DeviceError: config key models.k_cuda.device: "
-        f"device cuda requested, but TensorFlow (tf.config.list_physical_devices('GPU')) {tail}",
+        "device cuda requested, but TensorFlow, a build without CUDA here (tensorflow-cpu; GPU jobs need TensorFlow's "
+        f"CUDA build: make run GPU=1, config key python.keras or conda_envs: gpu), {tail}",
         "Cause: results/logs/train/digits/t_cuda.log: dnnfi.devices.DeviceError: config key models.t_cuda.device: "
         f"device cuda requested, but PyTorch (torch.cuda.device_count()) {tail}",
     ], result.stderr[-3000:]

@@ -183,7 +183,11 @@ def use_device(device: str = "auto", key: str | None = None) -> str:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    name = resolve(device, len(gpus), "TensorFlow (tf.config.list_physical_devices('GPU'))", key)
+    counted = "TensorFlow (tf.config.list_physical_devices('GPU'))"
+    if not tf.test.is_built_with_cuda():  # tensorflow-cpu: a GPU on the node would not help
+        counted = ("TensorFlow, a build without CUDA here (tensorflow-cpu; GPU jobs need TensorFlow's CUDA build: "
+                   "make run GPU=1, config key python.keras or conda_envs: gpu),")
+    name = resolve(device, len(gpus), counted, key)
     for gpu in gpus:  # TensorFlow would map all of a GPU's memory for the first job on it
         try:
             tf.config.experimental.set_memory_growth(gpu, True)

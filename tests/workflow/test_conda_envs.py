@@ -59,3 +59,5 @@ def test_env_pins_are_requirement_pins(env_file):
     conda, pip = env_requirements(env_file)
     assert not any(name.startswith("-") for name in pip), f"{env_file.name}: pip options in the env file"
     assert conda["python"] == "3.11" and "pip" in conda
+    # dnnfi itself comes from the post-deploy script, the same for every env
+    assert env_file.with_suffix(".post-deploy.sh").resolve() == REPO / "envs" / "install-dnnfi.sh"

@@ -2,6 +2,7 @@
 # dnnfi.config (unit-tested without Snakemake); here they are only called.
 
 import math
+import os
 
 from snakemake.logging import logger
 
@@ -100,6 +101,10 @@ def gpus(wildcards):
 # Conda environment of the TensorFlow rules (`conda_envs`): TensorFlow's CUDA build on GPU
 # nodes. PyTorch's env serves both: PyPI's Linux torch wheel is the CUDA build.
 TENSORFLOW_ENV = f"../../envs/{'tensorflow-gpu' if config['conda_envs'] == 'gpu' else 'tensorflow'}.yaml"
+
+# Where each conda env's post-deploy script (envs/install-dnnfi.sh) installs dnnfi from: this
+# checkout (Snakemake runs the script from its copy in .snakemake/conda, in this process's environment).
+os.environ.update(DNNFI_PROJECT=workflow.basedir)  # set, not read: no `envvars:` needed
 
 
 def _spec_without(model, keys):

@@ -159,9 +159,10 @@ def _distributions() -> dict[str, list[str]]:
 
 
 def needed_distributions(script: Path, frameworks: list[str]) -> dict[str, str]:
-    """{canonical distribution: the chain of uses that needs it} of a rule's script: its imports
-    followed through the dnnfi functions and classes it uses (transitively); the modules of the
-    frameworks not in ``frameworks`` are not followed (FRAMEWORK_MODULES)."""
+    """{canonical distribution: the chain of uses that needs it, ending in the module imported} of a
+    rule's script: its imports followed through the dnnfi functions and classes it uses
+    (transitively); the modules of the frameworks not in ``frameworks`` are not followed
+    (FRAMEWORK_MODULES)."""
     excluded = tuple(m for f, modules in FRAMEWORK_MODULES.items() if f not in frameworks for m in modules)
     distributions = _distributions()
     module_level, defs = _analyse(script, "")
@@ -190,7 +191,7 @@ def needed_distributions(script: Path, frameworks: list[str]) -> dict[str, str]:
         elif top not in sys.stdlib_module_names and top != "snakemake":
             assert top in distributions, f"{where}: no installed distribution provides {top!r}"
             for dist in distributions[top]:
-                needed.setdefault(canonical(dist), where)
+                needed.setdefault(canonical(dist), f"{chain} -> {module}")
     return needed
 
 

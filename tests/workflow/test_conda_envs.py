@@ -2,6 +2,10 @@
 script imports, the envs pin what the requirements files pin, and (opt-in, slow) the demo runs
 through `--sdm conda` with the stand-in conda of conda_standin/ (see README, "Conda environments")."""
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,51 @@ def test_env_pins_are_requirement_pins(env_file):
     assert conda["python"] == "3.11" and "pip" in conda
     # dnnfi itself comes from the post-deploy script, the same for every env
     assert env_file.with_suffix(".post-deploy.sh").resolve() == REPO / "envs" / "install-dnnfi.sh"
+
+
+STANDIN = Path(__file__).parent / "conda_standin" / "bin"
+
+
+@pytest.mark.skipif(not os.environ.get("DNNFI_TEST_CONDA"), reason="opt-in and slow (builds the envs): make test-conda")
+def test_demo_runs_through_sdm_conda_with_the_standin(tmp_path):
+    """The demo through `snakemake --sdm conda` with the stand-in conda on PATH: Snakemake copies,
+    hashes and creates each env and runs its post-deploy script as with conda; every job runs in
+    its env. The Snakemake process runs from a venv of its own (snakemake and dnnfi with its
+    dependencies, no framework: the workflow's config checks import dnnfi), so a job that needed
+    TensorFlow or PyTorch outside its env would fail. Envs and that venv are kept under
+    $DNNFI_TEST_CONDA and reused by the next run."""
+    keep = Path(os.environ["DNNFI_TEST_CONDA"]).resolve()
+    host = keep / "snakemake"
+    if not (host / "bin" / "snakemake").exists():
+        subprocess.run([sys.executable, "-m", "venv", host], check=True)
+        subprocess.run([host / "bin" / "python", "-m", "pip", "install", "--quiet", "-e", REPO,
+                        "-c", REPO / "requirements.txt", f"snakemake=={requirement_pins(REPO / 'requirements.txt')['snakemake']}"],
+                       check=True)
+    path = [str(STANDIN), str(host / "bin")] + [p for p in os.environ["PATH"].split(os.pathsep)
+                                                  if Path(p) != Path(sys.executable).parent]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"PATH": os.pathsep.join(path)}
+    # --directory elsewhere: the post-deploy script must find the project without the working directory
+    run = subprocess.run([host / "bin" / "snakemake", "--snakefile", REPO / "Snakefile", "--directory", tmp_path,
+                          "--configfile", REPO / "config" / "config.yaml", "--sdm", "conda", "--conda-prefix", keep / "envs",
+                          "--cores", "2"], env=env, capture_output=True, text=True, timeout=7200)
+    assert run.returncode == 0, run.stderr[-5000:]
+    done = re.search(r"(\d+) of (\d+) steps \(100%\) done", run.stderr)
+    assert done and done[1] == done[2], run.stderr[-3000:]
+    # every job (but the target `all`) activated a conda env
+    jobs = re.findall(r"^(?:local)?rule (\w+):", run.stderr, flags=re.M)
+    activations = re.findall(r"^Activating conda environment: (\S+)", run.stderr, flags=re.M)
+    assert len(activations) == len(jobs) - jobs.count("all") > 0
+    # each env (isolated from the Snakemake process: python -I) imports what its rules' scripts
+    # need, and runs this checkout's dnnfi
+    built = {Path(f).read_text(): Path(f).with_suffix("") for f in (keep / "envs").glob("*.yaml")}
+    needs = {}
+    for rule, spec in rules(REPO / "config" / "config.yaml", "cpu").items():
+        for chain in needed_distributions(Path(spec["script"]), spec["frameworks"]).values():
+            needs.setdefault(spec["env"], set()).add(chain.rsplit(" -> ", 1)[1])
+    assert len(needs) == 3
+    for env_file, modules in needs.items():
+        prefix = built[Path(env_file).read_text()]
+        code = f"import dnnfi, {', '.join(sorted(modules))}; print(dnnfi.__file__)"
+        out = subprocess.run([prefix / "bin" / "python", "-I", "-c", code], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, f"{Path(env_file).name}: {out.stderr[-2000:]}"
+        assert out.stdout.strip() == str(REPO / "src" / "dnnfi" / "__init__.py")

@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 RUN_DEVICE := $(if $(DEVICE),--config device=$(DEVICE))
 BENCH_DEVICE := $(if $(DEVICE),--device $(DEVICE))
 
-.PHONY: run test test-slurm lint bench-keras bench-torch bench-sampling clean
+.PHONY: run test test-slurm test-conda lint bench-keras bench-torch bench-sampling clean
 
 $(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,6 +34,12 @@ test: $(BIN)/.installed
 test-slurm: $(BIN)/.installed
 	profiles/slurm/start-local-slurm.sh
 	$(BIN)/pytest tests/workflow/test_slurm.py
+
+# Opt-in (slow: builds the three envs from the package registry, about 10 GB): the demo through
+# `--sdm conda` with the stand-in conda of tests/workflow/conda_standin (README, "Conda environments").
+# The envs stay in .snakemake/conda-standin for the next run.
+test-conda: $(BIN)/.installed
+	DNNFI_TEST_CONDA=.snakemake/conda-standin $(BIN)/pytest tests/workflow/test_conda_envs.py
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

@@ -109,18 +109,19 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _import_units(node: ast.Import | ast.ImportFrom, package: str) -> dict[str, tuple[str, str]]:
-    """{bound name: unit} of an import statement; a unit is (module, name): the use of ``name``
-    of ``module``, "*" when the module object itself is bound (any of its names may be used)."""
+def _import_units(node: ast.Import | ast.ImportFrom, package: str) -> list[tuple[str, tuple[str, str]]]:
+    """[(the name it binds, unit)] of an import statement; a unit is (module, name): the use
+    of ``name`` of ``module``, "*" when the module object itself is bound (any of its names may be
+    used). ``import a.b`` binds ``a`` and imports ``a.b``."""
     if isinstance(node, ast.Import):
-        return {alias.asname or alias.name.split(".")[0]: (alias.name if alias.asname else alias.name.split(".")[0], "*")
-                for alias in node.names} | {f"import {alias.name}": (alias.name, "*") for alias in node.names}
+        return [(alias.asname, (alias.name, "*")) if alias.asname else (alias.name.split(".")[0], (alias.name, "*"))
+                for alias in node.names]
     base = node.module or ""
     if node.level:
         parent = package.rsplit(".", node.level - 1)[0]
         base = f"{parent}.{base}" if base else parent
-    return {alias.asname or alias.name: (f"{base}.{alias.name}", "*") if _module_file(f"{base}.{alias.name}")
-            else (base, alias.name) for alias in node.names}
+    return [(alias.asname or alias.name, (f"{base}.{alias.name}", "*") if _module_file(f"{base}.{alias.name}")
+             else (base, alias.name)) for alias in node.names]
 
 
 def _names(nodes) -> set[str]:
@@ -136,21 +137,20 @@ def _analyse(path: Path, package: str) -> tuple[set, dict[str, set]]:
     defs = {node.name: node for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     top = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    bindings = {}
-    for node in top:
-        for imp in ast.walk(node):
-            if isinstance(imp, (ast.Import, ast.ImportFrom)):
-                bindings |= _import_units(imp, package)
+
+    def imports(nodes) -> list[tuple[str, tuple[str, str]]]:
+        return [item for node in nodes for imp in ast.walk(node) if isinstance(imp, (ast.Import, ast.ImportFrom))
+                for item in _import_units(imp, package)]
+
+    bindings = dict(imports(top))
 
     def used(nodes) -> set:
-        units = {unit for node in nodes for imp in ast.walk(node) if isinstance(imp, (ast.Import, ast.ImportFrom))
-                 for unit in _import_units(imp, package).values()}
+        """An imported name counts as used; a name of the body: the function or the import it names."""
         names = _names(nodes)
-        return units | {bindings[n] for n in names if n in bindings} | {("", n) for n in names if n in defs}
+        return {unit for _, unit in imports(nodes)} | {bindings[n] for n in names if n in bindings} | \
+            {("", n) for n in names if n in defs}
 
-    module_level = used(top) | {unit for name, unit in bindings.items() if name.startswith("import ")}
-    module_level |= {(module, None) for module, _ in bindings.values()}
-    return module_level, {name: used([node]) for name, node in defs.items()}
+    return used(top), {name: used([node]) for name, node in defs.items()}
 
 
 @functools.cache

@@ -70,8 +70,8 @@ def requirement_pins(path: Path) -> dict[str, str | None]:
 def rules(configfile: Path, conda_envs: str) -> dict[str, dict]:
     """{rule: {"env": env file, "script": script, "frameworks": [...]}} of every rule with a script,
     the workflow loaded with ``configfile`` and config key ``conda_envs``; ``frameworks``: those of
-    the config's models that the rule's ``model`` wildcard constraint admits (all if it has none;
-    none: the rule has no job with this config)."""
+    the config's models that the rule's ``model`` wildcard constraint admits (none: the rule has no
+    job with this config); all frameworks for a rule without one (not a job of one model)."""
     out = subprocess.run([sys.executable, __file__, str(configfile), conda_envs], capture_output=True, text=True,
                          cwd=REPO, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -92,8 +92,8 @@ def _load_rules(configfile: str, conda_envs: str) -> dict[str, dict]:
                 continue
             basedir = Path(rule.basedir.get_path_or_uri(secret_free=True))
             constraint = rule.wildcard_constraints.get("model")
-            frameworks = {spec["framework"] for name, spec in models.items()
-                          if constraint is None or re.fullmatch(constraint, name)}
+            frameworks = set(FRAMEWORK_MODULES) if constraint is None else \
+                {spec["framework"] for name, spec in models.items() if re.fullmatch(constraint, name)}
             found[rule.name] = {"env": str((basedir / str(getattr(rule.conda_env, "file", rule.conda_env))).resolve()),
                                 "script": str((basedir / rule.script).resolve()),
                                 "frameworks": sorted(frameworks)}

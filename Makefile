@@ -35,7 +35,7 @@ test-slurm: $(BIN)/.installed
 	profiles/slurm/start-local-slurm.sh
 	$(BIN)/pytest tests/workflow/test_slurm.py
 
-# Opt-in (slow: builds the three envs from the package registry, about 10 GB): the demo through
+# Opt-in (slow: builds the three envs from the package registry, 9 GB, 10 min here): the demo through
 # `--sdm conda` with the stand-in conda of tests/workflow/conda_standin (README, "Conda environments").
 # The envs stay in .snakemake/conda-standin for the next run.
 test-conda: $(BIN)/.installed

@@ -26,7 +26,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run test test-slurm lint bench-keras bench-torch bench-sampling env-files clean
+.PHONY: run test test-slurm test-conda lint bench-keras bench-torch bench-sampling env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -50,6 +50,12 @@ test: $(VENVS)
 test-slurm: $(BIN)/.installed
 	profiles/slurm/start-local-slurm.sh
 	$(BIN)/pytest tests/workflow/test_slurm.py
+
+# Opt-in (slow: builds the three envs from the package registry, 9 GB, 10 min here): the demo through
+# `--sdm conda` with the stand-in conda of tests/workflow/conda_standin (README, "Conda environments").
+# The envs stay in .snakemake/conda-standin for the next run.
+test-conda: $(BIN)/.installed
+	DNNFI_TEST_CONDA=.snakemake/conda-standin $(BIN)/pytest tests/workflow/test_conda_envs.py
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

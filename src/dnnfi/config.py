@@ -235,6 +235,9 @@ def check_model(name: str, model: dict, datasets: dict) -> list[str]:
         raise ConfigError(f"{key}.framework: source keras_applications needs framework keras")
     expected = family_preprocessing(source, architecture)
     model.setdefault("preprocess", expected or "none")
+    if model["preprocess"].startswith("keras_") and framework != "keras":
+        # keras.applications' functions: a PyTorch job must not import TensorFlow (nor has it in its conda env)
+        raise ConfigError(f"{key}.preprocess: {model['preprocess']} needs framework keras")
     if expected and model["weights"] and "path" not in model and model["preprocess"] != expected:
         raise ConfigError(f"{key}.preprocess: the {model['weights']} weights of {architecture} expect {expected}, "
                           f"got {model['preprocess']}")

@@ -223,6 +223,13 @@ def test_preprocessing_defaults_to_the_family_of_the_weights(framework, source, 
             f"config key models.m.preprocess: the DEFAULT weights of {architecture} expect {expected}, got unit")
 
 
+def test_keras_preprocessing_needs_framework_keras():
+    assert error(zoo_model("torch", "train", "digits_cnn", preprocess="keras_tf")) == (
+        "config key models.m.preprocess: keras_tf needs framework keras")
+    assert checked(zoo_model("keras", "train", "digits_sequential", preprocess="keras_tf"))["models"]["m"]["preprocess"] \
+        == "keras_tf"
+
+
 def test_checking_zoo_models_imports_no_framework():
     code = ("import sys, yaml, dnnfi.config as C; c = yaml.safe_load(open('config/config.yaml'));"
             "c['models'].update(k={'framework': 'keras', 'dataset': 'digits', 'source': 'keras_applications',"

@@ -114,6 +114,10 @@ def gpus(wildcards):
 # nodes. PyTorch's env serves both: PyPI's Linux torch wheel is the CUDA build.
 TENSORFLOW_ENV = f"../../envs/{'tensorflow-gpu' if config['conda_envs'] == 'gpu' else 'tensorflow'}.yaml"
 
+# Where each conda env's post-deploy script (envs/install-dnnfi.sh) installs dnnfi from: this
+# checkout (Snakemake runs the script from its copy in .snakemake/conda, in this process's environment).
+os.environ.update(DNNFI_PROJECT=workflow.basedir)  # set, not read: no `envvars:` needed
+
 
 def _spec_without(model, keys):
     return {k: v for k, v in MODELS[model].items() if k not in keys}

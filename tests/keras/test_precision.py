@@ -72,7 +72,9 @@ def test_fault_free_outputs_are_computed_in_the_format(shared, cifar, precision)
     assert half.dtype == np.float32
     np.testing.assert_array_equal(half, half.astype(NUMPY[precision]).astype(np.float32))  # values of the format
     assert not np.array_equal(half, full)  # not a silent float32 computation
-    np.testing.assert_allclose(half, full, atol=0.05)  # softmax outputs
+    # softmax outputs; bf16 keeps 8 significant bits to fp16's 11: on one of these images its
+    # outputs move by up to 0.058 with TensorFlow's own kernels (oneDNN off)
+    np.testing.assert_allclose(half, full, atol={"float16": 0.05, "bfloat16": 0.1}[precision])
     assert (half.argmax(1) == labels).mean() >= 0.6 and (half.argmax(1) == full.argmax(1)).mean() >= 0.9
 
 

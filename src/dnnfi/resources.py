@@ -5,6 +5,7 @@ formulas, their constants (measured; config/README.md, section Resources) and ho
 
     mem_mb  = attempt x (BASE_MB[framework] + data + model + activations)
     runtime = attempt x (10 + 3 x passes x seconds_per_pass / 60)      (minutes)
+    seconds_per_pass = 1e-4 + 2e-3 x model MB x pixels / (224 x 224 x 3) + 8e-7 x pixels
 
 ``data``: the stored split the job loads (as stored: uint8 pixels, float32 for the digits) plus
 two float32 copies of the images it uses (the preprocessed images and one working copy).
@@ -145,9 +146,10 @@ def pass_mb(framework: str, shape: Shape, precision: str) -> float:
 
 
 def seconds_per_pass(model_mb: float, shape: Shape) -> float:
-    """One image through the model on one CPU thread, generous (a per-image cost plus ones
-    proportional to the model's parameters and to the image's elements)."""
-    return 1e-3 + 2e-3 * model_mb + 1e-7 * shape.pixels * ACTIVATIONS_PER_INPUT / 8
+    """One image through the model on one CPU thread: a fixed cost, one proportional to the
+    parameters times the image's size (a convolution's work; ResNet50 at 224 px: 0.2 s) and one
+    proportional to the image's elements (the layer outputs)."""
+    return 1e-4 + 2e-3 * model_mb * shape.pixels / (224 * 224 * 3) + 8e-7 * shape.pixels
 
 
 def runtime_min(passes: float, model_mb: float, shape: Shape, attempt: int = 1) -> int:

@@ -12,8 +12,10 @@ two float32 copies of the images it uses (the preprocessed images and one workin
 ``model``: 3 x the model file (stored, loaded and one working copy; 4 x while training: gradients
 and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's plan).
 ``activations``: layer outputs of the images, ACTIVATIONS_PER_INPUT x their input elements x the
-precision's bytes: of one pass of rows (baselines), of the golden values the engines keep (at
-most ENGINE_MB, their budget), of every image (stratified draws keep all of them).
+precision's bytes: of the golden values the engines keep (two per image, at most ENGINE_MB, their
+budget), of every image (stratified draws keep them all), of a training batch (outputs and
+gradients); and LIVE_PER_INPUT x the input elements of one pass of PASS_ROWS rows (baselines,
+weight_rate, bounds), whose earlier layer outputs are freed as it goes.
 A split's shape comes from its .npz header once it exists, else from the data set's config.
 """
 
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 #: RSS of a job's interpreter with its framework loaded, and of a job that only reads tables
-BASE_MB = {"keras": 900, "torch": 1000, "analysis": 300}
+BASE_MB = {"keras": 900, "torch": 900, "analysis": 300}
 #: the engines' golden-value budgets: kerasfi.engine.ActivationInjector(memory_mb=4096),
 #: torchfi.activations.ActivationInjector(cache_mb=2048) plus its passes
 ENGINE_MB = {"keras": 4096, "torch": 2560}
@@ -36,6 +38,8 @@ ENGINE_MB = {"keras": 4096, "torch": 2560}
 PASS_ROWS = {"keras": 128, "torch": 16}
 #: layer-output elements of one image, all layers together, per input element
 ACTIVATIONS_PER_INPUT = 64
+#: layer-output elements alive at once in a pass (a few layers' outputs), per input element
+LIVE_PER_INPUT = 16
 #: size of a model file not made yet (its job's plan in a dry run; the real job reads the file)
 FALLBACK_MODEL_MB = 100
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -118,9 +122,9 @@ def file_mb(path: str | Path | None) -> float:
     return Path(path).stat().st_size / MB if path and Path(path).exists() else FALLBACK_MODEL_MB
 
 
-def activation_mb(images: int, shape: Shape, precision: str = "float32") -> float:
-    """Layer outputs of ``images`` images (ACTIVATIONS_PER_INPUT per input element)."""
-    return images * shape.pixels * ACTIVATIONS_PER_INPUT * BYTES[precision] / MB
+def activation_mb(images: int, shape: Shape, precision: str = "float32", per_input: int = ACTIVATIONS_PER_INPUT) -> float:
+    """Layer outputs of ``images`` images (``per_input`` per input element)."""
+    return images * shape.pixels * per_input * BYTES[precision] / MB
 
 
 def data_mb(shape: Shape, used: int) -> float:
@@ -141,8 +145,8 @@ def engine_mb(framework: str, used: int, shape: Shape, precision: str) -> float:
 
 
 def pass_mb(framework: str, shape: Shape, precision: str) -> float:
-    """Layer outputs of one fault-free pass (baselines, training batches)."""
-    return activation_mb(PASS_ROWS[framework], shape, precision)
+    """Layer outputs alive in one fault-free pass (baselines, weight_rate, bounds)."""
+    return activation_mb(PASS_ROWS[framework], shape, precision, LIVE_PER_INPUT)
 
 
 def seconds_per_pass(model_mb: float, shape: Shape) -> float:

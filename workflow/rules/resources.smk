@@ -48,7 +48,7 @@ def _model_job(wildcards, kind):
     if kind == "train":
         shape = _split(wildcards.dataset, "train")
         batch = spec["train"]["batch_size"]
-        act = 3 * sizes.activation_mb(batch, shape)
+        act = 2 * sizes.activation_mb(batch, shape)
         return fw, shape, shape.n, model_mb, act, 3 * spec["train"]["epochs"] * shape.n, 4
     shape = _split(wildcards.dataset)
     used = _used(wildcards, shape)

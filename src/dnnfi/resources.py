@@ -1,7 +1,7 @@
 """Cluster resources of the workflow's jobs (``mem_mb``, ``runtime``) from what each job loads.
 
 Framework-free (the Snakefile imports it; workflow/rules/resources.smk calls it per job). The
-formulas, their constants (measured; config/README.md, section Resources) and how to override them:
+formulas (config/README.md, section Resources, with the measurements behind the constants):
 
     mem_mb  = attempt x (BASE_MB[framework] + data + model + activations)
     runtime = attempt x (10 + 3 x passes x seconds_per_pass / 60)      (minutes)
@@ -11,17 +11,19 @@ formulas, their constants (measured; config/README.md, section Resources) and ho
 two float32 copies of the images it uses (the preprocessed images and one working copy).
 ``model``: 3 x the model file (stored, loaded and one working copy; 4 x while training: gradients
 and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's plan).
-``activations``: layer outputs of the images, ACTIVATIONS_PER_INPUT x their input elements x the
-precision's bytes: of the golden values the engines keep (two per image, at most ENGINE_MB, their
-budget), of every image (stratified draws keep them all), of a training batch (outputs and
-gradients); and LIVE_PER_INPUT x the input elements of one pass of PASS_ROWS rows (baselines,
-weight_rate, bounds), whose earlier layer outputs are freed as it goes.
+``activations``, in layer outputs of one image (E elements, recorded next to the model file by the
+fetch or train job; ACTIVATIONS_PER_INPUT x the input elements before) x the precision's bytes:
+a fault-free pass of PASS_ROWS rows keeps E per row (baselines, weight_rate, bounds); an
+injection job keeps the golden values of the images it uses (at most GOLDEN_MB, the engines'
+budget) and three passes (golden, faulty, the engine's working copies; measured); a stratified
+draw keeps every image's twice; training keeps a batch's outputs and their gradients.
 A split's shape comes from its .npz header once it exists, else from the data set's config.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import zipfile
 from dataclasses import dataclass
@@ -31,15 +33,14 @@ import numpy as np
 
 #: RSS of a job's interpreter with its framework loaded, and of a job that only reads tables
 BASE_MB = {"keras": 900, "torch": 900, "analysis": 300}
-#: the engines' golden-value budgets: kerasfi.engine.ActivationInjector(memory_mb=4096),
-#: torchfi.activations.ActivationInjector(cache_mb=2048) plus its passes
-ENGINE_MB = {"keras": 4096, "torch": 2560}
+#: the engines' golden values of a block of images: kerasfi.engine.KerasInjector(memory_mb=4096)
+#: keeps half of its budget, torchfi.activations.ActivationInjector(cache_mb=2048)
+GOLDEN_MB = 2048
 #: rows of one fault-free pass (dnnfi.outcomes.PASS_ROWS; not imported: it pulls in pandas)
 PASS_ROWS = {"keras": 128, "torch": 16}
-#: layer-output elements of one image, all layers together, per input element
+#: layer-output elements of one image per input element, before the model exists (keras.applications
+#: at 224 px: MobileNetV3Small 35, MobileNetV2 144, ResNet50 246; torchvision resnet18 50)
 ACTIVATIONS_PER_INPUT = 64
-#: layer-output elements alive at once in a pass (a few layers' outputs), per input element
-LIVE_PER_INPUT = 16
 #: size of a model file not made yet (its job's plan in a dry run; the real job reads the file)
 FALLBACK_MODEL_MB = 100
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -122,9 +123,9 @@ def file_mb(path: str | Path | None) -> float:
     return Path(path).stat().st_size / MB if path and Path(path).exists() else FALLBACK_MODEL_MB
 
 
-def activation_mb(images: int, shape: Shape, precision: str = "float32", per_input: int = ACTIVATIONS_PER_INPUT) -> float:
-    """Layer outputs of ``images`` images (``per_input`` per input element)."""
-    return images * shape.pixels * per_input * BYTES[precision] / MB
+def outputs_mb(images: float, elements: float, precision: str = "float32") -> float:
+    """Layer outputs of ``images`` images of ``elements`` layer-output elements each."""
+    return images * elements * BYTES[precision] / MB
 
 
 def data_mb(shape: Shape, used: int) -> float:
@@ -139,14 +140,14 @@ def mem_mb(framework: str, shape: Shape, used: int, model_mb: float, activations
     return math.ceil(attempt * need)
 
 
-def engine_mb(framework: str, used: int, shape: Shape, precision: str) -> float:
-    """The golden values an injection engine keeps: two per image used, at most its budget."""
-    return min(ENGINE_MB[framework], 2 * activation_mb(used, shape, precision))
+def pass_mb(framework: str, elements: float, precision: str) -> float:
+    """Layer outputs of one fault-free pass of PASS_ROWS rows."""
+    return outputs_mb(PASS_ROWS[framework], elements, precision)
 
 
-def pass_mb(framework: str, shape: Shape, precision: str) -> float:
-    """Layer outputs alive in one fault-free pass (baselines, weight_rate, bounds)."""
-    return activation_mb(PASS_ROWS[framework], shape, precision, LIVE_PER_INPUT)
+def injection_mb(framework: str, used: int, elements: float, precision: str) -> float:
+    """An injection job's layer outputs: the golden values of its images and three passes."""
+    return min(outputs_mb(used, elements, precision), GOLDEN_MB) + 3 * pass_mb(framework, elements, precision)
 
 
 def seconds_per_pass(model_mb: float, shape: Shape) -> float:
@@ -164,3 +165,21 @@ def runtime_min(passes: float, model_mb: float, shape: Shape, attempt: int = 1) 
 def analysis_mem_mb(input_mb: float, attempt: int = 1) -> int:
     """An analysis job (collect, tables, statistics, figures): its inputs, expanded when read."""
     return math.ceil(attempt * (BASE_MB["analysis"] + ANALYSIS_INPUT_FACTOR * input_mb))
+
+
+def layer_outputs_file(model_path: str | Path) -> Path:
+    """Where the fetch or train job records a model's layer-output elements per image."""
+    return Path(f"{model_path}.layer_outputs.json")
+
+
+def write_layer_outputs(model_path: str | Path, elements: int) -> None:
+    layer_outputs_file(model_path).write_text(json.dumps({"layer_output_elements": int(elements)}))
+
+
+def layer_outputs(model_path: str | Path | None, shape: Shape) -> float:
+    """Layer-output elements of one image: as recorded next to the model file, else
+    ACTIVATIONS_PER_INPUT x its input elements (before the model exists: a dry run's plan)."""
+    path = layer_outputs_file(model_path) if model_path else None
+    if path and path.exists():
+        return json.loads(path.read_text())["layer_output_elements"]
+    return ACTIVATIONS_PER_INPUT * shape.pixels

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import resource
 import sys
 
 
@@ -14,4 +16,12 @@ def start(path: str) -> logging.Logger:
     os.dup2(sys.stderr.fileno(), 2)  # native libraries (TensorFlow's C++ logging) write to fd 2
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     logging.captureWarnings(True)
-    return logging.getLogger("dnnfi")
+    log = logging.getLogger("dnnfi")
+    atexit.register(log_peak_memory, log)
+    return log
+
+
+def log_peak_memory(log: logging.Logger) -> None:
+    """The job's peak RSS as the kernel counted it (Snakemake's benchmark files sample it, every
+    second, then every 30 s, and miss short peaks); config/README.md, section Resources."""
+    log.info("peak RSS %d MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)

@@ -21,12 +21,12 @@ STUDY_224 = {
     "datasets": {"synth": {"source": "image_folder", "path": "synth", "taxonomy": "cifar10"}},
     "models": {
         "kmobile": {"framework": "keras", "dataset": "synth", "source": "keras_applications",
-                    "architecture": "MobileNetV2"},
+                    "architecture": "MobileNetV3Small"},
         "tresnet": {"framework": "torch", "dataset": "synth", "source": "torchvision", "architecture": "resnet18"},
     },
     "campaigns": {
         "act": {"kind": "activation", "models": ["kmobile", "tresnet"], "injections": 60, "shards": 2,
-                "images": 100},
+                "images": 20},
         "wr": {"kind": "weight_rate", "models": ["tresnet"], "frates": [0.01], "perturbations": ["zero"],
                "replicas": 2, "images": 20},
         "strat": {"kind": "activation", "models": ["tresnet"], "images": 10, "margin": 0.2,

@@ -42,23 +42,22 @@ def _model_job(wildcards, kind):
     """(framework, shape, images used, model MB, activations MB, passes, model copies) of a job."""
     spec = MODELS[wildcards.model]
     fw, precision = spec["framework"], spec["precision"]
-    model_mb = sizes.file_mb(
-        spec.get("path") if kind == "fetch" else model_file(wildcards.model)
-    )
+    path = spec.get("path") if kind == "fetch" else model_file(wildcards.model)
+    model_mb = sizes.file_mb(path)
     if kind == "train":
         shape = _split(wildcards.dataset, "train")
         batch = spec["train"]["batch_size"]
-        act = 2 * sizes.activation_mb(batch, shape)
+        act = 2 * sizes.outputs_mb(batch, sizes.layer_outputs(None, shape))
         return fw, shape, shape.n, model_mb, act, 3 * spec["train"]["epochs"] * shape.n, 4
     shape = _split(wildcards.dataset)
-    used = _used(wildcards, shape)
+    used = 0 if kind == "fetch" else _used(wildcards, shape)
+    elements = sizes.layer_outputs(model_file(wildcards.model), shape)
     passes = used
-    if kind in ("baseline", "fetch", "weight_rate", "bounds"):
-        act = sizes.pass_mb(fw, shape, precision)
-    elif kind == "draw":  # every site output of every image, kept for the draw
-        act = 2 * sizes.activation_mb(used, shape, precision)
-    else:  # inject: the engine's golden values
-        act = sizes.engine_mb(fw, used, shape, precision)
+    act = sizes.pass_mb(fw, elements, precision)
+    if kind == "draw":  # every site output of every image, kept for the draw
+        act += 2 * sizes.outputs_mb(used, elements, precision)
+    if kind == "inject":
+        act = sizes.injection_mb(fw, used, elements, precision)
     if kind in ("inject", "weight_rate"):
         passes += _shard_passes(wildcards)
     if kind == "bounds":  # the profile split too, and its profiled images

@@ -51,19 +51,30 @@ def declared_memory(log: str) -> dict[str, int]:
     return {path: int(mb) for path, mb in jobs}
 
 
+def peak_rss(log_file) -> int:
+    """A job's peak RSS in MB as the kernel counted it, logged at exit (dnnfi.runlog)."""
+    return int(re.findall(r"peak RSS (\d+) MB", log_file.read_text())[-1])
+
+
 def peaks_against_declared(workdir, log: str) -> pd.DataFrame:
-    declared = declared_memory(log)
+    """Per job: declared mem_mb, the benchmark's sampled max_rss and the kernel's peak RSS (MB)."""
     rows = [{"job": path.removeprefix("results/benchmarks/").removesuffix(".tsv"), "mem_mb": mb,
-             "max_rss": pd.read_csv(workdir / path, sep="\t")["max_rss"].max()} for path, mb in declared.items()]
+             "max_rss": pd.read_csv(workdir / path, sep="\t")["max_rss"].max(),
+             "peak_rss": peak_rss(workdir / path.replace("results/benchmarks/", "results/logs/").replace(".tsv", ".log"))}
+            for path, mb in declared_memory(log).items()]
     table = pd.DataFrame(rows).sort_values("job", ignore_index=True)
     print(table.to_string())
     return table
 
 
 def check_peaks(table: pd.DataFrame) -> None:
+    """Every job's peak below its mem_mb, and mem_mb at most 4 x the peak. The benchmark's max_rss
+    samples the job (every second, then every 30 s) and can miss a short peak, so the lower
+    bound uses the kernel's count; both are below mem_mb."""
     assert len(table) and table["max_rss"].notna().all(), table
-    assert (table["max_rss"] < table["mem_mb"]).all(), table[table["max_rss"] >= table["mem_mb"]]
-    assert (table["mem_mb"] <= 4 * table["max_rss"]).all(), table[table["mem_mb"] > 4 * table["max_rss"]]
+    over = (table["max_rss"] >= table["mem_mb"]) | (table["peak_rss"] >= table["mem_mb"])
+    assert not over.any(), table[over]
+    assert (table["mem_mb"] <= 4 * table["peak_rss"]).all(), table[table["mem_mb"] > 4 * table["peak_rss"]]
 
 
 def run_measured(workdir, config) -> pd.DataFrame:

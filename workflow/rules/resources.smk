@@ -53,7 +53,7 @@ def _model_job(wildcards, kind):
     used = 0 if kind == "fetch" else _used(wildcards, shape)
     elements = sizes.layer_outputs(model_file(wildcards.model), shape)
     passes = used
-    act = sizes.pass_mb(fw, elements, precision)
+    act = 0 if kind == "fetch" else sizes.pass_mb(fw, elements, precision)
     if kind == "draw":  # every site output of every image, kept for the draw
         act += 2 * sizes.outputs_mb(used, elements, precision)
     if kind == "inject":

@@ -3,7 +3,7 @@
 Framework-free (the Snakefile imports it; workflow/rules/resources.smk calls it per job). The
 formulas (config/README.md, section Resources, with the measurements behind the constants):
 
-    mem_mb  = attempt x (BASE_MB[framework] + data + model + activations)
+    mem_mb  = attempt x MARGIN x (BASE_MB[framework] + data + model + activations)
     runtime = attempt x (10 + 3 x passes x seconds_per_pass / 60)      (minutes)
     seconds_per_pass = 1e-4 + 2e-3 x model MB x pixels / (224 x 224 x 3) + 8e-7 x pixels
 
@@ -44,6 +44,8 @@ ACTIVATIONS_PER_INPUT = 64
 #: size of a model file not made yet (its job's plan in a dry run; the real job reads the file)
 FALLBACK_MODEL_MB = 100
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+#: over the sum of what a job holds (allocator slack, transient copies; measured peaks reach 0.98 of the sum)
+MARGIN = 1.25
 #: analysis jobs: their input files' size, times this (tables expand when read)
 ANALYSIS_INPUT_FACTOR = 3
 MB = 2**20
@@ -137,7 +139,7 @@ def mem_mb(framework: str, shape: Shape, used: int, model_mb: float, activations
            model_copies: int = 3) -> int:
     """A model job's memory (see the module's docstring)."""
     need = BASE_MB[framework] + data_mb(shape, used) + model_copies * model_mb + activations_mb
-    return math.ceil(attempt * need)
+    return math.ceil(attempt * MARGIN * need)
 
 
 def pass_mb(framework: str, elements: float, precision: str) -> float:
@@ -164,7 +166,7 @@ def runtime_min(passes: float, model_mb: float, shape: Shape, attempt: int = 1) 
 
 def analysis_mem_mb(input_mb: float, attempt: int = 1) -> int:
     """An analysis job (collect, tables, statistics, figures): its inputs, expanded when read."""
-    return math.ceil(attempt * (BASE_MB["analysis"] + ANALYSIS_INPUT_FACTOR * input_mb))
+    return math.ceil(attempt * MARGIN * (BASE_MB["analysis"] + ANALYSIS_INPUT_FACTOR * input_mb))
 
 
 def layer_outputs_file(model_path: str | Path) -> Path:

@@ -30,7 +30,7 @@ STUDY_224 = {
         "wr": {"kind": "weight_rate", "models": ["tresnet"], "frates": [0.01], "perturbations": ["zero"],
                "replicas": 2, "images": 20},
         "strat": {"kind": "activation", "models": ["tresnet"], "images": 10, "margin": 0.2,
-                  "stratified": {"pilot": 40, "round": 40, "max_injections": 80}},
+                  "stratified": {"pilot": 60, "round": 60, "max_injections": 120}},
     },
 }
 
@@ -91,7 +91,7 @@ def test_demo_jobs_peak_within_their_memory(tmp_path):
 
 
 def test_224px_study_jobs_peak_within_their_memory(tmp_path):
-    random_image_folder(tmp_path / "synth", per_class=30)
+    random_image_folder(tmp_path / "synth", per_class=20)
     check_peaks(run_measured(tmp_path, STUDY_224))
 
 

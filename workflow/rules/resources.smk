@@ -4,6 +4,7 @@
 
 import dnnfi.resources as sizes
 
+
 # Downloads and fetches need the network, which compute nodes usually lack.
 localrules:
     prepare_data,
@@ -48,7 +49,15 @@ def _model_job(wildcards, kind):
         shape = _split(wildcards.dataset, "train")
         batch = spec["train"]["batch_size"]
         act = 2 * sizes.outputs_mb(batch, sizes.layer_outputs(None, shape))
-        return fw, shape, shape.n, model_mb, act, 3 * spec["train"]["epochs"] * shape.n, 4
+        return (
+            fw,
+            shape,
+            shape.n,
+            model_mb,
+            act,
+            3 * spec["train"]["epochs"] * shape.n,
+            4,
+        )
     shape = _split(wildcards.dataset)
     used = 0 if kind == "fetch" else _used(wildcards, shape)
     elements = sizes.layer_outputs(model_file(wildcards.model), shape)
@@ -62,7 +71,9 @@ def _model_job(wildcards, kind):
         passes += _shard_passes(wildcards)
     if kind == "bounds":  # the profile split too, and its profiled images
         profile = CAMPAIGNS[wildcards.campaign]["protection"]["profile_images"]
-        act += _split(wildcards.dataset, profile_split(wildcards).split("/")[-1][:-4]).stored_mb
+        act += _split(
+            wildcards.dataset, profile_split(wildcards).split("/")[-1][:-4]
+        ).stored_mb
         used += profile
         passes = profile + 2 * used
     return fw, shape, used, model_mb, act, passes, 3

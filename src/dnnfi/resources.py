@@ -15,7 +15,7 @@ and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's p
 fetch or train job; ACTIVATIONS_PER_INPUT x the input elements before) x the precision's bytes:
 a fault-free pass of PASS_ROWS rows keeps E per row (baselines, weight_rate, bounds); an
 injection job keeps the golden values of the images it uses (at most GOLDEN_MB, the engines'
-budget) and three passes (golden, faulty, the engine's working copies; measured); a stratified
+budget) and two passes (golden and faulty); a stratified
 draw keeps every image's twice; training keeps a batch's outputs and their gradients.
 A split's shape comes from its .npz header once it exists, else from the data set's config.
 """
@@ -148,8 +148,8 @@ def pass_mb(framework: str, elements: float, precision: str) -> float:
 
 
 def injection_mb(framework: str, used: int, elements: float, precision: str) -> float:
-    """An injection job's layer outputs: the golden values of its images and three passes."""
-    return min(outputs_mb(used, elements, precision), GOLDEN_MB) + 3 * pass_mb(framework, elements, precision)
+    """An injection job's layer outputs: the golden values of its images and two passes."""
+    return min(outputs_mb(used, elements, precision), GOLDEN_MB) + 2 * pass_mb(framework, elements, precision)
 
 
 def seconds_per_pass(model_mb: float, shape: Shape) -> float:

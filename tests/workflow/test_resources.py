@@ -99,7 +99,7 @@ def planned_memory(workdir, config: str) -> dict[str, int]:
     """Job (rule and wildcards) -> mem_mb of a shipped config's dry-run plan."""
     result = snakemake(workdir, REPO / "config" / config, "-n")
     assert result.returncode == 0, result.stderr[-3000:]
-    jobs = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)\n    resources: .*?\bmem_mb=(\d+)",
+    jobs = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)\n(?:    .*\n)*?    resources: .*?\bmem_mb=(\d+)",
                       result.stdout)
     return {f"{rule} {wildcards}": int(mb) for rule, wildcards, mb in jobs}
 

@@ -3,6 +3,7 @@ from dnnfi import interpreters
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 from dnnfi import runlog
+from dnnfi.resources import write_layer_outputs
 from dnnfi.datasets import Split
 
 log = runlog.start(snakemake.log[0])
@@ -18,3 +19,4 @@ else:
                                key=key)
 log.info("%s: %d layers, input %s, output %s", model.name, len(model.layers), model.input_shape, model.output_shape)
 model.save(snakemake.output[0])
+write_layer_outputs(snakemake.output[0], models.layer_output_elements(model))

@@ -33,7 +33,7 @@ else:  # imported here: a round after the target was met never loads a framework
     check_format(injector.sites(), model["precision"], f"models.{w.model}")
     pilot = None if earlier is None else earlier[earlier["round"] == 0]
     faults, strata = round_faults(injector, x, population_images(w.population, correct), spec,
-                                  (w.dataset, w.model, w.population), r, pilot, scm)
+                                  (w.dataset, w.model, w.population), r, snakemake.resources.mem_mb, pilot, scm)
     if r > 0 and not strata.equals(pd.read_parquet(inputs.strata)):
         raise ValueError(f"round {r}: the golden pass gave other strata or weights than the pilot's (round 0)")
     log.info("round %d: %d faults over %d strata", r, len(faults), len(strata))

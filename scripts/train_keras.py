@@ -3,6 +3,7 @@ from dnnfi import interpreters
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 from dnnfi import runlog
+from dnnfi.resources import write_layer_outputs
 from dnnfi.datasets import Split
 from dnnfi.health import check_trained
 from dnnfi.preprocess import preprocess
@@ -21,3 +22,4 @@ log.info("final training accuracy %.4f", history.history["accuracy"][-1])
 if not spec.get("allow_nonfinite", False):
     check_trained(models.named_weights(model), f"models.{snakemake.wildcards.model}.train")
 model.save(snakemake.output[0])
+write_layer_outputs(snakemake.output[0], models.layer_output_elements(model))

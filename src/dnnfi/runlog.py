@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import resource
 import sys
 
 
@@ -16,4 +18,11 @@ def start(path: str) -> logging.Logger:
     logging.captureWarnings(True)
     log = logging.getLogger("dnnfi")
     log.info("Python %s", sys.executable)  # the job's environment (config key python, conda env)
+    atexit.register(log_peak_memory, log)
     return log
+
+
+def log_peak_memory(log: logging.Logger) -> None:
+    """The job's peak RSS as the kernel counted it (Snakemake's benchmark files sample it, every
+    second, then every 30 s, and miss short peaks); config/README.md, section Resources."""
+    log.info("peak RSS %d MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)

@@ -11,7 +11,6 @@ empty); ``shards`` inject jobs only cut that list. Framework-free: the injector 
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pandas as pd
@@ -63,24 +62,24 @@ def population_images(population: str, correct: np.ndarray) -> np.ndarray:
     return np.flatnonzero(correct == (population == "fi_correct"))
 
 
-def check_memory(sites: pd.DataFrame, n_images: int, campaign: str, memory_bytes: int | None = None) -> None:
+def check_memory(sites: pd.DataFrame, n_images: int, campaign: str, memory_bytes: int) -> None:
     """Refuse a population whose golden site values (every eligible site output of every image,
     held in memory to draw elements by value class) would take more than half of ``memory_bytes``
-    (default: this machine's physical memory)."""
+    (the job's memory, its resource ``mem_mb``)."""
     need = int((sites["size"] * sites["dtype"].map(n_bits) // 8).sum()) * n_images
-    total = memory_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    if need > total // 2:
+    if need > memory_bytes // 2:
         raise ValueError(f"config key campaigns.{campaign}.images: the strata's golden pass holds every site "
                          f"output of the population's {n_images} images in memory, {need / 2**30:.1f} GiB, more than "
-                         f"half of this machine's {total / 2**30:.1f} GiB; expected fewer images")
+                         f"half of the job's {memory_bytes / 2**30:.1f} GiB (resource mem_mb); expected fewer images")
 
 
-def design(injector, x: np.ndarray, images: np.ndarray, spec: dict):
+def design(injector, x: np.ndarray, images: np.ndarray, spec: dict, memory_mb: int):
     """(atoms, strata table, stratum of each atom, golden values per site) of a population:
-    exact weights counted from one golden pass over the population's images ``x[images]``."""
+    exact weights counted from one golden pass over the population's images ``x[images]``
+    (``memory_mb``: the job's memory, see :func:`check_memory`)."""
     sites = injector.sites()
     sites = sites[sites["eligible"]]
-    check_memory(sites, len(images), spec["campaign"])
+    check_memory(sites, len(images), spec["campaign"], memory_mb * 2**20)
     values = injector.golden_site_values(x[images], list(sites["site"]))
     atoms = atom_table(sites, values.__getitem__, spec["sampling"], spec["bits"])
     table, codes = strata_of(atoms, spec["stratified"]["strata"])
@@ -101,16 +100,17 @@ def target_met(earlier: pd.DataFrame, strata: pd.DataFrame, spec: dict, scm) -> 
                                             spec["stratified"]["target"], spec["margin"], spec["confidence"])
 
 
-def round_faults(injector, x: np.ndarray, images: np.ndarray, spec: dict, keys: tuple, r: int,
+def round_faults(injector, x: np.ndarray, images: np.ndarray, spec: dict, keys: tuple, r: int, memory_mb: int,
                  pilot: pd.DataFrame | None = None, scm=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fault list of round r, strata table) of a population; ``keys``: (data set, model,
-    population); ``pilot``: the outcomes of round 0, for rounds r >= 1 (whose allocation
-    depends on them and on r only, :func:`dnnfi.sampling.round_allocation`)."""
+    population); ``memory_mb``: the job's memory (:func:`check_memory`); ``pilot``: the outcomes
+    of round 0, for rounds r >= 1 (whose allocation depends on them and on r only,
+    :func:`dnnfi.sampling.round_allocation`)."""
     strat = spec["stratified"]
     if len(images) == 0:
         raise ValueError(f"model {keys[1]}: population {keys[2]} has no image among the campaign's images, "
                          f"so its rates are undefined (config key campaigns.{spec['campaign']}.image_sampling)")
-    atoms, table, codes, values = design(injector, x, images, spec)
+    atoms, table, codes, values = design(injector, x, images, spec, memory_mb)
     weights = table["weight"].to_numpy()
     if r == 0:
         if strat["pilot"] < len(table):

@@ -8,8 +8,12 @@ rule collect_model:
         "results/campaigns/{campaign}/{dataset}/{model}/injections.parquet",
     log:
         "results/logs/collect/{campaign}/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/collect/{campaign}/{dataset}/{model}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         kind=lambda w: CAMPAIGNS[w.campaign]["kind"],
     script:
@@ -45,10 +49,14 @@ rule summarize_activation:
         ),
     log:
         "results/logs/summarize/{campaign}.log",
+    benchmark:
+        "results/benchmarks/summarize/{campaign}.tsv"
     wildcard_constraints:
         campaign=campaigns_of("activation"),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         datasets=campaign_datasets,
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
@@ -72,10 +80,14 @@ rule summarize_weight_rate:
         replicas="results/tables/{campaign}/replicas.csv",
     log:
         "results/logs/summarize/{campaign}.log",
+    benchmark:
+        "results/benchmarks/summarize/{campaign}.tsv"
     wildcard_constraints:
         campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         images=lambda w: CAMPAIGNS[w.campaign]["images"],
     script:
@@ -96,10 +108,14 @@ rule summarize_protection:
         ),
     log:
         "results/logs/summarize_protection/{campaign}.log",
+    benchmark:
+        "results/benchmarks/summarize_protection/{campaign}.tsv"
     wildcard_constraints:
         campaign=_alternatives(protected_campaigns()),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
         protection=lambda w: "{method} ({layers})".format(

@@ -6,13 +6,16 @@ rule baseline_keras:
         "results/baseline/{dataset}/{model}.parquet",
     log:
         "results/logs/baseline/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/baseline/{dataset}/{model}.tsv"
     wildcard_constraints:
         model=models_of("keras"),
     conda:
         TENSORFLOW_ENV
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=model_mem("baseline"),
+        runtime=model_runtime("baseline"),
         gpu=gpus,
     params:
         spec=model_params,
@@ -29,13 +32,16 @@ rule baseline_torch:
         "results/baseline/{dataset}/{model}.parquet",
     log:
         "results/logs/baseline/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/baseline/{dataset}/{model}.tsv"
     wildcard_constraints:
         model=models_of("torch"),
     conda:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=model_mem("baseline"),
+        runtime=model_runtime("baseline"),
         gpu=gpus,
     params:
         spec=model_params,

@@ -16,10 +16,14 @@ rule bit_sweep_table:
         markdown="results/tables/{campaign}/bit_sweep.md",
     log:
         "results/logs/summarize/{campaign}-bit_sweep.log",
+    benchmark:
+        "results/benchmarks/summarize/{campaign}-bit_sweep.tsv"
     wildcard_constraints:
         campaign=_alternatives(BIT_SWEEP),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
         bits=lambda w: CAMPAIGNS[w.campaign]["bits"],
@@ -40,9 +44,13 @@ rule figures_bit_sweep:
         "results/figures/{campaign}/bit_sweep.pdf",
     log:
         "results/logs/figures/{campaign}-bit_sweep.log",
+    benchmark:
+        "results/benchmarks/figures/{campaign}-bit_sweep.tsv"
     wildcard_constraints:
         campaign=_alternatives(BIT_SWEEP),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     script:
         "../../scripts/figures_bit_sweep.py"

@@ -35,10 +35,14 @@ rule figures_activation:
         sdc_by_layer_pdf="results/figures/{campaign}/sdc_by_layer.pdf",
     log:
         "results/logs/figures/{campaign}.log",
+    benchmark:
+        "results/benchmarks/figures/{campaign}.tsv"
     wildcard_constraints:
         campaign=campaigns_of("activation"),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     script:
         "../../scripts/figures_activation.py"
 
@@ -72,10 +76,14 @@ rule figures_weight_rate:
         std_intervals_pdf="results/figures/{campaign}/std_intervals.pdf",
     log:
         "results/logs/figures/{campaign}.log",
+    benchmark:
+        "results/benchmarks/figures/{campaign}.tsv"
     wildcard_constraints:
         campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     script:
         "../../scripts/figures_weight_rate.py"
 
@@ -93,9 +101,13 @@ rule figures_protection:
         "results/figures/{campaign}/protection.pdf",
     log:
         "results/logs/figures_protection/{campaign}.log",
+    benchmark:
+        "results/benchmarks/figures_protection/{campaign}.tsv"
     wildcard_constraints:
         campaign=_alternatives(protected_campaigns()),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     script:
         "../../scripts/figures_protection.py"

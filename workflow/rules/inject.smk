@@ -19,8 +19,8 @@ rule inject_keras_activation:
         TENSORFLOW_ENV
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=model_mem("inject"),
+        runtime=model_runtime("inject"),
         gpu=gpus,
     params:
         campaign=shard_params,
@@ -51,8 +51,8 @@ rule inject_torch_activation:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=model_mem("inject"),
+        runtime=model_runtime("inject"),
         gpu=gpus,
     params:
         campaign=shard_params,
@@ -79,8 +79,8 @@ rule inject_torch_weight_rate:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=model_mem("weight_rate"),
+        runtime=model_runtime("weight_rate"),
         gpu=gpus,
     params:
         campaign=shard_params,
@@ -107,8 +107,8 @@ rule inject_keras_weight_rate:
         TENSORFLOW_ENV
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=model_mem("weight_rate"),
+        runtime=model_runtime("weight_rate"),
         gpu=gpus,
     params:
         campaign=shard_params,
@@ -128,6 +128,8 @@ rule bounds_keras:
         fault_free="results/campaigns/{campaign}/{dataset}/{model}/fault_free.parquet",
     log:
         "results/logs/bounds/{campaign}/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/bounds/{campaign}/{dataset}/{model}.tsv"
     wildcard_constraints:
         campaign=_alternatives(protected_campaigns()),
         model=models_of("keras"),
@@ -135,7 +137,8 @@ rule bounds_keras:
         TENSORFLOW_ENV
     threads: config["threads"]
     resources:
-        mem_mb=8000,
+        mem_mb=model_mem("bounds"),
+        runtime=model_runtime("bounds"),
         gpu=gpus,
     params:
         campaign=protection_params,
@@ -155,6 +158,8 @@ rule bounds_torch:
         fault_free="results/campaigns/{campaign}/{dataset}/{model}/fault_free.parquet",
     log:
         "results/logs/bounds/{campaign}/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/bounds/{campaign}/{dataset}/{model}.tsv"
     wildcard_constraints:
         campaign=_alternatives(protected_campaigns()),
         model=models_of("torch"),
@@ -162,7 +167,8 @@ rule bounds_torch:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
+        mem_mb=model_mem("bounds"),
+        runtime=model_runtime("bounds"),
         gpu=gpus,
     params:
         campaign=protection_params,

@@ -13,8 +13,8 @@ rule train_keras:
         TENSORFLOW_ENV
     threads: config["threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=model_mem("train"),
+        runtime=model_runtime("train"),
         gpu=gpus,
     params:
         spec=train_params,
@@ -39,8 +39,8 @@ rule train_torch:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=model_mem("train"),
+        runtime=model_runtime("train"),
         gpu=gpus,
     params:
         spec=train_params,
@@ -57,13 +57,16 @@ rule fetch_keras:
         "results/models/{dataset}/{model}.keras",
     log:
         "results/logs/fetch/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/fetch/{dataset}/{model}.tsv"
     wildcard_constraints:
         model=models_of("keras", "file", "keras_applications"),
     conda:
         TENSORFLOW_ENV
     threads: config["threads"]
     resources:
-        mem_mb=8000,
+        mem_mb=model_mem("fetch"),
+        runtime=model_runtime("fetch"),
     params:
         spec=fetch_params,
     script:
@@ -77,13 +80,16 @@ rule fetch_torch:
         "results/models/{dataset}/{model}.pt",
     log:
         "results/logs/fetch/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/fetch/{dataset}/{model}.tsv"
     wildcard_constraints:
         model=models_of("torch", "file", "torchvision"),
     conda:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
+        mem_mb=model_mem("fetch"),
+        runtime=model_runtime("fetch"),
     params:
         spec=fetch_params,
     script:

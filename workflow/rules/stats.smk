@@ -40,10 +40,14 @@ rule stats_weight_rate:
         ),
     log:
         "results/logs/stats/{campaign}.log",
+    benchmark:
+        "results/benchmarks/stats/{campaign}.tsv"
     wildcard_constraints:
         campaign=campaigns_of("weight_rate"),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         not_applicable=weight_stats_not_applicable,
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],

@@ -15,6 +15,8 @@ rule stratified_pilot:
         strata="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/strata.parquet",
     log:
         "results/logs/stratified/{campaign}/{dataset}/{model}/{population}/round-0.log",
+    benchmark:
+        "results/benchmarks/stratified/{campaign}/{dataset}/{model}/{population}/round-0.tsv"
     wildcard_constraints:
         campaign=_alternatives(STRATIFIED),
         model=models_of("torch"),
@@ -23,8 +25,8 @@ rule stratified_pilot:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=model_mem("draw"),
+        runtime=model_runtime("draw"),
         gpu=gpus,
     params:
         campaign=stratified_params,
@@ -47,6 +49,8 @@ use rule stratified_pilot as stratified_draw with:
         faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/faults.parquet",
     log:
         "results/logs/stratified/{campaign}/{dataset}/{model}/{population}/round-{round}.log",
+    benchmark:
+        "results/benchmarks/stratified/{campaign}/{dataset}/{model}/{population}/round-{round}.tsv"
     wildcard_constraints:
         campaign=_alternatives(STRATIFIED),
         model=models_of("torch"),
@@ -74,8 +78,8 @@ rule stratified_inject:
         "../../envs/pytorch.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=model_mem("inject"),
+        runtime=model_runtime("inject"),
         gpu=gpus,
     params:
         campaign=stratified_params,
@@ -100,10 +104,14 @@ rule stratified_table:
         markdown="results/tables/{campaign}/stratified.md",
     log:
         "results/logs/summarize/{campaign}-stratified.log",
+    benchmark:
+        "results/benchmarks/summarize/{campaign}-stratified.tsv"
     wildcard_constraints:
         campaign=_alternatives(STRATIFIED),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     params:
         campaign=stratified_params,
     script:
@@ -123,10 +131,14 @@ rule figures_stratified:
         "results/figures/{campaign}/stratified.pdf",
     log:
         "results/logs/figures/{campaign}-stratified.log",
+    benchmark:
+        "results/benchmarks/figures/{campaign}-stratified.tsv"
     wildcard_constraints:
         campaign=_alternatives(STRATIFIED),
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        mem_mb=analysis_mem,
     script:
         "../../scripts/figures_stratified.py"
 

@@ -274,3 +274,12 @@ def predict_logits(model, x: np.ndarray) -> np.ndarray:
     from dnnfi.kerasfi.engine import KerasInjector
 
     return np.asarray(KerasInjector(model).golden_logits(np.asarray(x, dtype=np.float32)), dtype=np.float32)
+
+
+def layer_output_elements(model) -> int:
+    """Elements of the outputs of every layer (inputs excluded) for one image."""
+    import math
+
+    import keras
+
+    return sum(math.prod(layer.output.shape[1:]) for layer in model.layers if not isinstance(layer, keras.layers.InputLayer))

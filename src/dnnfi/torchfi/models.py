@@ -70,14 +70,16 @@ def load_state(model: nn.Module, state: dict, path: str | Path, expected: str, k
         raise unreadable(key, path, "PyTorch checkpoint", expected, err) from err
 
 
-def torchvision_model(name: str, weights: str | Path | None = None, key: str | None = None) -> nn.Module:
+def torchvision_model(name: str, weights: str | Path | None = None, key: str | None = None,
+                      classes: int = 1000) -> nn.Module:
     """A torchvision classifier (e.g. ``vgg19``, ``resnet50``, ``inception_v3``) in eval mode.
 
     ``weights``: None (random initialization), a torchvision weights name such as ``"DEFAULT"``
     or ``"IMAGENET1K_V1"`` (downloaded by torchvision: needs a network), or the path of a local
     state dict file (e.g. a copy of torchvision's download). InceptionV3 with ImageNet weights
     is built as torchvision does (``transform_input=True``, auxiliary head present, unused in eval).
-    ``key``: the config key of ``weights``, for error messages.
+    ``key``: the config key of ``weights``, for error messages. ``classes``: outputs of a randomly
+    initialized classifier (ImageNet weights have 1000).
     """
     import torchvision
 
@@ -85,6 +87,8 @@ def torchvision_model(name: str, weights: str | Path | None = None, key: str | N
     if name not in classifiers:
         raise ValueError(unknown_name("torchvision classifier", name, classifiers))
     local = weights is not None and (Path(weights).suffix in (".pth", ".pt", ".th") or Path(weights).exists())
+    if weights is None:
+        return torchvision.models.get_model(name, weights=None, num_classes=classes).eval()
     if not local:
         return torchvision.models.get_model(name, weights=weights).eval()
     expected = f"a torch.save state dict of torchvision's {name}"
@@ -108,7 +112,7 @@ def fetch(source: str, architecture: str, weights: str | Path | None, classes: i
     ``resnet20-cifar10-12fca82f.th`` for a ``resnet*_cifar`` architecture). ``key``: the config
     key of ``weights``, for error messages."""
     if source == "torchvision":
-        return torchvision_model(architecture, weights, key)
+        return torchvision_model(architecture, weights, key, classes)
     if source == "file" and architecture.endswith("_cifar") and architecture.startswith("resnet"):
         from dnnfi.torchfi.cifar import load_cifar_resnet
 
@@ -198,12 +202,33 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_siz
 
 
 def save(model: nn.Module, architecture: str, input_shape, classes: int, path: str | Path, pretrained: bool = False) -> None:
-    """Save weights with what is needed to rebuild the model (see :func:`build`)."""
+    """Save weights with what is needed to rebuild the model (see :func:`build`), and the size of
+    its layer outputs for the resources of its jobs (:func:`dnnfi.resources.write_layer_outputs`)."""
+    from dnnfi.resources import write_layer_outputs
+
     torch.save(
         {"architecture": architecture, "input_shape": list(input_shape), "classes": classes, "pretrained": pretrained,
          "state_dict": model.state_dict()},
         path,
     )
+    write_layer_outputs(path, layer_output_elements(model, input_shape))
+
+
+def layer_output_elements(model: nn.Module, input_shape) -> int:
+    """Elements of the outputs of every leaf module for one image of ``input_shape`` (H, W, C)."""
+    total, training = [0], model.training
+    count = lambda module, inputs, output: total.__setitem__(0, total[0] + getattr(output, "numel", lambda: 0)())  # noqa: E731
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+    param = next(model.parameters())
+    height, width, channels = input_shape
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, channels, height, width, device=param.device, dtype=param.dtype))
+    finally:
+        model.train(training)
+        for hook in hooks:
+            hook.remove()
+    return total[0]
 
 
 SAVED_FIELDS = ("architecture", "input_shape", "classes", "state_dict")

@@ -1,0 +1,115 @@
+# Resources of each job (mem_mb, runtime) from what it loads: its split, its model file, its
+# campaign's images and injections (dnnfi.resources; formulas in config/README.md, Resources).
+# Each grows with `attempt`, so a job the cluster killed for memory comes back bigger.
+
+import dnnfi.resources as sizes
+
+
+# Downloads and fetches need the network, which compute nodes usually lack.
+localrules:
+    prepare_data,
+    fetch_keras,
+    fetch_torch,
+
+
+def _split(dataset, split="test"):
+    path = f"results/data/{dataset}/{split}.npz"
+    return sizes.split_shape(path, DATASETS[dataset], split)
+
+
+def _used(wildcards, shape):
+    """Images a job of a campaign evaluates (campaign `images`, else the split)."""
+    campaign = getattr(wildcards, "campaign", None)
+    images = CAMPAIGNS[campaign]["images"] if campaign else None
+    return min(shape.n, images or shape.n)
+
+
+def _shard_passes(wildcards):
+    """Faulty passes of one shard (injections, or replicas x images for weight_rate)."""
+    spec = CAMPAIGNS[wildcards.campaign]
+    if spec["kind"] == "weight_rate":
+        units = config_checks.weight_units(spec) / spec["shards"]
+        return units * _used(wildcards, _split(wildcards.dataset))
+    if spec["stratified"]:
+        strat = spec["stratified"]
+        return max(strat["pilot"], strat["round"]) / spec["shards"]
+    if spec["sequential"]:
+        return spec["round_size"]
+    total = config_checks.max_injections(spec, wildcards.model)[0]
+    return total / n_shards(wildcards.campaign, wildcards.model)
+
+
+def _model_job(wildcards, kind):
+    """(framework, shape, images used, model MB, activations MB, passes, model copies) of a job."""
+    spec = MODELS[wildcards.model]
+    fw, precision = spec["framework"], spec["precision"]
+    path = spec.get("path") if kind == "fetch" else model_file(wildcards.model)
+    model_mb = sizes.file_mb(path)
+    if kind == "train":
+        shape = _split(wildcards.dataset, "train")
+        batch = spec["train"]["batch_size"]
+        act = 2 * sizes.outputs_mb(batch, sizes.layer_outputs(None, shape))
+        return (
+            fw,
+            shape,
+            shape.n,
+            model_mb,
+            act,
+            3 * spec["train"]["epochs"] * shape.n,
+            4,
+        )
+    shape = _split(wildcards.dataset)
+    used = 0 if kind == "fetch" else _used(wildcards, shape)
+    elements = sizes.layer_outputs(model_file(wildcards.model), shape)
+    passes = used
+    act = 0 if kind == "fetch" else sizes.pass_mb(fw, elements, precision)
+    if kind == "draw":  # every site output of every image, kept for the draw
+        act += 2 * sizes.outputs_mb(used, elements, precision)
+    if kind == "inject":
+        act = sizes.injection_mb(fw, used, elements, precision)
+    if kind in ("inject", "weight_rate"):
+        passes += _shard_passes(wildcards)
+    if kind == "bounds":  # the profile split too, and its profiled images
+        profile = CAMPAIGNS[wildcards.campaign]["protection"]["profile_images"]
+        act += _split(
+            wildcards.dataset, profile_split(wildcards).split("/")[-1][:-4]
+        ).stored_mb
+        used += profile
+        passes = profile + 2 * used
+    return fw, shape, used, model_mb, act, passes, 3
+
+
+def model_mem(kind):
+    """The mem_mb callable of a model job of `kind` (dnnfi.resources.mem_mb)."""
+
+    def mem_mb(wildcards, attempt):
+        fw, shape, used, model_mb, act, _, copies = _model_job(wildcards, kind)
+        return sizes.mem_mb(fw, shape, used, model_mb, act, attempt, copies)
+
+    return mem_mb
+
+
+def model_runtime(kind):
+    """The runtime callable (minutes) of a model job of `kind` (dnnfi.resources.runtime_min)."""
+
+    def runtime(wildcards, attempt):
+        _, shape, _, model_mb, _, passes, _ = _model_job(wildcards, kind)
+        return sizes.runtime_min(passes, model_mb, shape, attempt)
+
+    return runtime
+
+
+def data_mem(wildcards, attempt):
+    """prepare_data: the decoded images, stacked, and a kept copy."""
+    shape = _split(wildcards.dataset, wildcards.split)
+    return sizes.analysis_mem_mb(shape.stored_mb, attempt)
+
+
+def data_runtime(wildcards, attempt):
+    shape = _split(wildcards.dataset, wildcards.split)
+    return sizes.runtime_min(shape.n, 0, shape, attempt)
+
+
+def analysis_mem(wildcards, input, attempt):
+    """Tables, statistics and figures: their inputs, expanded when read."""
+    return sizes.analysis_mem_mb(input.size_mb, attempt)

@@ -41,7 +41,7 @@ CAMPAIGNS = config["campaigns"]
 # TensorFlow's oneDNN kernels (`tensorflow_onednn`), fixed for every job (they inherit this
 # environment, on SLURM too): unset, TensorFlow chooses by CPU, and the two settings can give
 # different outcomes for the same faults (docs/semantics.md, section 4).
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if config["tensorflow_onednn"] else "0"
+os.environ.update(TF_ENABLE_ONEDNN_OPTS="1" if config["tensorflow_onednn"] else "0")  # set, not read
 
 
 def _numerical_path(model):

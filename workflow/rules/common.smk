@@ -41,7 +41,8 @@ CAMPAIGNS = config["campaigns"]
 # TensorFlow's oneDNN kernels (`tensorflow_onednn`), fixed for every job (they inherit this
 # environment, on SLURM too): unset, TensorFlow chooses by CPU, and the two settings can give
 # different outcomes for the same faults (docs/semantics.md, section 4).
-os.environ.update(TF_ENABLE_ONEDNN_OPTS="1" if config["tensorflow_onednn"] else "0")  # set, not read
+ONEDNN = "1" if config["tensorflow_onednn"] else "0"
+os.environ.update(TF_ENABLE_ONEDNN_OPTS=ONEDNN)  # set, not read: no `envvars:` needed
 
 
 def _numerical_path(model):
@@ -125,7 +126,8 @@ def _spec_without(model, keys):
 
 def train_params(wildcards):
     """A model's spec for training (float32; the precision is applied when it is loaded)."""
-    return _spec_without(wildcards.model, ["precision"]) | _numerical_path(wildcards.model)
+    spec = _spec_without(wildcards.model, ["precision"])
+    return spec | _numerical_path(wildcards.model)
 
 
 def fetch_params(wildcards):

@@ -3,10 +3,10 @@ from dnnfi import interpreters
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 from dnnfi import runlog
-from dnnfi.resources import write_layer_outputs
 from dnnfi.datasets import Split
 from dnnfi.health import check_trained
 from dnnfi.preprocess import preprocess
+from dnnfi.resources import write_layer_outputs
 
 log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)

@@ -11,7 +11,6 @@ empty); ``shards`` inject jobs only cut that list. Framework-free: the injector 
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 

@@ -52,3 +52,9 @@ def test_nothing_shipped_points_outside_the_repository():
         assert "shared/docs" not in text and "design.md" not in text, path
     for path in (REPO / "README.md", REPO / "config" / "README.md", REPO / "workflow" / "report" / "workflow.rst"):
         assert "docs/semantics.md" in path.read_text(), path
+
+
+def test_the_schema_states_the_pass_shapes_of_the_code():
+    schema = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
+    stated = re.findall(r"fixed shape of PASS_ROWS rows \((\d+) in Keras, (\d+) in PyTorch\)", schema)
+    assert stated == [(str(PASS_ROWS["keras"]), str(PASS_ROWS["torch"]))]

@@ -3,8 +3,8 @@ from dnnfi import interpreters
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 from dnnfi import runlog
-from dnnfi.resources import write_layer_outputs
 from dnnfi.datasets import Split
+from dnnfi.resources import write_layer_outputs
 
 log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402

@@ -149,3 +149,11 @@ def test_an_empty_fault_list_gives_empty_results(resnet50):
     golden, faulty = injector.logits(empty, images, progress=False)
     assert golden.shape == faulty.shape == (0, 10)
     assert len(classify(injector.run(empty, images, progress=False))) == 0
+
+
+def test_layer_output_elements_counts_every_layers_output():
+    from dnnfi.kerasfi.models import layer_output_elements
+
+    model = keras.Sequential([keras.Input((5, 5, 3)), keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    assert layer_output_elements(model) == 100 + 100 + 2  # conv, flatten, dense; the input is no layer output

@@ -91,3 +91,12 @@ def test_build_knows_digits_and_cifar_architectures():
     with pytest.raises(ValueError, match="unknown PyTorch architecture"):
         build("resnet21_cifar", (32, 32, 3), 10)
     assert np.isfinite(predict_logits(net, np.zeros((3, 32, 32, 3), np.float32))).all()
+
+
+def test_layer_output_elements_counts_every_leaf_modules_output():
+    from dnnfi.torchfi.models import layer_output_elements
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 5 * 5, 2)).train()
+    assert layer_output_elements(model, (5, 5, 3)) == 100 + 100 + 100 + 2  # conv, relu, flatten, linear
+    assert model.training  # its mode is restored

@@ -216,8 +216,12 @@ def save(model: nn.Module, architecture: str, input_shape, classes: int, path: s
 
 def layer_output_elements(model: nn.Module, input_shape) -> int:
     """Elements of the outputs of every leaf module for one image of ``input_shape`` (H, W, C)."""
-    total, training = [0], model.training
-    count = lambda module, inputs, output: total.__setitem__(0, total[0] + getattr(output, "numel", lambda: 0)())  # noqa: E731
+    sizes, training = [], model.training
+
+    def count(module, inputs, output):
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel())
+
     hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
     param = next(model.parameters())
     height, width, channels = input_shape
@@ -228,7 +232,7 @@ def layer_output_elements(model: nn.Module, input_shape) -> int:
         model.train(training)
         for hook in hooks:
             hook.remove()
-    return total[0]
+    return sum(sizes)
 
 
 SAVED_FIELDS = ("architecture", "input_shape", "classes", "state_dict")

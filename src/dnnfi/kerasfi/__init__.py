@@ -8,3 +8,15 @@
 
 Importing this subpackage imports TensorFlow; never import it in a process that uses PyTorch.
 """
+
+import logging
+import os
+
+if "DNNFI_THREADS" in os.environ:  # a Snakemake job (dnnfi.runlog.start): exactly its threads, before any op
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["DNNFI_THREADS"]))
+    tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["DNNFI_THREADS"]))
+    logging.getLogger("dnnfi").info("TensorFlow threads: intra-op %d, inter-op %d",
+                                    tf.config.threading.get_intra_op_parallelism_threads(),
+                                    tf.config.threading.get_inter_op_parallelism_threads())

@@ -105,6 +105,9 @@ class Progress(tqdm):
         super().__init__(*args, mininterval=mininterval, miniters=1, file=io.StringIO(), **kwargs)
 
     def display(self, msg=None, pos=None) -> None:
+        if self.n == getattr(self, "logged", None):  # tqdm's close repeats the last update
+            return
+        self.logged = self.n
         d = self.format_dict
         rate = d["rate"] or (d["n"] / d["elapsed"] if d["elapsed"] else None)
         eta = f"{(d['total'] - d['n']) / rate:.0f}" if rate and d["total"] else "?"

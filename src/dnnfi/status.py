@@ -55,7 +55,8 @@ def read_job(path: Path, name: str, now: datetime) -> Job:
             host, pid = s.group(3), int(s.group(4))
         elif p := PROGRESS.match(message):
             job.stage, job.done, job.extra = p.group(1), int(p.group(2)), p.group(6) or ""
-            job.total, job.rate, job.eta = (None if v == "?" else float(v) for v in p.group(3, 4, 5))
+            total, job.rate, job.eta = (None if v == "?" else float(v) for v in p.group(3, 4, 5))
+            job.total = None if total is None else int(total)
             if job.eta is not None:  # counted down from the line's time
                 job.eta = max(0.0, job.eta - (now - job.updated).total_seconds())
         elif message == "done":

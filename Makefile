@@ -26,7 +26,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run test test-slurm test-conda lint bench-keras bench-torch bench-sampling env-files clean
+.PHONY: run status test test-slurm test-conda lint bench-keras bench-torch bench-sampling env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -37,6 +37,10 @@ $(GPU_VENV)/bin/.installed: requirements-gpu.txt pyproject.toml
 run: $(VENVS)
 	$(BIN)/snakemake --cores $(CORES) $(RUN_ARGS)
 	$(BIN)/snakemake --cores 1 $(RUN_ARGS) --report results/report.html
+
+# Each started job's state, progress, rate and ETA, from its log (README, "Following a run").
+status: $(BIN)/.installed
+	$(BIN)/dnnfi-status
 
 # The Keras suite runs with TensorFlow's oneDNN kernels off and on: TensorFlow turns them on by
 # default only on some CPUs (docs/semantics.md, section 4), and both must pass on every machine.

@@ -1,5 +1,5 @@
-# Two entry points for users (README): `make run` and `make test`. Both create the virtual
-# environment from the pinned requirements when it is missing.
+# Entry points for users (README): `make run`, `make test` and `make status` (the jobs of a run).
+# They create the virtual environment from the pinned requirements when it is missing.
 # GPU nodes: GPU=1 also builds .venv-gpu from requirements-gpu.txt (TensorFlow's CUDA 12 build, no
 # PyTorch) and runs the Keras jobs in it (config key python.keras); Snakemake, the PyTorch jobs
 # (PyPI's Linux torch wheel is the CUDA 13 build) and the analysis run in .venv. Each venv holds

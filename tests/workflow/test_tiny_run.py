@@ -230,7 +230,9 @@ def test_status_reads_the_finished_runs_job_logs(run):
         assert rows[job][1:6] == ["done", "1", *progress.split(), "(100%)"], rows[job]
         assert re.fullmatch(r"[\d.e+-]+/s", rows[job][6]) and rows[job][7] == "-"
     train = (run / "results/logs/train/digits/tmlp.log").read_text()
-    assert len(re.findall(r" INFO progress epochs \d+/15 \S+/s eta \S+ loss=\d\.\d{4}$", train, re.M)) == 16
+    assert " INFO progress epochs 0/15 ?/s eta ?\n" in train  # then a line per epoch, with its loss
+    assert re.findall(r" INFO progress epochs (\d+)/15 \S+/s eta \d+ loss=\d\.\d{4}$", train, re.M) == [
+        str(epoch) for epoch in range(1, 16)]
 
 
 @pytest.mark.parametrize("log, framework", [("train/digits/tmlp", "PyTorch"), ("train/digits/kseq", "TensorFlow"),

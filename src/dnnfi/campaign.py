@@ -169,7 +169,6 @@ def bounds_job(smk, make_injector) -> None:
     fault-free top-1 without and with the campaign's protection (same injector path)."""
     from dnnfi.datasets import Split
     from dnnfi.preprocess import preprocess
-
     from dnnfi.runlog import Progress
 
     spec, w = smk.params.campaign, smk.wildcards
@@ -243,7 +242,8 @@ def weight_rate_job(smk, injector) -> pd.DataFrame:
     sites = injector.sites(spec["layer_types"], spec["biases"], spec["normalization"])
     check_format(sites, smk.params.model["precision"], f"models.{w.model}")
     rows = []
-    for frate, perturbation, replica, rng in Progress(weight_units(spec, w.dataset, w.model, int(w.shard)), desc="replicas"):
+    units = weight_units(spec, w.dataset, w.model, int(w.shard))
+    for frate, perturbation, replica, rng in Progress(units, desc="replicas"):
         faults = draw_weight_faults(sites, rng, rate=frate, fault_model=perturbation, bits=spec["bits"])
         with injector.applied(faults, spec["distribution"], spec["value_range"]):
             faulty = injector.logits(x)

@@ -14,10 +14,11 @@ Importing this subpackage imports torch; never import it in a process that uses 
 import logging
 import os
 
-if "DNNFI_THREADS" in os.environ:  # a Snakemake job (dnnfi.runlog.start): exactly its threads, before any op
+if "DNNFI_THREADS" in os.environ:  # a Snakemake job's threads (dnnfi.runlog.start), set before any op
     import torch
 
-    torch.set_num_threads(int(os.environ["DNNFI_THREADS"]))
-    torch.set_num_interop_threads(int(os.environ["DNNFI_THREADS"]))
+    threads = int(os.environ["DNNFI_THREADS"])
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(threads)
     logging.getLogger("dnnfi").info("PyTorch threads: intra-op %d, inter-op %d", torch.get_num_threads(),
                                     torch.get_num_interop_threads())

@@ -1,5 +1,5 @@
-# Two entry points for users (README): `make run` and `make test`. Both create the virtual
-# environment from the pinned requirements when it is missing.
+# Entry points for users (README): `make run`, `make test` and `make status` (the jobs of a run).
+# They create the virtual environment from the pinned requirements when it is missing.
 # GPU nodes: GPU=1 also builds .venv-gpu from requirements-gpu.txt (TensorFlow's CUDA 12 build, no
 # PyTorch) and runs the Keras jobs in it (config key python.keras); Snakemake, the PyTorch jobs
 # (PyPI's Linux torch wheel is the CUDA 13 build) and the analysis run in .venv. Each venv holds
@@ -26,7 +26,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run test test-slurm test-conda lint bench-keras bench-torch bench-sampling env-files clean
+.PHONY: run status test test-slurm test-conda lint bench-keras bench-torch bench-sampling env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -37,6 +37,10 @@ $(GPU_VENV)/bin/.installed: requirements-gpu.txt pyproject.toml
 run: $(VENVS)
 	$(BIN)/snakemake --cores $(CORES) $(RUN_ARGS)
 	$(BIN)/snakemake --cores 1 $(RUN_ARGS) --report results/report.html
+
+# Each started job's state, progress, rate and ETA, from its log (README, "Following a run").
+status: $(BIN)/.installed
+	$(BIN)/dnnfi-status
 
 # The Keras suite runs with TensorFlow's oneDNN kernels off and on: TensorFlow turns them on by
 # default only on some CPUs (docs/semantics.md, section 4), and both must pass on every machine.

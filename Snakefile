@@ -33,7 +33,7 @@ onstart:
 
 # Jobs write their tracebacks to their own logs; print each failed job's cause on the terminal.
 onerror:
-    report_failed_jobs(log)
+    report_failed_jobs()
 
 
 wildcard_constraints:

@@ -1,11 +1,10 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
 from dnnfi.campaign import baseline_job
 
-log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
 
 with models.on_device(**snakemake.params.device):

@@ -1,12 +1,11 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
 from dnnfi.campaign import baseline_job
 from dnnfi.torchfi import models
 
-log = runlog.start(snakemake.log[0])
 model = models.load(snakemake.input.model, f"models.{snakemake.wildcards.model}", snakemake.params.spec["precision"]).to(
     models.use_device(**snakemake.params.device))
 table = baseline_job(snakemake, model, models.predict_logits, models.named_tensors,

@@ -1,11 +1,13 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 from pathlib import Path
 
 import pandas as pd
 
-from dnnfi import runlog
 from dnnfi.sweep_campaign import published, sweep_table
 
-log = runlog.start(snakemake.log[0])
 injections = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 confidence = snakemake.params.confidence
 table = sweep_table(injections, confidence)

@@ -1,11 +1,13 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 import numpy as np
 import pandas as pd
 
-from dnnfi import runlog
 from dnnfi.aggregate import annotate_scm
 from dnnfi.taxonomy import TaxonomyError, load
 
-log = runlog.start(snakemake.log[0])
 w = snakemake.wildcards
 tables = [pd.read_parquet(p) for p in snakemake.input.shards]
 # empty rounds (after a stratified campaign's target was met) hold no outcome columns

@@ -1,12 +1,11 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
 from dnnfi.datasets import Split
 from dnnfi.resources import write_layer_outputs
 
-log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402
 
 spec = snakemake.params.spec

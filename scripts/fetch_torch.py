@@ -1,12 +1,11 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
 from dnnfi.datasets import Split
 from dnnfi.torchfi import models
 
-log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
 test = Split.load(snakemake.input.test)
 weights = spec.get("path", spec["weights"])

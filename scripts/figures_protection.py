@@ -1,6 +1,9 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 import pandas as pd
 
-from dnnfi import figures, runlog
+from dnnfi import figures
 
-log = runlog.start(snakemake.log[0])
 figures.protection(pd.read_csv(snakemake.input[0]), list(snakemake.output))

@@ -1,8 +1,11 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 import pandas as pd
 
-from dnnfi import figures, runlog
+from dnnfi import figures
 
-log = runlog.start(snakemake.log[0])
 inp, out = snakemake.input, snakemake.output
 
 

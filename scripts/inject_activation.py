@@ -1,13 +1,12 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 import functools
 
-from dnnfi import runlog
 from dnnfi.campaign import activation_job, injector_factory
 
-log = runlog.start(snakemake.log[0])
 
 
 @functools.cache

@@ -1,13 +1,12 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
 from dnnfi.campaign import weight_rate_job
 from dnnfi.torchfi import models
 from dnnfi.torchfi.weights import WeightInjector
 
-log = runlog.start(snakemake.log[0])
 model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"]).to(
     models.use_device(**snakemake.params.device))
 table = weight_rate_job(snakemake, WeightInjector(model))

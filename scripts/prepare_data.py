@@ -1,7 +1,10 @@
-from dnnfi import datasets, runlog
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
+from dnnfi import datasets
 from dnnfi.taxonomy import TaxonomyError, load
 
-log = runlog.start(snakemake.log[0])
 dataset = snakemake.wildcards.dataset
 split = datasets.load_split(snakemake.params.spec, snakemake.wildcards.split, snakemake.params.seed)
 log.info("%d images of shape %s, %d classes", len(split.y), split.x.shape[1:], len(split.classes))

@@ -1,10 +1,13 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 import numpy as np
 import pandas as pd
 
-from dnnfi import runlog, stats
+from dnnfi import stats
 from dnnfi.config import WEIGHT_STATS
 
-log = runlog.start(snakemake.log[0])
 params = snakemake.params
 replicas = pd.read_csv(snakemake.input.replicas)
 faulty = replicas[replicas["frate"] > 0]  # the fault-free rows are one run per model, not replicas

@@ -1,14 +1,13 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 import pandas as pd
 
-from dnnfi import runlog
 from dnnfi.stratified_campaign import population_images, round_faults, target_met
 from dnnfi.taxonomy import load
 
-log = runlog.start(snakemake.log[0])
 spec, w, inputs = snakemake.params.campaign, snakemake.wildcards, snakemake.input
 r = int(w.get("round", 0))  # the pilot rule has no round wildcard
 earlier = [t for t in map(pd.read_parquet, inputs.get("earlier", [])) if len(t)]

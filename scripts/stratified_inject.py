@@ -1,13 +1,12 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 import pandas as pd
 
-from dnnfi import runlog
 from dnnfi.stratified_campaign import shard_of_round
 
-log = runlog.start(snakemake.log[0])
 spec, w = snakemake.params.campaign, snakemake.wildcards
 faults = shard_of_round(pd.read_parquet(snakemake.input.faults), int(w.shard), spec["shards"])
 if len(faults):  # a round after the target margin was met is empty: no framework to load

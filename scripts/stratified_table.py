@@ -1,12 +1,14 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 from pathlib import Path
 
 import pandas as pd
 
-from dnnfi import runlog
 from dnnfi.datasets import spread_indices
 from dnnfi.stratified_campaign import published, stratified_table
 
-log = runlog.start(snakemake.log[0])
 spec = snakemake.params.campaign
 injections = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 strata = {tuple(p.split("/")[-5:-2]): pd.read_parquet(p) for p in snakemake.input.strata}

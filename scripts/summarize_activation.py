@@ -1,11 +1,14 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 from pathlib import Path
 
 import pandas as pd
 
-from dnnfi import aggregate, runlog
+from dnnfi import aggregate
 from dnnfi.taxonomy import load
 
-log = runlog.start(snakemake.log[0])
 out, params = snakemake.output, snakemake.params
 injections = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 if "stratum" in injections:

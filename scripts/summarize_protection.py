@@ -1,9 +1,11 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 import pandas as pd
 
-from dnnfi import runlog
 from dnnfi.paired import protection_table
 
-log = runlog.start(snakemake.log[0])
 inp = snakemake.input
 
 

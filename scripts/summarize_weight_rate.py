@@ -1,11 +1,14 @@
+from dnnfi import runlog
+
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+
 from pathlib import Path
 
 import pandas as pd
 
-from dnnfi import aggregate, runlog
+from dnnfi import aggregate
 from dnnfi.datasets import spread_indices
 
-log = runlog.start(snakemake.log[0])
 replicas = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 fault_free = []
 for path in snakemake.input.baselines:

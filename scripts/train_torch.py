@@ -1,16 +1,15 @@
-from dnnfi import interpreters
+from dnnfi import interpreters, runlog
 
+log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
 import torch
 
-from dnnfi import runlog
 from dnnfi.datasets import Split
 from dnnfi.health import check_trained
 from dnnfi.preprocess import preprocess
 from dnnfi.torchfi import models
 
-log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
 train = Split.load(snakemake.input.train)
 shape = train.x.shape[1:]

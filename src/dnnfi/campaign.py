@@ -169,21 +169,27 @@ def bounds_job(smk, make_injector) -> None:
     fault-free top-1 without and with the campaign's protection (same injector path)."""
     from dnnfi.datasets import Split
     from dnnfi.preprocess import preprocess
+    from dnnfi.runlog import Progress
 
     spec, w = smk.params.campaign, smk.wildcards
     preprocessing = smk.params.model["preprocess"]
+    steps = Progress(total=3, desc="bounds", mininterval=0)  # a line per pass (profile, plain, protected)
     profile = Split.load(smk.input.profile).spread(spec["protection"]["profile_images"])
     plain = make_injector(profile.x.shape[1:])
     bounds = plain.ranges(preprocess(profile.x, preprocessing))
+    steps.update()
     test = Split.load(smk.input.test)
     keep = test.spread_indices(spec["images"])
     x = preprocess(test.x[keep], preprocessing)
     path = smk.output.bounds
     bounds.to_csv(path, index=False)
     protected = protected_injector(make_injector, x.shape[1:], {**spec, "campaign": w.campaign}, path)
-    fault_free = pd.DataFrame({"image": keep, "label": test.y[keep],
-                               "top1_unprotected": plain.golden_logits(x).argmax(axis=1),
+    unprotected = plain.golden_logits(x).argmax(axis=1)
+    steps.update()
+    fault_free = pd.DataFrame({"image": keep, "label": test.y[keep], "top1_unprotected": unprotected,
                                "top1_protected": protected.golden_logits(x).argmax(axis=1)})
+    steps.update()
+    steps.close()
     logging.getLogger("dnnfi").info("bounds of %d sites; fault-free top-1 changed on %d of %d images", len(bounds),
                                     (fault_free["top1_unprotected"] != fault_free["top1_protected"]).sum(), len(x))
     fault_free.to_parquet(smk.output.fault_free)
@@ -207,11 +213,11 @@ def evaluate_weight_faults(injector, faults: pd.DataFrame, images: np.ndarray, d
     (:class:`dnnfi.kerasfi.weights.WeightInjector` or :class:`dnnfi.torchfi.weights.WeightInjector`):
     one row per (replica, image) with ``replica``, ``image``, ``n_faults`` and the
     :func:`dnnfi.outcomes.summarize_logits` columns (golden: the unfaulted model, same path)."""
-    from tqdm.auto import tqdm
+    from dnnfi.runlog import Progress
 
     golden = injector.logits(images)
     tables = []
-    for replica, rows in tqdm(faults.groupby("replica", sort=True), desc="replicas", disable=not progress):
+    for replica, rows in Progress(faults.groupby("replica", sort=True), desc="replicas", disable=not progress):
         with injector.applied(rows, distribution, value_range):
             faulty = injector.logits(images)
         summary = summarize_logits(golden, faulty)
@@ -226,10 +232,9 @@ def weight_rate_job(smk, injector) -> pd.DataFrame:
     """The body of a weight-rate inject rule (both frameworks): per (frate, perturbation,
     replica) unit of the shard, draw the faults (:func:`dnnfi.faults.draw_weight_faults`), apply
     them with ``injector`` and record top-1 / top-5 error beside the fault list."""
-    from tqdm.auto import tqdm
-
     from dnnfi.datasets import Split
     from dnnfi.preprocess import preprocess
+    from dnnfi.runlog import Progress
 
     spec, w = smk.params.campaign, smk.wildcards
     test = Split.load(smk.input.test).spread(spec["images"])
@@ -237,7 +242,8 @@ def weight_rate_job(smk, injector) -> pd.DataFrame:
     sites = injector.sites(spec["layer_types"], spec["biases"], spec["normalization"])
     check_format(sites, smk.params.model["precision"], f"models.{w.model}")
     rows = []
-    for frate, perturbation, replica, rng in tqdm(weight_units(spec, w.dataset, w.model, int(w.shard)), desc="replicas"):
+    units = weight_units(spec, w.dataset, w.model, int(w.shard))
+    for frate, perturbation, replica, rng in Progress(units, desc="replicas"):
         faults = draw_weight_faults(sites, rng, rate=frate, fault_model=perturbation, bits=spec["bits"])
         with injector.applied(faults, spec["distribution"], spec["value_range"]):
             faulty = injector.logits(x)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from dnnfi.health import key_prefix
+from dnnfi.runlog import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -162,7 +162,7 @@ def imagenet_folder(root: str | Path, classes_tsv: str | Path | None, crop: int,
         raise ValueError(f"{root}: folders that are not ImageNet-1k wnids: {unknown[:5]}")
     files = sorted(f for f in root.glob("*/*") if f.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     xs = []
-    for f in tqdm(files, desc="images", unit="img"):
+    for f in Progress(files, desc="images"):
         with Image.open(f) as im:
             xs.append(center_crop_resized(im, crop, ratio))
     x = stack_images(xs, files, key_prefix(key) + f"ImageNet folder {root}")
@@ -240,7 +240,7 @@ def gtsrb_train(root: str | Path, size: int, key: str | None = None) -> Split:
     if not folders:
         raise FileNotFoundError(f"GTSRB training folders not found under {root}")
     xs, files, ys = [], [], []
-    for folder in tqdm(folders, desc="classes"):
+    for folder in Progress(folders, desc="classes"):
         x, f, y = _gtsrb_images(folder, folder / f"GT-{folder.name}.csv", size)
         xs += x
         files += f

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dnnfi.bitflip import n_bits
 from dnnfi.faults import shard_slice
+from dnnfi.runlog import Progress
 from dnnfi.sampling import (atom_table, draw_strata, estimate, margin_reached, pilot_allocation, round_allocation,
                             strata_of, stratum_counts)
 from dnnfi.seeds import rng_for
@@ -109,7 +110,9 @@ def round_faults(injector, x: np.ndarray, images: np.ndarray, spec: dict, keys: 
     if len(images) == 0:
         raise ValueError(f"model {keys[1]}: population {keys[2]} has no image among the campaign's images, "
                          f"so its rates are undefined (config key campaigns.{spec['campaign']}.image_sampling)")
+    steps = Progress(total=2, desc=f"round-{r}", mininterval=0)  # a line after the golden pass, one at the end
     atoms, table, codes, values = design(injector, x, images, spec, memory_mb)
+    steps.update()
     weights = table["weight"].to_numpy()
     if r == 0:
         if strat["pilot"] < len(table):
@@ -120,6 +123,8 @@ def round_faults(injector, x: np.ndarray, images: np.ndarray, spec: dict, keys: 
         n = round_allocation(outcome_counts(pilot, len(table), scm), weights, strat["target"], r, strat["round"])
     rng = rng_for(spec["seed"], spec["campaign"], *keys, r)
     faults = draw_strata(atoms, codes, n, rng, values.__getitem__, images, spec["fault_model"])
+    steps.update()
+    steps.close()
     return faults.assign(round=r, population=keys[2]), table
 
 

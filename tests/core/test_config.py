@@ -240,48 +240,6 @@ def test_checking_zoo_models_imports_no_framework():
     assert out.strip() == "[]"
 
 
-TRACEBACK = """2026-01-01 INFO training
-Traceback (most recent call last):
-  File "x.py", line 3, in <module>
-    raise ValueError("first")
-ValueError: first
-
-During handling of the above exception, another exception occurred:
-
-Traceback (most recent call last):
-  File "x.py", line 5, in <module>
-dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']
-"""
-
-MAIN_LOG = """Error in rule prepare_data:
-    message: None
-    jobid: 5
-    output: results/data/d/train.npz
-    log: {log} (check log file(s) for error details)
-Shutting down, this might take some time.
-Error in rule train_torch:
-    jobid: 6
-    log: {other} (check log file(s) for error details)
-"""
-
-
-def test_failure_lines_name_the_log_and_the_last_error(tmp_path):
-    log, other = tmp_path / "a.log", tmp_path / "b.log"
-    log.write_text(TRACEBACK)
-    other.write_text("no traceback here\n")
-    main = tmp_path / "main.log"
-    main.write_text(MAIN_LOG.format(log=log, other=other))
-    assert C.last_error_line(TRACEBACK) == (
-        "dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']")
-    assert C.last_error_line("RuntimeError\n") == "RuntimeError"
-    assert C.last_error_line("all good\n") is None
-    assert C.failed_job_logs(main.read_text()) == [str(log), str(other)]
-    line = f"{log}: dnnfi.taxonomy.TaxonomyError: config key datasets.d.taxonomy: taxonomy 'x': classes in no group: ['6']"
-    assert C.failure_lines([str(main), str(tmp_path / "absent.log")]) == [line]
-    assert C.failure_lines([], [log, other, tmp_path / "absent.log"]) == [line]  # the scheduler's failed jobs
-    assert C.failure_lines([str(main)], [log]) == [line]  # once
-
-
 @pytest.mark.parametrize(
     "campaign, edit, message",
     [

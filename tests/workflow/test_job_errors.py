@@ -1,6 +1,6 @@
 """An error raised inside a job reaches the terminal as one line (the onerror handler prints the
-last error line of each failed job's log); a taxonomy that does not fit the data stops in data
-preparation, before any model is trained."""
+last error line of each failed job's log; a retried job keeps its earlier attempts' logs); a
+taxonomy that does not fit the data stops in data preparation, before any model is trained."""
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ def test_taxonomy_that_does_not_fit_the_folders_stops_before_training_with_one_l
         "models": {"m": {"framework": "torch", "dataset": "signs", "architecture": "digits_mlp"}},
         "campaigns": {"c": {"kind": "activation", "models": ["m"], "injections": 10}},
     }
-    result = snakemake(tmp_path, config, "--cores", "1")
+    result = snakemake(tmp_path, config, "--cores", "1", "--retries", "1")
     assert result.returncode != 0
     cause = ("dnnfi.taxonomy.TaxonomyError: config key datasets.signs.taxonomy: taxonomy 'digits': its classes "
              "differ from the data set's classes (10 vs 2 classes, first difference at label 0)")
@@ -36,7 +36,10 @@ def test_taxonomy_that_does_not_fit_the_folders_stops_before_training_with_one_l
     assert lines and all(line.endswith(cause) for line in lines), result.stderr[-3000:]
     assert {line.split(": ")[1] for line in lines} <= {
         "results/logs/prepare_data/signs/train.log", "results/logs/prepare_data/signs/test.log"}
-    assert cause in (tmp_path / lines[0].split(": ")[1]).read_text()  # the same line is in the job's log
+    for line in lines:  # the same line is in the job's log, and in its first attempt's, kept
+        log = tmp_path / line.split(": ")[1]
+        assert cause in log.read_text() and " INFO start prepare_data attempt 2 " in log.read_text()
+        assert cause in log.with_name(f"{log.stem}.attempt-1.log").read_text()
     assert not (tmp_path / "results/models").exists() and not list((tmp_path / "results/data").rglob("*.npz"))
 
 

@@ -68,6 +68,9 @@ def test_rounds_are_the_library_allocations_and_stop_by_the_margin(strat, model)
         assert margin_reached(so_far, weights, "sdc_rate", 0.02) == (r == last) or r == last == ROUNDS - 1
     for r in range(last + 1, ROUNDS):
         assert len(pd.read_parquet(strat / f"{folder(model)}/all/round-{r}/faults.parquet")) == 0
+    for r in range(last + 1):  # a progress line after each drawn round's golden pass, one after its draw
+        log = (strat / f"results/logs/stratified/strat/digits/{model}/all/round-{r}.log").read_text()
+        assert f" INFO progress round-{r} 1/2 " in log and f" INFO progress round-{r} 2/2 " in log
 
 
 def test_same_faults_and_outcomes_with_one_shard(strat, tmp_path):

@@ -1,9 +1,11 @@
 """A real run of a tiny config through Snakemake: tables, shard-layout independence, partial
-reruns and the report."""
+reruns, the report, and the job logs (`dnnfi-status`, progress lines, threads)."""
 
 import copy
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -210,3 +212,32 @@ def test_protected_campaign_replays_the_paired_faults(run, campaign, paired, mod
     accuracy = table[table["scenario"] == "fault_free"].iloc[0]
     assert accuracy["trials"] == 100 and accuracy["rate_unprotected"] >= 0.8  # the 100 evaluated images
     assert (run / f"results/figures/{campaign}/protection.png").stat().st_size > 10_000
+
+
+def test_status_reads_the_finished_runs_job_logs(run):
+    result = subprocess.run([sys.executable, "-m", "dnnfi.status"], cwd=run, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    logs = list((run / "results/logs").rglob("*.log"))
+    assert not [p for p in logs if ".attempt-" in p.name]  # every job's attempt succeeded: none kept
+    summary, header, *rows = result.stdout.splitlines()
+    assert summary == f"{len(logs)} jobs: {len(logs)} done"
+    assert header.split() == ["JOB", "STATE", "ATTEMPT", "PROGRESS", "RATE", "ETA", "UPDATED"]
+    rows = {row.split()[0]: row.split() for row in rows}
+    for job, progress in [("train/digits/tmlp", "epochs 15/15"), ("train/digits/kseq", "epochs 15/15"),
+                          ("baseline/digits/tmlp", "passes 34/34"),  # 540 test images in passes of 16
+                          ("inject/wr/digits/tmlp/shard-0", "replicas 4/4"),  # 2 frates x 2 perturbations x 2 / 2
+                          ("bounds/kclip/digits/kbranch", "bounds 3/3"), ("bounds/tranger/digits/tmlp", "bounds 3/3")]:
+        assert rows[job][1:6] == ["done", "1", *progress.split(), "(100%)"], rows[job]
+        assert re.fullmatch(r"[\d.e+-]+/s", rows[job][6]) and rows[job][7] == "-"
+    train = (run / "results/logs/train/digits/tmlp.log").read_text()
+    assert " INFO progress epochs 0/15 ?/s eta ?\n" in train  # then a line per epoch, with its loss
+    assert re.findall(r" INFO progress epochs (\d+)/15 \S+/s eta \d+ loss=\d\.\d{4}$", train, re.M) == [
+        str(epoch) for epoch in range(1, 16)]
+
+
+@pytest.mark.parametrize("log, framework", [("train/digits/tmlp", "PyTorch"), ("train/digits/kseq", "TensorFlow"),
+                                            ("inject/act/digits/kseq/shard-0", "TensorFlow")])
+def test_jobs_use_the_threads_snakemake_gives_them(run, log, framework):
+    text = (run / f"results/logs/{log}.log").read_text()
+    assert " threads 1 host " in text  # TINY's threads: 1, on a machine with more cores
+    assert f"INFO {framework} threads: intra-op 1, inter-op 1\n" in text

@@ -8,6 +8,7 @@ from snakemake.logging import logger
 
 import dnnfi.config as config_checks
 import dnnfi.devices as devices
+import dnnfi.runlog as runlog
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -23,14 +24,12 @@ def stop_if_files_missing():
         raise ValueError("\n".join(MISSING_FILES))
 
 
-def report_failed_jobs(log):
-    """onerror: the one-line cause of each failed job (the last `...Error: ...` line of its log).
-    `log` is Snakemake's own log (its `Error in rule` blocks name the job logs); the scheduler's
-    failed jobs, where this Snakemake exposes them, add theirs (e.g. without file logging).
-    """
-    failed = getattr(getattr(workflow, "scheduler", None), "failed", ())
-    job_logs = [str(f) for job in failed for f in getattr(job, "log", [])]
-    for line in config_checks.failure_lines(log, job_logs):
+def report_failed_jobs():
+    """onerror: the one-line cause of each failed job (the last `...Error: ...` line of its log),
+    for the jobs Snakemake's scheduler counts as failed (retries spent). `--show-failed-logs`
+    prints their whole logs (README, "Following a run")."""
+    failed = workflow.scheduler.failed
+    for line in runlog.failure_lines([f for job in failed for f in job.log]):
         logger.error(f"Cause: {line}")
 
 

@@ -8,3 +8,16 @@
 
 Importing this subpackage imports TensorFlow; never import it in a process that uses PyTorch.
 """
+
+import logging
+import os
+
+if "DNNFI_THREADS" in os.environ:  # a Snakemake job's threads (dnnfi.runlog.start), set before any op
+    import tensorflow as tf
+
+    threads = int(os.environ["DNNFI_THREADS"])
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    logging.getLogger("dnnfi").info("TensorFlow threads: intra-op %d, inter-op %d",
+                                    tf.config.threading.get_intra_op_parallelism_threads(),
+                                    tf.config.threading.get_inter_op_parallelism_threads())

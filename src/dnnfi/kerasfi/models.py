@@ -11,6 +11,7 @@ import numpy as np
 from dnnfi.devices import resolve
 from dnnfi.health import missing_file, unreadable
 from dnnfi.kerasfi import cifar_zoo
+from dnnfi.runlog import Progress
 from dnnfi.zoo import KERAS_APPLICATIONS, KERAS_FAMILIES, unknown_name
 
 log = logging.getLogger(__name__)
@@ -168,11 +169,24 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lea
     order = np.random.default_rng(seed).permutation(len(x))
     fit_rows, val_rows = np.sort(order[: int(len(x) * 0.9)]), np.sort(order[int(len(x) * 0.9) :])
     validation = (x[val_rows], y[val_rows])
+
+    class EpochProgress(keras.callbacks.Callback):  # a progress line per epoch, with its metrics
+        def on_train_begin(self, logs=None):
+            self.bar = Progress(total=epochs, desc="epochs", mininterval=0)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+            self.bar.update()
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    progress = EpochProgress()
     if not augment:
-        return model.fit(x[fit_rows], y[fit_rows], epochs=epochs, batch_size=batch_size, verbose=2,
-                         validation_data=validation)
+        return model.fit(x[fit_rows], y[fit_rows], epochs=epochs, batch_size=batch_size, verbose=0,
+                         validation_data=validation, callbacks=[progress])
     batches = _augmented_batches(x[fit_rows], y[fit_rows], batch_size, seed)
-    return model.fit(batches, epochs=epochs, verbose=2, validation_data=validation)
+    return model.fit(batches, epochs=epochs, verbose=0, validation_data=validation, callbacks=[progress])
 
 
 def use_device(device: str = "auto", key: str | None = None) -> str:

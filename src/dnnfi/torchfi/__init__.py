@@ -10,3 +10,15 @@
 
 Importing this subpackage imports torch; never import it in a process that uses TensorFlow.
 """
+
+import logging
+import os
+
+if "DNNFI_THREADS" in os.environ:  # a Snakemake job's threads (dnnfi.runlog.start), set before any op
+    import torch
+
+    threads = int(os.environ["DNNFI_THREADS"])
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(threads)
+    logging.getLogger("dnnfi").info("PyTorch threads: intra-op %d, inter-op %d", torch.get_num_threads(),
+                                    torch.get_num_interop_threads())

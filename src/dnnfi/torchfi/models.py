@@ -12,6 +12,7 @@ from torch import nn
 
 from dnnfi.devices import resolve
 from dnnfi.health import key_prefix, missing_file, unreadable
+from dnnfi.runlog import Progress
 from dnnfi.zoo import unknown_name
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,8 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_siz
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     losses = []
     model.train()
-    for _ in range(epochs):
+    epochs_done = Progress(range(epochs), desc="epochs", mininterval=0)  # a line per epoch, with its loss
+    for _ in epochs_done:
         total = 0.0
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
@@ -197,6 +199,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, batch_siz
             optimizer.step()
             total += loss.item() * len(xb)
         losses.append(total / len(data))
+        epochs_done.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     model.eval()
     return losses
 
@@ -281,7 +284,7 @@ def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
     rows = PASS_ROWS["torch"]
     param = next(model.parameters())
     out = []
-    for i in range(0, len(x), rows):
+    for i in Progress(range(0, len(x), rows), desc="passes"):
         part = to_tensor(x[i : i + rows]).to(param.device, param.dtype if param.is_floating_point() else torch.float32)
         padded = torch.cat([part, part[:1].expand(rows - len(part), *part.shape[1:])])
         out.append(model(padded)[: len(part)].float().cpu().numpy())

@@ -3,7 +3,7 @@ tables of both studies.
 
 All rates are shares in [0, 1]; ``*_lo`` / ``*_hi`` are Wilson score interval bounds
 (statsmodels) at ``confidence`` (default 95%), ``*_margin`` the larger distance from the rate to a
-bound (the achieved margin, see ``dnnfi.samplesize.wilson_margin``).
+bound (the achieved margin, see :func:`dnnfi.intervals.wilson`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
+from dnnfi.intervals import wilson
 from dnnfi.outcomes import OUTCOMES
 from dnnfi.taxonomy import Taxonomy
 
@@ -34,17 +34,11 @@ RATE_COLUMNS = ("masked", "benign", "sdc", "sdc_top5", "due")
 def with_interval(table: pd.DataFrame, name: str, count: str, total: str,
                   confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Add ``name``, ``name_lo``, ``name_hi`` and ``name_margin`` = count / total with a Wilson
-    interval; NaN where total is 0."""
-    k = table[count].to_numpy(dtype=float)
-    n = table[total].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=1 - confidence, method="wilson")
-        rate = np.where(n > 0, k / np.maximum(n, 1), np.nan)
-    table[name] = rate
-    # the closed form can land 1e-17 on the wrong side of 0 or 1; an interval always holds its rate
-    table[f"{name}_lo"] = np.where(n > 0, np.minimum(lo, rate), np.nan)
-    table[f"{name}_hi"] = np.where(n > 0, np.maximum(hi, rate), np.nan)
-    table[f"{name}_margin"] = np.maximum(table[name] - table[f"{name}_lo"], table[f"{name}_hi"] - table[name])
+    interval (:func:`dnnfi.intervals.wilson`); NaN where total is 0."""
+    interval = wilson(table[count], table[total], confidence)
+    table[name] = interval["estimate"]
+    for part in ("lo", "hi", "margin"):
+        table[f"{name}_{part}"] = interval[part]
     return table
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dnnfi.intervals import wilson
+from dnnfi.intervals import percent, wilson
 from dnnfi.outcomes import OUTCOMES
 from dnnfi.taxonomy import Taxonomy
 
@@ -150,22 +150,6 @@ def weight_summary(replicas: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _pct(rate, lo=None, hi=None, digits: int = 2) -> list[str]:
-    """Percent strings, ``rate [lo, hi]`` when bounds are given; ``n/a`` where the rate is NaN
-    (no trials, e.g. no SDC to take an SCM share of)."""
-    rate = pd.Series(rate).to_numpy(dtype=float)
-    out = []
-    for i, r in enumerate(rate):
-        if np.isnan(r):
-            out.append("n/a")
-        elif lo is None:
-            out.append(f"{100 * r:.{digits}f}%")
-        else:
-            bounds = 100 * np.asarray(lo, dtype=float)[i], 100 * np.asarray(hi, dtype=float)[i]
-            out.append(f"{100 * r:.{digits}f}% [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]")
-    return out
-
-
 def published_activation(summary: pd.DataFrame) -> pd.DataFrame:
     """The TensorFI+ study's table layout from ``activation_summary``: data set, model, top-1
     accuracy, SDC rate with interval and achieved margin, SCM probability per scenario."""
@@ -173,17 +157,17 @@ def published_activation(summary: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({
         "Data set": summary["dataset"],
         "Model": summary["model"],
-        "Top-1 accuracy": _pct(summary["top1_accuracy"]),
+        "Top-1 accuracy": percent(summary["top1_accuracy"]),
         "Injections": summary["injections"],
-        f"SDC rate [{conf} CI]": _pct(summary["sdc_rate"], summary["sdc_rate_lo"], summary["sdc_rate_hi"]),
-        "Achieved margin": ["±" + s for s in _pct(summary["sdc_rate_margin"])],
+        f"SDC rate [{conf} CI]": percent(summary["sdc_rate"], summary["sdc_rate_lo"], summary["sdc_rate_hi"]),
+        "Achieved margin": ["±" + s for s in percent(summary["sdc_rate_margin"])],
         "Target margin": ["" if pd.isna(t) else f"±{100 * t:g}%" for t in summary["target_margin"]],
-        f"DUE rate [{conf} CI]": _pct(summary["due_rate"], summary["due_rate_lo"], summary["due_rate_hi"]),
+        f"DUE rate [{conf} CI]": percent(summary["due_rate"], summary["due_rate_lo"], summary["due_rate_hi"]),
     })
     for scenario in SCENARIOS:
         col = f"scm_probability_{scenario}"
         if col in summary:
-            table[f"SCM prob., {SCENARIO_LABELS[scenario]}"] = _pct(
+            table[f"SCM prob., {SCENARIO_LABELS[scenario]}"] = percent(
                 summary[col], summary[f"{col}_lo"], summary[f"{col}_hi"], digits=1)
     return table
 
@@ -200,8 +184,8 @@ def published_weight(summary: pd.DataFrame) -> pd.DataFrame:
         "Replicas": summary["replicas"],
         "Mean top-1 error [95% CI]": [
             s if np.isfinite(lo) else s.split(" [")[0] + " (one run)"
-            for s, lo in zip(_pct(summary["top1_error_mean"], summary["top1_error_mean_lo"],
+            for s, lo in zip(percent(summary["top1_error_mean"], summary["top1_error_mean_lo"],
                                   summary["top1_error_mean_hi"]), summary["top1_error_mean_lo"])],
-        "Std top-1 error": [s if s != "n/a" else "" for s in _pct(summary["top1_error_std"])],
-        "Mean top-5 error": _pct(summary["top5_error_mean"]),
+        "Std top-1 error": [s if s != "n/a" else "" for s in percent(summary["top1_error_std"])],
+        "Mean top-5 error": percent(summary["top5_error_mean"]),
     })

@@ -25,3 +25,19 @@ def wilson(events, trials, confidence: float = 0.95, rate=None) -> dict[str, np.
     lo = np.where(empty, np.nan, np.minimum(lo, estimate))
     hi = np.where(empty, np.nan, np.maximum(hi, estimate))
     return {"estimate": estimate, "lo": lo, "hi": hi, "margin": np.maximum(estimate - lo, hi - estimate)}
+
+
+def percent(rate, lo=None, hi=None, digits: int = 2) -> list[str]:
+    """Percent strings, ``rate [lo, hi]`` when bounds are given; ``n/a`` where the rate is NaN
+    (no trials, e.g. no SDC to take an SCM share of)."""
+    rate = np.asarray(rate, dtype=float)
+    out = []
+    for i, r in enumerate(rate):
+        if np.isnan(r):
+            out.append("n/a")
+        elif lo is None:
+            out.append(f"{100 * r:.{digits}f}%")
+        else:
+            bounds = 100 * np.asarray(lo, dtype=float)[i], 100 * np.asarray(hi, dtype=float)[i]
+            out.append(f"{100 * r:.{digits}f}% [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]")
+    return out

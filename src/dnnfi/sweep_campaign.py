@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dnnfi.aggregate import _pct, with_interval
+from dnnfi.aggregate import with_interval
+from dnnfi.intervals import percent
 from dnnfi.stratified import effective_wilson
 
 #: events counted per bit (columns of collected injections, or outcomes); SCM per injection
@@ -140,5 +141,5 @@ def published(table: pd.DataFrame) -> pd.DataFrame:
                         "Points": table["points"], "Injections": table["injections"]})
     for event in EVENTS:
         name = f"{event}_rate"
-        out[f"{EVENT_LABELS[event]} [{conf} CI]"] = _pct(table[name], table[f"{name}_lo"], table[f"{name}_hi"])
+        out[f"{EVENT_LABELS[event]} [{conf} CI]"] = percent(table[name], table[f"{name}_lo"], table[f"{name}_hi"])
     return out

@@ -21,7 +21,10 @@ CONFIDENCE = 0.95
 #: on initially correct images, on all initially misclassified images, and on those split by
 #: whether the initial error was itself SCM
 SCENARIOS = ("fault_free", "fi_correct", "fi_misclassified", "fi_misclassified_scm", "fi_misclassified_nonscm")
+#: the images injections hit, by the fault-free outcome (bit sweeps and stratified campaigns)
+FI_POPULATIONS = ("all", "fi_correct", "fi_misclassified")
 SCENARIO_LABELS = {
+    "all": "FI, all images",
     "fault_free": "fault-free",
     "fi_correct": "FI, initially correct",
     "fi_misclassified": "FI, initially misclassified",

@@ -3,7 +3,7 @@ tables of both studies.
 
 All rates are shares in [0, 1]; ``*_lo`` / ``*_hi`` are Wilson score interval bounds
 (statsmodels) at ``confidence`` (default 95%), ``*_margin`` the larger distance from the rate to a
-bound (the achieved margin, see ``dnnfi.samplesize.wilson_margin``).
+bound (the achieved margin, see :func:`dnnfi.intervals.wilson`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
+from dnnfi.intervals import percent, wilson
 from dnnfi.outcomes import OUTCOMES
 from dnnfi.taxonomy import Taxonomy
 
@@ -21,7 +21,10 @@ CONFIDENCE = 0.95
 #: on initially correct images, on all initially misclassified images, and on those split by
 #: whether the initial error was itself SCM
 SCENARIOS = ("fault_free", "fi_correct", "fi_misclassified", "fi_misclassified_scm", "fi_misclassified_nonscm")
+#: the images injections hit, by the fault-free outcome (bit sweeps and stratified campaigns)
+FI_POPULATIONS = ("all", "fi_correct", "fi_misclassified")
 SCENARIO_LABELS = {
+    "all": "FI, all images",
     "fault_free": "fault-free",
     "fi_correct": "FI, initially correct",
     "fi_misclassified": "FI, initially misclassified",
@@ -34,17 +37,11 @@ RATE_COLUMNS = ("masked", "benign", "sdc", "sdc_top5", "due")
 def with_interval(table: pd.DataFrame, name: str, count: str, total: str,
                   confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Add ``name``, ``name_lo``, ``name_hi`` and ``name_margin`` = count / total with a Wilson
-    interval; NaN where total is 0."""
-    k = table[count].to_numpy(dtype=float)
-    n = table[total].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=1 - confidence, method="wilson")
-        rate = np.where(n > 0, k / np.maximum(n, 1), np.nan)
-    table[name] = rate
-    # the closed form can land 1e-17 on the wrong side of 0 or 1; an interval always holds its rate
-    table[f"{name}_lo"] = np.where(n > 0, np.minimum(lo, rate), np.nan)
-    table[f"{name}_hi"] = np.where(n > 0, np.maximum(hi, rate), np.nan)
-    table[f"{name}_margin"] = np.maximum(table[name] - table[f"{name}_lo"], table[f"{name}_hi"] - table[name])
+    interval (:func:`dnnfi.intervals.wilson`); NaN where total is 0."""
+    interval = wilson(table[count], table[total], confidence)
+    table[name] = interval["estimate"]
+    for part in ("lo", "hi", "margin"):
+        table[f"{name}_{part}"] = interval[part]
     return table
 
 
@@ -156,22 +153,6 @@ def weight_summary(replicas: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _pct(rate, lo=None, hi=None, digits: int = 2) -> list[str]:
-    """Percent strings, ``rate [lo, hi]`` when bounds are given; ``n/a`` where the rate is NaN
-    (no trials, e.g. no SDC to take an SCM share of)."""
-    rate = pd.Series(rate).to_numpy(dtype=float)
-    out = []
-    for i, r in enumerate(rate):
-        if np.isnan(r):
-            out.append("n/a")
-        elif lo is None:
-            out.append(f"{100 * r:.{digits}f}%")
-        else:
-            bounds = 100 * np.asarray(lo, dtype=float)[i], 100 * np.asarray(hi, dtype=float)[i]
-            out.append(f"{100 * r:.{digits}f}% [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]")
-    return out
-
-
 def published_activation(summary: pd.DataFrame) -> pd.DataFrame:
     """The TensorFI+ study's table layout from ``activation_summary``: data set, model, top-1
     accuracy, SDC rate with interval and achieved margin, SCM probability per scenario."""
@@ -179,17 +160,17 @@ def published_activation(summary: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({
         "Data set": summary["dataset"],
         "Model": summary["model"],
-        "Top-1 accuracy": _pct(summary["top1_accuracy"]),
+        "Top-1 accuracy": percent(summary["top1_accuracy"]),
         "Injections": summary["injections"],
-        f"SDC rate [{conf} CI]": _pct(summary["sdc_rate"], summary["sdc_rate_lo"], summary["sdc_rate_hi"]),
-        "Achieved margin": ["±" + s for s in _pct(summary["sdc_rate_margin"])],
+        f"SDC rate [{conf} CI]": percent(summary["sdc_rate"], summary["sdc_rate_lo"], summary["sdc_rate_hi"]),
+        "Achieved margin": ["±" + s for s in percent(summary["sdc_rate_margin"])],
         "Target margin": ["" if pd.isna(t) else f"±{100 * t:g}%" for t in summary["target_margin"]],
-        f"DUE rate [{conf} CI]": _pct(summary["due_rate"], summary["due_rate_lo"], summary["due_rate_hi"]),
+        f"DUE rate [{conf} CI]": percent(summary["due_rate"], summary["due_rate_lo"], summary["due_rate_hi"]),
     })
     for scenario in SCENARIOS:
         col = f"scm_probability_{scenario}"
         if col in summary:
-            table[f"SCM prob., {SCENARIO_LABELS[scenario]}"] = _pct(
+            table[f"SCM prob., {SCENARIO_LABELS[scenario]}"] = percent(
                 summary[col], summary[f"{col}_lo"], summary[f"{col}_hi"], digits=1)
     return table
 
@@ -206,8 +187,8 @@ def published_weight(summary: pd.DataFrame) -> pd.DataFrame:
         "Replicas": summary["replicas"],
         "Mean top-1 error [95% CI]": [
             s if np.isfinite(lo) else s.split(" [")[0] + " (one run)"
-            for s, lo in zip(_pct(summary["top1_error_mean"], summary["top1_error_mean_lo"],
+            for s, lo in zip(percent(summary["top1_error_mean"], summary["top1_error_mean_lo"],
                                   summary["top1_error_mean_hi"]), summary["top1_error_mean_lo"])],
-        "Std top-1 error": [s if s != "n/a" else "" for s in _pct(summary["top1_error_std"])],
-        "Mean top-5 error": _pct(summary["top5_error_mean"]),
+        "Std top-1 error": [s if s != "n/a" else "" for s in percent(summary["top1_error_std"])],
+        "Mean top-5 error": percent(summary["top5_error_mean"]),
     })

@@ -24,6 +24,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from dnnfi.faults import BIT_MODELS
 from dnnfi.zoo import (ARCHITECTURES, DATA_HINTS, KERAS_APPLICATIONS, TORCHVISION_CLASSIFIERS, family_preprocessing,
                        unknown_name)
 
@@ -326,9 +327,6 @@ def weight_stats_not_applicable(campaign: dict) -> dict[str, str]:
     if len(campaign["models"]) < 2 and len(campaign["frates"]) < 2 and len(campaign["perturbations"]) < 2:
         reasons["anova_factorial"] = "one model, one frate and one perturbation: no factor varies"
     return reasons
-
-
-BIT_MODELS = ("bitflip", "stuck_at_0", "stuck_at_1")
 
 
 def check_activation(name: str, campaign: dict) -> None:

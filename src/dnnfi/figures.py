@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from dnnfi.aggregate import SCENARIO_LABELS, SCENARIOS  # noqa: E402
+from dnnfi.aggregate import FI_POPULATIONS, SCENARIO_LABELS, SCENARIOS  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 Paths = Sequence[str | Path]
@@ -232,12 +232,11 @@ def bit_sweep(table: pd.DataFrame, paths: Paths) -> None:
     """SDC and DUE rate per bit with Wilson intervals over the points, one panel per data set,
     model and scenario (``dnnfi.sweep_campaign.sweep_table`` rows; the bit-uniform ``all`` row
     is given in the panel's title)."""
-    from dnnfi.sweep_campaign import SCENARIO_LABELS as LABELS, SCENARIOS as ORDER
 
     per_bit = table[table["bit"].astype(str) != "all"].assign(bit=lambda d: d["bit"].astype(int))
     overall = table[table["bit"].astype(str) == "all"].set_index(["dataset", "model", "scenario"])
     panels = sorted(per_bit.groupby(["dataset", "model", "scenario"]).groups,
-                    key=lambda k: (k[0], k[1], ORDER.index(k[2]) if k[2] in ORDER else len(ORDER)))
+                    key=lambda k: (k[0], k[1], _rank(FI_POPULATIONS, k[2])))
     columns = min(3, len(panels)) or 1
     grid_rows = -(-len(panels) // columns) or 1
     fig, axes = plt.subplots(grid_rows, columns, figsize=(5.5 * columns + 2, 3.4 * grid_rows), squeeze=False,
@@ -254,7 +253,7 @@ def bit_sweep(table: pd.DataFrame, paths: Paths) -> None:
         all_bits = overall.loc[key] if key in overall.index else None
         summary = "" if all_bits is None else (f"\nall bits: SDC {100 * all_bits['sdc_rate']:.2f}%, "
                                                f"DUE {100 * all_bits['due_rate']:.2f}%")
-        ax.set_title(f"{key[0]} / {key[1]}, {LABELS.get(key[2], key[2])} ({rows['points'].iloc[0]} points)"
+        ax.set_title(f"{key[0]} / {key[1]}, {SCENARIO_LABELS.get(key[2], key[2])} ({rows['points'].iloc[0]} points)"
                      f"{summary}", fontsize="small")
         ax.set_xlabel("bit (IEEE-754, 0 = least significant mantissa bit)")
         ax.set_ylabel("% of points")
@@ -271,12 +270,9 @@ def stratified(table: pd.DataFrame, paths: Paths) -> None:
     its injections (pilot included) and the achieved half-width of its estimate; the title states
     the design, the target metric and half-width and the confidence. A NaN estimate (e.g. no SDC
     observed, so no SCM share to take) is drawn as missing ("n/a") and noted under the figure."""
-    from dnnfi.stratified_campaign import POPULATION_LABELS
-
     panels = (("sdc_rate", "SDC rate", "% of injected faults"), ("scm_probability", "SCM probability", "% of SDCs"))
     labels = sorted(set(zip(table["dataset"], table["model"])))
-    order = list(POPULATION_LABELS)
-    scenarios = sorted(set(table["scenario"]), key=lambda s: (order.index(s) if s in order else len(order), s))
+    scenarios = sorted(set(table["scenario"]), key=lambda s: (_rank(FI_POPULATIONS, s), s))
     colors = dict(zip(scenarios, sns.color_palette("colorblind", len(scenarios))))
     width = 0.8 / max(len(scenarios), 1)
     fig, axes = plt.subplots(1, len(panels), figsize=(3 + 2.4 * len(panels) * max(len(labels), 1), 4.6),
@@ -289,7 +285,7 @@ def stratified(table: pd.DataFrame, paths: Paths) -> None:
             x = np.arange(len(labels)) + (i - (len(scenarios) - 1) / 2) * width
             value = part[metric].to_numpy(float)
             ax.bar(x, np.nan_to_num(value * 100), width, color=colors[scenario],
-                   label=POPULATION_LABELS.get(scenario, scenario))
+                   label=SCENARIO_LABELS.get(scenario, scenario))
             ok = ~np.isnan(value)
             ax.errorbar(x[ok], value[ok] * 100, yerr=_yerr(part[ok], metric), fmt="none", ecolor="black", capsize=2,
                         lw=1)
@@ -329,3 +325,8 @@ def stratified(table: pd.DataFrame, paths: Paths) -> None:
         fig.text(0.01, -0.02, "n/a: no estimate (e.g. no SDC observed, so no SCM share to take); no bar is drawn.",
                  fontsize="x-small", ha="left", va="top")
     _save(fig, paths)
+
+
+def _rank(order: tuple, item) -> int:
+    """Position of ``item`` in ``order``; unknown items after all known ones."""
+    return order.index(item) if item in order else len(order)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import norm
-from statsmodels.stats.proportion import proportion_confint
+
+from dnnfi.intervals import wilson
 
 
 def normal_cutoff(confidence: float) -> float:
@@ -43,22 +44,11 @@ def leveugle_sample_size(margin: float, confidence: float = 0.95, population: fl
     return int(round(population / (1 + (population - 1) / infinite)))
 
 
-def wilson_margin(failures, trials, confidence: float = 0.95) -> np.ndarray:
-    """Achieved margin of k/n: the larger distance from the rate to a Wilson bound (>= half the
-    interval's width; the quantity every summary table reports as ``*_margin``). NaN where n = 0."""
-    k = np.asarray(failures, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo, hi = proportion_confint(k, np.maximum(n, 1), alpha=1 - confidence, method="wilson")
-        rate = k / np.maximum(n, 1)
-    return np.where(n > 0, np.maximum(rate - np.minimum(lo, rate), np.maximum(hi, rate) - rate), np.nan)
-
-
 def sequential_stop(sdc, margin: float, round_size: int, confidence: float = 0.95) -> int | None:
     """Injections after which a sequential campaign stops, or None if the target is never reached.
 
     ``sdc``: boolean SDC flags, shape (injections,), in ``fault_id`` order (the order the campaign
-    draws and runs its faults). The margin of the SDC rate (see ``wilson_margin``) is checked after
+    draws and runs its faults). The margin of the SDC rate (:func:`dnnfi.intervals.wilson`) is checked after
     every ``round_size`` injections (round_size, 2 round_size, ...; a last partial round is not
     checked); the first check at or below ``margin`` stops the campaign. Checking only at round
     boundaries keeps the rule independent of how rounds are split into shards or batches.
@@ -75,5 +65,5 @@ def sequential_stop(sdc, margin: float, round_size: int, confidence: float = 0.9
     if len(checks) == 0:
         return None
     failures = np.cumsum(flags)[checks - 1]
-    reached = np.flatnonzero(wilson_margin(failures, checks, confidence) <= margin)
+    reached = np.flatnonzero(wilson(failures, checks, confidence)["margin"] <= margin)
     return int(checks[reached[0]]) if len(reached) else None

@@ -25,7 +25,8 @@ tests and the bench use to evaluate thousands of campaigns at once).
 from __future__ import annotations
 
 import numpy as np
-from statsmodels.stats.proportion import proportion_confint
+
+from dnnfi.intervals import wilson
 
 
 def _check(weights, trials) -> tuple[np.ndarray, np.ndarray]:
@@ -41,12 +42,9 @@ def _check(weights, trials) -> tuple[np.ndarray, np.ndarray]:
 
 
 def effective_wilson(rate, events, trials, confidence):
-    """Wilson bounds at (possibly fractional) effective counts, clipped to hold the estimate
+    """Wilson bounds at (possibly fractional) effective counts around ``rate``, with ``n_eff``
     (also the clustered intervals of a bit-sweep campaign, :mod:`dnnfi.sweep_campaign`)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo, hi = proportion_confint(events, trials, alpha=1 - confidence, method="wilson")
-    lo, hi = np.minimum(lo, rate), np.maximum(hi, rate)
-    return {"estimate": rate, "lo": lo, "hi": hi, "margin": np.maximum(rate - lo, hi - rate), "n_eff": trials}
+    return wilson(events, trials, confidence, rate) | {"n_eff": trials}
 
 
 def shrunk_rates(weights, events, trials) -> np.ndarray:

@@ -22,8 +22,6 @@ from dnnfi.sampling import (atom_table, draw_strata, estimate, margin_reached, p
 from dnnfi.seeds import rng_for
 
 POPULATIONS = {"uniform": ("all",), "per_correctness": ("fi_correct", "fi_misclassified")}
-POPULATION_LABELS = {"all": "FI, all images", "fi_correct": "FI, initially correct",
-                     "fi_misclassified": "FI, initially misclassified"}
 METRICS = ("sdc_rate", "sdc_top5_rate", "due_rate", "scm_rate", "scm_probability")
 
 
@@ -168,18 +166,19 @@ def stratified_table(injections: pd.DataFrame, strata: dict[tuple, pd.DataFrame]
 
 def published(table: pd.DataFrame) -> pd.DataFrame:
     """The Markdown layout of :func:`stratified_table` (percent, intervals in brackets)."""
-    from dnnfi.aggregate import _pct
+    from dnnfi.aggregate import SCENARIO_LABELS
+    from dnnfi.intervals import percent
 
     conf = f"{100 * table['confidence'].iloc[0]:g}%" if len(table) else "95%"
     out = pd.DataFrame({"Data set": table["dataset"], "Model": table["model"],
-                        "Scenario": table["scenario"].map(POPULATION_LABELS), "Images": table["images"],
+                        "Scenario": table["scenario"].map(SCENARIO_LABELS), "Images": table["images"],
                         "Design": [f"{s} ({n} strata)" for s, n in zip(table["strata"], table["n_strata"])],
                         "Injections (pilot)": [f"{n} ({p})" for n, p in zip(table["injections"], table["pilot"])],
                         "Rounds": table["rounds"], "Target": table["target"],
-                        "Achieved margin": ["±" + s for s in _pct(table["achieved_margin"])],
-                        "Target margin": ["±" + s for s in _pct(table["target_margin"])]})
+                        "Achieved margin": ["±" + s for s in percent(table["achieved_margin"])],
+                        "Target margin": ["±" + s for s in percent(table["target_margin"])]})
     names = {"sdc_rate": "SDC rate", "sdc_top5_rate": "SDC top-5", "due_rate": "DUE rate",
              "scm_rate": "SCM rate", "scm_probability": "SCM probability"}
     for metric, label in names.items():
-        out[f"{label} [{conf} CI]"] = _pct(table[metric], table[f"{metric}_lo"], table[f"{metric}_hi"])
+        out[f"{label} [{conf} CI]"] = percent(table[metric], table[f"{metric}_lo"], table[f"{metric}_hi"])
     return out

@@ -28,16 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dnnfi.aggregate import _pct, with_interval
+from dnnfi.aggregate import FI_POPULATIONS, SCENARIO_LABELS, with_interval
+from dnnfi.intervals import percent
 from dnnfi.stratified import effective_wilson
 
 #: events counted per bit (columns of collected injections, or outcomes); SCM per injection
 EVENTS = ("sdc", "sdc_top5", "due", "scm")
 EVENT_LABELS = {"sdc": "SDC rate", "sdc_top5": "SDC top-5", "due": "DUE rate", "scm": "SCM rate"}
-#: the images a row refers to: all, initially correct, initially misclassified (section 7)
-SCENARIOS = ("all", "fi_correct", "fi_misclassified")
-SCENARIO_LABELS = {"all": "FI, all images", "fi_correct": "FI, initially correct",
-                   "fi_misclassified": "FI, initially misclassified"}
 
 
 def check(name: str, campaign: dict) -> str | None:
@@ -124,7 +121,7 @@ def sweep_table(injections: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
                     f"{name}_n_eff": float(result["n_eff"])}
         rows.append(row)
     table = pd.concat([per_bit.astype({"bit": object}), pd.DataFrame(rows)], ignore_index=True)
-    order = table["scenario"].map({s: i for i, s in enumerate(SCENARIOS)})
+    order = table["scenario"].map({s: i for i, s in enumerate(FI_POPULATIONS)})
     bit_order = pd.to_numeric(table["bit"].where(table["bit"] != "all"), errors="coerce").fillna(1e9)
     table = (table.assign(_s=order, _b=bit_order).sort_values(["dataset", "model", "_s", "_b"])
              .drop(columns=["_s", "_b"]).reset_index(drop=True))
@@ -140,5 +137,5 @@ def published(table: pd.DataFrame) -> pd.DataFrame:
                         "Points": table["points"], "Injections": table["injections"]})
     for event in EVENTS:
         name = f"{event}_rate"
-        out[f"{EVENT_LABELS[event]} [{conf} CI]"] = _pct(table[name], table[f"{name}_lo"], table[f"{name}_hi"])
+        out[f"{EVENT_LABELS[event]} [{conf} CI]"] = percent(table[name], table[f"{name}_lo"], table[f"{name}_hi"])
     return out

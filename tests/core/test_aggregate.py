@@ -11,7 +11,7 @@ from dnnfi.aggregate import (
     weight_summary,
     with_interval,
 )
-from dnnfi.samplesize import wilson_margin
+from dnnfi.intervals import wilson
 from dnnfi.taxonomy import load
 
 
@@ -30,7 +30,7 @@ def test_wilson_interval_matches_the_formula():
     assert table["rate"].tolist() == [0.05, 0.0, 1.0]
     assert np.isclose(table["rate_lo"][0], 0.02154, atol=1e-5) and np.isclose(table["rate_hi"][0], 0.11175, atol=1e-5)
     # the tables' achieved margin is the quantity the sequential stopping rule checks
-    assert np.allclose(table["rate_margin"], wilson_margin(table["k"], table["n"]))
+    assert np.allclose(table["rate_margin"], wilson(table["k"], table["n"])["margin"])
     wide = with_interval(pd.DataFrame({"k": [5], "n": [100]}), "rate", "k", "n", confidence=0.99)
     assert wide["rate_lo"][0] < table["rate_lo"][0] and wide["rate_hi"][0] > table["rate_hi"][0]
 
@@ -76,7 +76,7 @@ def test_scm_scenarios_and_rates():
     summary = activation_summary(annotated, baselines, table.reset_index(), target_margin=0.05).iloc[0]
     assert summary["top1_accuracy"] == 0.5 and summary["injections"] == 6 and summary["images"] == 4
     assert np.isclose(summary["sdc_rate"], 4 / 6) and summary["target_margin"] == 0.05
-    assert np.isclose(summary["sdc_rate_margin"], wilson_margin(4, 6))
+    assert np.isclose(summary["sdc_rate_margin"], wilson(4, 6)["margin"])
     assert np.isclose(summary["scm_probability_fi_correct"], 1 / 3)
     lo, hi = wilson_by_hand(1, 3)
     assert np.isclose(summary["scm_probability_fi_correct_lo"], lo)

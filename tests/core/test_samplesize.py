@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dnnfi.samplesize import leveugle_sample_size, normal_cutoff, sequential_stop, wilson_margin
+from dnnfi.intervals import wilson
+from dnnfi.samplesize import leveugle_sample_size, normal_cutoff, sequential_stop
 
 
 @pytest.mark.parametrize(
@@ -24,17 +25,11 @@ def test_leveugle_finite_population_by_hand():
         leveugle_sample_size(5)
 
 
-def test_wilson_margin_by_hand():
-    # k = 5, n = 100: Wilson 95% interval (0.02154, 0.11175) -> the upper side is farther
-    assert np.isclose(wilson_margin(5, 100), 0.11175 - 0.05, atol=1e-5)
-    assert np.isnan(wilson_margin(0, 0))
-
-
 def test_sequential_stop_at_the_first_round_boundary_that_reaches_the_target():
     # one SDC every 10 injections: margins at n = 100, 200, 300, 400 are about
     # 0.074, 0.049, 0.039, 0.033 (rate 0.1, Wilson 95%)
     sdc = np.arange(400) % 10 == 0
-    margins = wilson_margin(np.array([10, 20, 30, 40]), np.array([100, 200, 300, 400]))
+    margins = wilson(np.array([10, 20, 30, 40]), np.array([100, 200, 300, 400]))["margin"]
     assert margins[1] > 0.04 > margins[2]
     assert sequential_stop(sdc, margin=0.04, round_size=100) == 300
     assert sequential_stop(sdc, margin=0.05, round_size=100) == 200

@@ -8,4 +8,4 @@ from dnnfi.campaign import bounds_job, injector_factory
 runlog.start(snakemake.log[0])
 model = snakemake.params.model
 bounds_job(snakemake, injector_factory(model["framework"], snakemake.input.model, precision=model["precision"],
-                                       device=snakemake.params.device))
+                                       device=snakemake.params.device, pass_rows=model["pass_rows"]))

@@ -7,4 +7,4 @@ from dnnfi.campaign import bounds_job, injector_factory
 
 model = snakemake.params.model
 bounds_job(snakemake, injector_factory(model["framework"], snakemake.input.model, precision=model["precision"],
-                                       device=snakemake.params.device))
+                                       device=snakemake.params.device, pass_rows=model["pass_rows"]))

@@ -9,6 +9,6 @@ from dnnfi.torchfi.weights import WeightInjector
 
 model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"]).to(
     models.use_device(**snakemake.params.device))
-table = weight_rate_job(snakemake, WeightInjector(model))
+table = weight_rate_job(snakemake, WeightInjector(model, pass_rows=snakemake.params.model["pass_rows"]))
 log.info("%d replicas: mean top-1 error %.4f", len(table), table["top1_error"].mean())
 table.to_parquet(snakemake.output[0])

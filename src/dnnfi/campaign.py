@@ -21,14 +21,15 @@ from dnnfi.seeds import rng_for
 
 
 def injector_factory(framework: str, model_path, batch_size: int = 256, precision: str = "float32",
-                     device: dict | None = None):
+                     device: dict | None = None, pass_rows: dict | None = None):
     """The ``injector_factory`` of ``framework``'s engine (:func:`dnnfi.kerasfi.engine.injector_factory`,
-    :func:`dnnfi.torchfi.activations.injector_factory`), imported only here, when a job needs it."""
+    :func:`dnnfi.torchfi.activations.injector_factory`), imported only here, when a job needs it;
+    ``pass_rows``: the config's ``pass_rows.<framework>`` (None: :data:`dnnfi.devices.PASS_ROWS`)."""
     if framework == "keras":
         from dnnfi.kerasfi.engine import injector_factory as engine_factory
     else:
         from dnnfi.torchfi.activations import injector_factory as engine_factory
-    return engine_factory(model_path, batch_size, precision, device)
+    return engine_factory(model_path, batch_size, precision, device, pass_rows)
 
 
 def image_pool(spec: dict, correct: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -95,8 +96,9 @@ def target_reached(earlier: list[pd.DataFrame], spec: dict) -> bool:
 
 
 def run_faults(injector, faults: pd.DataFrame, sites: pd.DataFrame, x: np.ndarray, progress: bool = True) -> pd.DataFrame:
-    """Outcomes of ``faults`` (fault-list rows) with the site's layer name and depth added."""
-    results = classify(injector.run(faults, x, progress=progress))
+    """Outcomes of ``faults`` (fault-list rows) with the site's layer name and depth and the
+    injector's pass rows (docs/semantics.md, section 4) added."""
+    results = classify(injector.run(faults, x, progress=progress)).assign(pass_rows=injector.rows)
     return results.merge(sites[["site", "layer", "layer_index"]], on="site", how="left")
 
 
@@ -249,6 +251,7 @@ def weight_rate_job(smk, injector) -> pd.DataFrame:
             faulty = injector.logits(x)
         top1_error, top5_error = error_rates(top_k(faulty)[0], test.y)
         rows.append(dict(frate=frate, perturbation=perturbation, replica=replica, n_faults=len(faults),
+                         pass_rows=injector.rows,
                          top1_error=top1_error, top5_error=top5_error,
                          fault_site=list(faults["site"]), fault_element=list(faults["element"]),
                          fault_bit=list(faults["bit"]), fault_random_u=list(faults["random_u"])))

@@ -7,15 +7,6 @@ import pandas as pd
 
 OUTCOMES = ("masked", "benign", "sdc", "due")
 
-#: Rows of every forward pass an engine runs (golden and faulty, prefix and downstream, weight
-#: replicas, baselines); smaller batches are padded with copies of a row. CPU and GPU kernels round
-#: differently by batch shape, while at one shape a row's result depends on that row alone: so a
-#: fault's logits and outcome cannot depend on batch_size, on the other faults in its list or on
-#: the shard layout (docs/semantics.md, "masked"). Per framework, as measured fastest here: a
-#: TensorFlow call costs more than its padding (Keras ResNet-8: 0.55 ms per injection at 128 rows,
-#: 0.97 at 16), PyTorch's padding costs more than its calls (ResNet-20: 0.39 ms at 16, 0.87 at 64).
-PASS_ROWS = {"keras": 128, "torch": 16}
-
 
 def top_k(logits: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Labels and scores of the ``k`` largest logits per row, best first; shapes (n, k)."""

@@ -13,7 +13,7 @@ two float32 copies of the images it uses (the preprocessed images and one workin
 and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's plan).
 ``activations``, in layer outputs of one image (E elements, recorded next to the model file by the
 fetch or train job; ACTIVATIONS_PER_INPUT x the input elements before) x the precision's bytes:
-a fault-free pass of PASS_ROWS rows keeps E per row (baselines, weight_rate, bounds); an
+a fault-free pass of the CPU's pass rows (config key ``pass_rows``) keeps E per row (baselines, weight_rate, bounds); an
 injection job keeps the golden values of the images it uses (at most GOLDEN_MB, the engines'
 budget) and two passes (golden and faulty); a stratified
 draw keeps every image's twice; training keeps a batch's outputs and their gradients.
@@ -36,8 +36,6 @@ BASE_MB = {"keras": 900, "torch": 900, "analysis": 300}
 #: the engines' golden values of a block of images: kerasfi.engine.KerasInjector(memory_mb=4096)
 #: keeps half of its budget, torchfi.activations.ActivationInjector(cache_mb=2048)
 GOLDEN_MB = 2048
-#: rows of one fault-free pass (dnnfi.outcomes.PASS_ROWS; not imported: it pulls in pandas)
-PASS_ROWS = {"keras": 128, "torch": 16}
 #: layer-output elements of one image per input element, before the model exists (keras.applications
 #: at 224 px: MobileNetV3Small 35, MobileNetV2 144, ResNet50 246; torchvision resnet18 50)
 ACTIVATIONS_PER_INPUT = 64
@@ -142,14 +140,14 @@ def mem_mb(framework: str, shape: Shape, used: int, model_mb: float, activations
     return math.ceil(attempt * MARGIN * need)
 
 
-def pass_mb(framework: str, elements: float, precision: str) -> float:
-    """Layer outputs of one fault-free pass of PASS_ROWS rows."""
-    return outputs_mb(PASS_ROWS[framework], elements, precision)
+def pass_mb(rows: int, elements: float, precision: str) -> float:
+    """Layer outputs of one fault-free pass of ``rows`` rows."""
+    return outputs_mb(rows, elements, precision)
 
 
-def injection_mb(framework: str, used: int, elements: float, precision: str) -> float:
+def injection_mb(rows: int, used: int, elements: float, precision: str) -> float:
     """An injection job's layer outputs: the golden values of its images and two passes."""
-    return min(outputs_mb(used, elements, precision), GOLDEN_MB) + 2 * pass_mb(framework, elements, precision)
+    return min(outputs_mb(used, elements, precision), GOLDEN_MB) + 2 * pass_mb(rows, elements, precision)
 
 
 def seconds_per_pass(model_mb: float, shape: Shape) -> float:

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from dnnfi.faults import corrupt, fault_hits
-from dnnfi.outcomes import PASS_ROWS
+import yaml
+
+from dnnfi.devices import PASS_ROWS
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = (REPO / "docs" / "semantics.md").read_text()
@@ -24,7 +26,10 @@ def test_every_topic_has_its_section():
         assert any(topic in h.lower() for h in headings), (topic, headings)
     words = " ".join(SPEC.split())
     assert "**masked**" in words or "`masked`" in words
-    assert f"PASS_ROWS`: {PASS_ROWS['keras']} in Keras, {PASS_ROWS['torch']} in PyTorch" in words, "pass shapes as in the code"
+    keras, torch = PASS_ROWS["keras"], PASS_ROWS["torch"]
+    stated = (f"on a CPU {keras['cpu']} rows in Keras, {torch['cpu']} in PyTorch",
+              f"on a GPU {keras['gpu']} in Keras, {torch['gpu']} in PyTorch")
+    assert all(s in words for s in stated), "pass shapes as in the code"
 
 
 @pytest.mark.parametrize("row", re.findall(r"^\| (fp32|fp16|bf16) \| ([-\d.]+) \| `(0x[0-9A-F]+)` \| (\w+) bit (\d+) \| `(0x[0-9A-F]+)` \|",
@@ -54,7 +59,11 @@ def test_nothing_shipped_points_outside_the_repository():
         assert "docs/semantics.md" in path.read_text(), path
 
 
-def test_the_schema_states_the_pass_shapes_of_the_code():
-    schema = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
-    stated = re.findall(r"fixed shape of PASS_ROWS rows \((\d+) in Keras, (\d+) in PyTorch\)", schema)
-    assert stated == [(str(PASS_ROWS["keras"]), str(PASS_ROWS["torch"]))]
+def test_the_schema_and_config_docs_give_the_pass_shapes_of_the_code():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    frameworks = schema["properties"]["pass_rows"]["properties"]
+    defaults = {fw: {kind: v["default"] for kind, v in spec["properties"].items()} for fw, spec in frameworks.items()}
+    assert defaults == PASS_ROWS
+    config_docs = (REPO / "config" / "README.md").read_text()
+    stated = ", ".join(f"`{fw}: {{cpu: {rows['cpu']}, gpu: {rows['gpu']}}}`" for fw, rows in PASS_ROWS.items())
+    assert f"| {stated} |" in config_docs

@@ -37,4 +37,4 @@ def test_layer_outputs_recorded_next_to_the_model_replace_the_estimate(tmp_path)
     resources.write_layer_outputs(model, 5_208_734)
     assert resources.layer_outputs(model, shape) == 5_208_734
     # a Keras pass of 128 rows keeps them all, in the model's precision
-    assert resources.pass_mb("keras", 5_208_734, "float32") == 2 * resources.pass_mb("keras", 5_208_734, "float16")
+    assert resources.pass_mb(128, 5_208_734, "float32") == 2 * resources.pass_mb(128, 5_208_734, "float16")

@@ -1,6 +1,7 @@
-"""`tensorflow_onednn` fixes TensorFlow's oneDNN kernels for every job (docs/semantics.md, section
-4): the jobs of a run get the setting whatever the CPU's default, and changing it reruns exactly
-the jobs of the Keras models."""
+"""Settings of the numerical path outside a model's spec (docs/semantics.md, section 4).
+`tensorflow_onednn` fixes TensorFlow's oneDNN kernels for every job: the jobs of a run get the
+setting whatever the CPU's default, and changing it reruns exactly the jobs of the Keras models.
+`pass_rows` of a framework: a change reruns exactly the jobs of its models that run passes."""
 
 import copy
 import re
@@ -30,3 +31,14 @@ def test_turning_onednn_on_reruns_the_keras_models_jobs_only(run):
     assert not [rule for rule in counts if "torch" in rule], counts
     retrained = sorted(set(re.findall(r"results/models/digits/(\w+)\.keras", out)))
     assert retrained == keras_models
+
+
+def test_changing_a_frameworks_pass_rows_reruns_its_models_jobs_but_not_training(run):
+    config = copy.deepcopy(TINY)
+    config["pass_rows"] = {"torch": {"cpu": 8}}
+    counts, out = planned(snakemake(run, config, "-n"))
+    torch_models = sorted(m for m, spec in TINY["models"].items() if spec["framework"] == "torch")
+    assert counts["baseline_torch"] == len(torch_models)
+    assert not [rule for rule in counts if "keras" in rule or rule.startswith(("train", "fetch"))], counts
+    rerun = sorted(set(re.findall(r"results/baseline/digits/(\w+)\.parquet", out)))
+    assert rerun == torch_models

@@ -94,8 +94,11 @@ def data_params(wildcards):
 
 
 def model_params(wildcards):
-    """A model's spec (baselines and injections; with `allow_nonfinite` and `precision`)."""
-    return MODELS[wildcards.model] | _numerical_path(wildcards.model)
+    """A model's spec (baselines and injections; with `allow_nonfinite` and `precision`) and
+    its framework's pass rows (`pass_rows`: the shape of every pass of these jobs)."""
+    spec = MODELS[wildcards.model]
+    passes = {"pass_rows": config["pass_rows"][spec["framework"]]}
+    return spec | _numerical_path(wildcards.model) | passes
 
 
 def device_params(wildcards):

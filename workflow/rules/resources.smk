@@ -62,11 +62,13 @@ def _model_job(wildcards, kind):
     used = 0 if kind == "fetch" else _used(wildcards, shape)
     elements = sizes.layer_outputs(model_file(wildcards.model), shape)
     passes = used
-    act = 0 if kind == "fetch" else sizes.pass_mb(fw, elements, precision)
+    # host memory: a GPU job's passes live on the GPU, a CPU job's (or `auto` without a GPU) here
+    rows = config["pass_rows"][fw]["cpu"]
+    act = 0 if kind == "fetch" else sizes.pass_mb(rows, elements, precision)
     if kind == "draw":  # every site output of every image, kept for the draw
         act += 2 * sizes.outputs_mb(used, elements, precision)
     if kind == "inject":
-        act = sizes.injection_mb(fw, used, elements, precision)
+        act = sizes.injection_mb(rows, used, elements, precision)
     if kind in ("inject", "weight_rate"):
         passes += _shard_passes(wildcards)
     if kind == "bounds":  # the profile split too, and its profiled images

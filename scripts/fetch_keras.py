@@ -2,7 +2,7 @@ from dnnfi import interpreters
 
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
+from dnnfi import inputs, runlog
 from dnnfi.datasets import Split
 from dnnfi.resources import write_layer_outputs
 
@@ -10,6 +10,8 @@ log = runlog.start(snakemake.log[0])
 from dnnfi.kerasfi import models  # noqa: E402
 
 spec = snakemake.params.spec
+if "sha256" in spec:
+    inputs.verify(spec["path"], spec["sha256"], f"config key models.{snakemake.wildcards.model}.sha256")
 key = f"models.{snakemake.wildcards.model}.path"
 test = Split.load(snakemake.input.test)
 if spec["source"] == "file":

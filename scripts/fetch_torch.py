@@ -2,12 +2,14 @@ from dnnfi import interpreters
 
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
-from dnnfi import runlog
+from dnnfi import inputs, runlog
 from dnnfi.datasets import Split
 from dnnfi.torchfi import models
 
 log = runlog.start(snakemake.log[0])
 spec = snakemake.params.spec
+if "sha256" in spec:
+    inputs.verify(spec["path"], spec["sha256"], f"config key models.{snakemake.wildcards.model}.sha256")
 test = Split.load(snakemake.input.test)
 weights = spec.get("path", spec["weights"])
 key = f"models.{snakemake.wildcards.model}.{'path' if 'path' in spec else 'weights'}"

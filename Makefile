@@ -12,7 +12,7 @@ GPU_VENV ?= .venv-gpu
 CONFIG ?= config/config.yaml
 CORES ?= all
 # Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
-INPUTS ?= ../shared
+INPUTS ?= $(or $(DNNFI_SHARED),../shared)
 BIN := $(VENV)/bin
 KERAS_BIN := $(if $(GPU),$(GPU_VENV)/bin,$(BIN))
 VENVS := $(BIN)/.installed $(if $(GPU),$(GPU_VENV)/bin/.installed)
@@ -74,9 +74,9 @@ bench-keras: $(VENVS)
 bench-torch: $(BIN)/.installed
 	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
 
-# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (`make inputs`; docs/sampling.md);
+# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (checked by `make inputs`; docs/sampling.md);
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
-bench-sampling: $(BIN)/.installed
+bench-sampling: inputs
 	$(BIN)/python bench/sampling_bench.py
 
 # Which files each distribution of every requirements*.txt and envs/*.yaml writes, resolved from the

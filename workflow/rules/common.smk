@@ -24,8 +24,10 @@ for missing in MISSING_FILES:
 
 
 def stop_if_files_missing():
+    for missing in MISSING_FILES:
+        logger.error(missing)  # one line each, without Snakemake's traceback frames
     if MISSING_FILES:
-        raise ValueError("\n".join(MISSING_FILES))
+        sys.exit(1)
 
 
 def report_failed_jobs(log):

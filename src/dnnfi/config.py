@@ -118,6 +118,10 @@ def validate(config: dict, schema: dict) -> dict:
 def _missing(key: str, path: str, what: str) -> list[str]:
     if os.path.exists(path):
         return []
+    from dnnfi.inputs import MANIFEST
+
+    if any(Path(path).as_posix().endswith(entry.path) for entry in MANIFEST):
+        what += " (`make inputs` downloads it and checks its SHA-256: README, External inputs)"
     return [f"config key {key}: {path} not found (working directory {os.getcwd()}); {what}"]
 
 

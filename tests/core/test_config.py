@@ -189,6 +189,11 @@ def test_local_inputs_and_their_checksums(tmp_path, monkeypatch):
     assert C.data_files(spec, "train") == ["imgs/train/cat/0.png"]
     assert C.data_files({"source": "image_folder", "path": "absent"}, "test") == []  # check() reports it
     assert C.model_files({"path": "w.th"}) == ["w.th"] and C.model_files({}) == []
+    # the shipped config's inputs say where to get them
+    config = yaml.safe_load((REPO / "config/cifar10.yaml").read_text())
+    missing = C.check(config)
+    assert any(m.startswith("config key models.resnet20.path: ../shared/models/resnet20-cifar10-12fca82f.th not found")
+               and m.endswith("(`make inputs` downloads it and checks its SHA-256: README, External inputs)") for m in missing)
     assert error(lambda c: c["datasets"]["digits"].update(sha256="0" * 64)) == (
         "config key datasets.digits.sha256: the checksum of `path`, which source digits has not")
     assert error(lambda c: c["models"]["keras_sequential"].update(sha256="0" * 64)) == (

@@ -153,7 +153,7 @@ def local_files(path: str) -> list[str]:
     missing (the missing-file messages of :func:`check` stop a real run before any job)."""
     if os.path.isfile(path):
         return [path]
-    return sorted(os.path.join(root, f) for root, _, files in os.walk(path) for f in files)
+    return sorted(os.path.join(root, f) for root, _, files in os.walk(path, followlinks=True) for f in files)
 
 
 def data_files(spec: dict, split: str) -> list[str]:

@@ -11,6 +11,8 @@ VENV ?= .venv
 GPU_VENV ?= .venv-gpu
 CONFIG ?= config/config.yaml
 CORES ?= all
+# Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
+INPUTS ?= $(or $(DNNFI_SHARED),../shared)
 BIN := $(VENV)/bin
 KERAS_BIN := $(if $(GPU),$(GPU_VENV)/bin,$(BIN))
 VENVS := $(BIN)/.installed $(if $(GPU),$(GPU_VENV)/bin/.installed)
@@ -26,7 +28,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run status test test-slurm test-conda lint bench-keras bench-torch bench-sampling env-files clean
+.PHONY: run status test test-slurm test-conda lint inputs bench-keras bench-torch bench-sampling env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -65,15 +67,20 @@ lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow
 
+# The external images and weights (dnnfi.inputs.MANIFEST: source, SHA-256): downloads those INPUTS
+# lacks (network), then checks every SHA-256. Nothing else downloads them, tests and the demo included.
+inputs: $(BIN)/.installed
+	$(BIN)/python -m dnnfi.inputs $(INPUTS)
+
 bench-keras: $(VENVS)
 	$(KERAS_BIN)/python bench/keras_bench.py $(BENCH_DEVICE)
 
 bench-torch: $(BIN)/.installed
 	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
 
-# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (docs/sampling.md);
+# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (checked by `make inputs`; docs/sampling.md);
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
-bench-sampling: $(BIN)/.installed
+bench-sampling: inputs
 	$(BIN)/python bench/sampling_bench.py
 
 # Which files each distribution of every requirements*.txt and envs/*.yaml writes, resolved from the

@@ -3,10 +3,13 @@ from dnnfi import interpreters, runlog
 log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
 interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
 
+from dnnfi import inputs
 from dnnfi.datasets import Split
 from dnnfi.torchfi import models
 
 spec = snakemake.params.spec
+if "sha256" in spec:
+    inputs.verify(spec["path"], spec["sha256"], f"config key models.{snakemake.wildcards.model}.sha256")
 test = Split.load(snakemake.input.test)
 weights = spec.get("path", spec["weights"])
 key = f"models.{snakemake.wildcards.model}.{'path' if 'path' in spec else 'weights'}"

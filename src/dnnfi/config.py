@@ -119,6 +119,10 @@ def validate(config: dict, schema: dict) -> dict:
 def _missing(key: str, path: str, what: str) -> list[str]:
     if os.path.exists(path):
         return []
+    from dnnfi.inputs import MANIFEST
+
+    if any(Path(path).as_posix().endswith(entry.path) for entry in MANIFEST):
+        what += " (`make inputs` downloads it and checks its SHA-256: README, External inputs)"
     return [f"config key {key}: {path} not found (working directory {os.getcwd()}); {what}"]
 
 
@@ -126,6 +130,8 @@ def check_data_files(name: str, spec: dict) -> list[str]:
     """Local data named by a data set (missing-file messages)."""
     missing = []
     source = spec["source"]
+    if "sha256" in spec and "path" not in spec:
+        raise ConfigError(f"config key datasets.{name}.sha256: the checksum of `path`, which source {source} has not")
     if source in DATA_HINTS:
         if "path" not in spec:
             raise ConfigError(f"config key datasets.{name}.path: required for source {source}")
@@ -140,6 +146,32 @@ def check_data_files(name: str, spec: dict) -> list[str]:
         missing += _missing(f"datasets.{name}.classes_tsv", spec["classes_tsv"],
                             "expected a TSV with wnid and name columns")
     return missing
+
+
+def local_files(path: str) -> list[str]:
+    """A local file, or every file under a folder (sorted): the inputs of the jobs that read
+    ``path``, so that a changed, added or removed file reruns them. Nothing when ``path`` is
+    missing (the missing-file messages of :func:`check` stop a real run before any job)."""
+    if os.path.isfile(path):
+        return [path]
+    return sorted(os.path.join(root, f) for root, _, files in os.walk(path, followlinks=True) for f in files)
+
+
+def data_files(spec: dict, split: str) -> list[str]:
+    """The local files one split of a data set reads (see :func:`local_files`)."""
+    source = spec["source"]
+    if source == "image_folder":
+        paths = [os.path.join(spec["path"], split)]
+    elif source == "gtsrb":
+        paths = [spec["train_path"]] if split == "train" else [spec["path"], spec["csv"]]
+    else:
+        paths = [spec[k] for k in ("path", "classes_tsv") if k in spec]
+    return [f for path in paths for f in local_files(path)]
+
+
+def model_files(spec: dict) -> list[str]:
+    """The local weights file a model reads (none for trained and downloaded models)."""
+    return local_files(spec["path"]) if "path" in spec else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,6 +233,8 @@ def check_taxonomy(name: str, spec: dict) -> None:
     try:
         load(value, expected_classes=static_classes(spec))
     except TaxonomyError as e:
+        if "classes" in spec and "its classes differ" in str(e):
+            key = f"datasets.{name}.classes"  # the user's own list, more likely misspelled than a shipped taxonomy
         raise ConfigError(f"config key {key}: {e}") from None
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -249,6 +283,8 @@ def check_model(name: str, model: dict, datasets: dict) -> list[str]:
         raise ConfigError(f"{key}.train.augment: only Keras training augments its batches")
     if source == "file" and "path" not in model:
         raise ConfigError(f"{key}.path: required for source file")
+    if "sha256" in model and "path" not in model:
+        raise ConfigError(f"{key}.sha256: the checksum of `path`, which this model has not")
     if "path" in model:
         return _missing(f"models.{name}.path", model["path"], "expected the model's weights file")
     return []

@@ -76,9 +76,11 @@ def from_mapping(spec: dict, expected_classes: list[str] | None = None) -> Taxon
     if expected_classes is not None and list(expected_classes) not in (classes, class_ids):
         expected = list(expected_classes)
         first = next((i for i, (a, b) in enumerate(zip(expected, classes)) if a != b), min(len(expected), len(classes)))
+        spelled = [repr(names[first]) if first < len(names) else "absent" for names in (expected, classes)]
         raise TaxonomyError(
             f"taxonomy {name!r}: its classes differ from the data set's classes "
-            f"({len(classes)} vs {len(expected)} classes, first difference at label {first})"
+            f"({len(classes)} vs {len(expected)} classes, first difference at label {first}: "
+            f"{spelled[0]} in the data set, {spelled[1]} in the taxonomy)"
         )
     if set(spec["supergroups"]) != set(SUPERGROUPS):
         raise TaxonomyError(

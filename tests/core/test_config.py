@@ -170,7 +170,36 @@ def test_taxonomies_are_checked_against_known_classes(tmp_path, monkeypatch):
     assert C.static_classes({"source": "gtsrb"}) == [str(i) for i in range(43)]
     assert C.static_classes({"source": "cifar_archive"}) is None
     assert error(lambda c: c["datasets"].update(f=folder)).startswith(
-        "config key datasets.f.taxonomy: taxonomy 'cifar10': its classes differ from the data set's classes (10 vs 2")
+        "config key datasets.f.classes: taxonomy 'cifar10': its classes differ from the data set's classes (10 vs 2")
+    # a misspelled class of the user's own list: blamed on `classes`, both spellings named
+    cifar10 = load("cifar10").classes
+    misspelled = dict(folder, classes=[*cifar10[:-1], "truk"])
+    assert error(lambda c: c["datasets"].update(f=misspelled)) == (
+        "config key datasets.f.classes: taxonomy 'cifar10': its classes differ from the data set's classes "
+        "(10 vs 10 classes, first difference at label 9: 'truk' in the data set, 'truck' in the taxonomy)")
+
+
+def test_local_inputs_and_their_checksums(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for rel in ("imgs/test/cat/1.png", "imgs/test/cat/0.png", "imgs/train/cat/0.png", "w.th"):
+        Path(rel).parent.mkdir(parents=True, exist_ok=True)
+        Path(rel).touch()
+    spec = {"source": "image_folder", "path": "imgs"}
+    assert C.data_files(spec, "test") == ["imgs/test/cat/0.png", "imgs/test/cat/1.png"]
+    assert C.data_files(spec, "train") == ["imgs/train/cat/0.png"]
+    assert C.data_files({"source": "image_folder", "path": "absent"}, "test") == []  # check() reports it
+    assert C.model_files({"path": "w.th"}) == ["w.th"] and C.model_files({}) == []
+    # the shipped config's inputs say where to get them
+    config = yaml.safe_load((REPO / "config/cifar10.yaml").read_text())
+    missing = C.check(config)
+    assert any(m.startswith("config key models.resnet20.path: ../shared/models/resnet20-cifar10-12fca82f.th not found")
+               and m.endswith("(`make inputs` downloads it and checks its SHA-256: README, External inputs)") for m in missing)
+    assert error(lambda c: c["datasets"]["digits"].update(sha256="0" * 64)) == (
+        "config key datasets.digits.sha256: the checksum of `path`, which source digits has not")
+    assert error(lambda c: c["models"]["keras_sequential"].update(sha256="0" * 64)) == (
+        "config key models.keras_sequential.sha256: the checksum of `path`, which this model has not")
+    assert error(lambda c: c["models"]["keras_sequential"].update(sha256="ABC")).startswith(
+        "config key models.keras_sequential.sha256: expected pattern")
 
 
 def test_taxonomy_path_resolves_shipped_names_to_the_package_file():

@@ -8,11 +8,10 @@ import ml_dtypes
 import numpy as np
 import pandas as pd
 import pytest
-
-from dnnfi.faults import corrupt, fault_hits
 import yaml
 
 from dnnfi.devices import PASS_ROWS
+from dnnfi.faults import corrupt, fault_hits
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = (REPO / "docs" / "semantics.md").read_text()
@@ -67,3 +66,70 @@ def test_the_schema_and_config_docs_give_the_pass_shapes_of_the_code():
     config_docs = (REPO / "config" / "README.md").read_text()
     stated = ", ".join(f"`{fw}: {{cpu: {rows['cpu']}, gpu: {rows['gpu']}}}`" for fw, rows in PASS_ROWS.items())
     assert f"| {stated} |" in config_docs
+
+
+CONFIG_README = (REPO / "config" / "README.md").read_text()
+SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
+def documented_rows(key: str) -> list[str]:
+    """The table rows of a key (of a mapping: of its subkeys, `key.<sub>`)."""
+    return [line for line in CONFIG_README.splitlines() if line.startswith((f"| `{key}` |", f"| `{key}.", f"| `{key}.<"))]
+
+
+def schema_keys():
+    """(section, key, property) of every config key of the schema (train.* as train.<key>)."""
+    props = SCHEMA["properties"]
+    yield from (("top", k, v) for k, v in props.items())
+    for section in ("datasets", "models"):
+        for k, v in props[section]["additionalProperties"]["properties"].items():
+            yield section, k, v
+            yield from ((section, f"{k}.{sub}", sv) for sub, sv in v.get("properties", {}).items() if k == "train")
+    for kind in ("activation", "weight_rate"):
+        yield from ((kind, k, v) for k, v in SCHEMA["$defs"][f"{kind}_campaign"]["properties"].items())
+
+
+@pytest.mark.parametrize("section, key, prop", list(schema_keys()), ids=lambda x: x if isinstance(x, str) else "")
+def test_every_config_key_and_its_values_are_documented(section, key, prop):
+    rows = documented_rows(key)
+    assert rows, f"config/README.md documents no `{key}` ({section})"
+    for value in prop.get("enum", []) + prop.get("items", {}).get("enum", []):
+        own_row = f"| `{value}` |" in CONFIG_README  # e.g. the table of data set sources
+        assert own_row or any(f"`{value}`" in row for row in rows), f"`{key}`: value {value} undocumented"
+
+
+def test_bits_per_element_is_described_alike_in_schema_and_readme():
+    schema = SCHEMA["$defs"]["activation_campaign"]["properties"]["bits_per_element"]["description"]
+    (row,) = documented_rows("bits_per_element")
+    for model in ("bitflip", "stuck_at_0", "stuck_at_1"):
+        assert model in schema and model in row.replace("stuck_at_0/1", "stuck_at_0 stuck_at_1")
+
+
+def test_the_outputs_table_lists_every_table_and_figure_format():
+    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## Where the outputs land")[1].split("\n## ")[0]
+    for name in ("ACTIVATION_TABLES", "WEIGHT_TABLES"):
+        tables = re.search(rf"^{name} = \[(.+)\]$", common, re.M).group(1)
+        for t in re.findall(r'"(\w+)"', tables):
+            assert re.search(rf"results/tables/<campaign>/[^|]*\b{t}\b", table), (name, t)
+    assert "results/figures/<campaign>/*.{png,pdf}" in table
+
+
+def test_the_protection_factors_in_docs_are_those_of_the_table():
+    doc = (REPO / "docs" / "cifar10.md").read_text()
+    factors = {"SDC": [], "SCM": []}
+    for measure in factors:
+        for row in re.findall(rf"^\| [^|]+ \| {measure} rate \(3,000\) \|(.+)$", doc, re.M):
+            cells = [c.strip() for c in row.split("|")]
+            unprotected = int(re.search(r"\((\d+)\)", cells[0]).group(1))
+            for protected in (cells[1], cells[4]):  # range restriction, clip to zero
+                n = int(re.search(r"\((\d+)\)", protected).group(1))
+                if n:
+                    factors[measure].append(unprotected / n)
+    stated = re.search(r"SDC falls\s+([\d.]+)x to ([\d.]+)x and SCM ([\d.]+)x to ([\d.]+)x", doc)
+    assert stated, "the sentence giving the protection factors"
+    lo_sdc, hi_sdc, lo_scm, hi_scm = map(float, stated.groups())
+    for (lo, hi), measure in (((lo_sdc, hi_sdc), "SDC"), ((lo_scm, hi_scm), "SCM")):
+        assert len(factors[measure]) >= 7, measure
+        assert lo == pytest.approx(min(factors[measure]), rel=0.03) and hi == pytest.approx(max(factors[measure]), rel=0.03)

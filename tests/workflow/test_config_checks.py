@@ -51,6 +51,8 @@ def test_dry_run_of_every_shipped_config(config, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     assert int(counts["total"]) > 5 and counts["all"] == "1"
+    readme = dict(re.findall(r"^\| `config/(\S+\.yaml)` \| [^|]+ \| (\d+) \|", (REPO / "README.md").read_text(), re.M))
+    assert readme.get(config.name) == counts["total"], f"README's jobs column for {config.name}"
     print(f"{config.name}: {counts['total']} jobs, DAG built in {seconds:.1f} s: {counts}")
 
 
@@ -168,6 +170,7 @@ def test_bad_config_stops_before_any_job(edit, message, tmp_path):
     # one line, once (a missing file is also warned about while parsing: a dry run shows the plan)
     errors = [line for line in result.stderr.splitlines() if message[:60] in line and "a real run stops here" not in line]
     assert len(errors) == 1
+    assert '  File "' not in result.stderr, "no traceback frames after the line"
     assert not (tmp_path / "results").exists()
 
 

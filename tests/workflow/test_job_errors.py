@@ -31,7 +31,8 @@ def test_taxonomy_that_does_not_fit_the_folders_stops_before_training_with_one_l
     result = snakemake(tmp_path, config, "--cores", "1", "--retries", "1")
     assert result.returncode != 0
     cause = ("dnnfi.taxonomy.TaxonomyError: config key datasets.signs.taxonomy: taxonomy 'digits': its classes "
-             "differ from the data set's classes (10 vs 2 classes, first difference at label 0)")
+             "differ from the data set's classes (10 vs 2 classes, first difference at label 0: 'stop' in the data set, "
+             "'0' in the taxonomy)")
     lines = [line for line in result.stderr.splitlines() if line.startswith("Cause: ")]
     assert lines and all(line.endswith(cause) for line in lines), result.stderr[-3000:]
     assert {line.split(": ")[1] for line in lines} <= {

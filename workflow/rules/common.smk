@@ -3,6 +3,7 @@
 
 import math
 import os
+import sys
 
 from snakemake.logging import logger
 
@@ -14,14 +15,20 @@ SCHEMA = "../schemas/config.schema.yaml"
 
 # Local data and weights a config names but this machine lacks: a dry run still shows the
 # plan (with a warning), a real run stops in `onstart`, before any job (see stop_if_files_missing).
-MISSING_FILES = config_checks.check(config, workflow.source_path(SCHEMA))
+try:
+    MISSING_FILES = config_checks.check(config, workflow.source_path(SCHEMA))
+except config_checks.ConfigError as error:
+    logger.error(str(error))  # the one line, without Snakemake's traceback frames
+    sys.exit(1)
 for missing in MISSING_FILES:
     logger.warning(f"{missing} (a real run stops here)")
 
 
 def stop_if_files_missing():
+    for missing in MISSING_FILES:
+        logger.error(missing)  # one line each, without Snakemake's traceback frames
     if MISSING_FILES:
-        raise ValueError("\n".join(MISSING_FILES))
+        sys.exit(1)
 
 
 def report_failed_jobs():
@@ -91,6 +98,17 @@ def data_params(wildcards):
     if spec["source"] == "cifar100_download":
         return spec
     return {k: v for k, v in spec.items() if k != "taxonomy"}
+
+
+def data_inputs(wildcards):
+    """The local files a data split reads (a file, or every file of a folder): a changed,
+    added or removed file reruns its preparation and everything after it."""
+    return config_checks.data_files(DATASETS[wildcards.dataset], wildcards.split)
+
+
+def weights_input(wildcards):
+    """The local weights file of a model (`path`), if any: replacing it reruns the model's jobs."""
+    return config_checks.model_files(MODELS[wildcards.model])
 
 
 def model_params(wildcards):

@@ -1,4 +1,6 @@
 rule prepare_data:
+    input:
+        data_inputs,
     output:
         "results/data/{dataset}/{split}.npz",
     log:

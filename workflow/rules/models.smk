@@ -53,6 +53,7 @@ rule train_torch:
 rule fetch_keras:
     input:
         test="results/data/{dataset}/test.npz",
+        weights=weights_input,
     output:
         "results/models/{dataset}/{model}.keras",
     log:
@@ -76,6 +77,7 @@ rule fetch_keras:
 rule fetch_torch:
     input:
         test="results/data/{dataset}/test.npz",
+        weights=weights_input,
     output:
         "results/models/{dataset}/{model}.pt",
     log:

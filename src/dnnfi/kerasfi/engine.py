@@ -2,16 +2,21 @@
 
 How a fault list runs (see docs/semantics.md, "Performance model"):
 
-1. The golden run of a block of images stores every tensor of the flattened graph
-   (:class:`dnnfi.kerasfi.graph.Graph`); it is the prefix of every fault on those images.
-2. Faults are sorted by the position of their site in topological order and cut into chunks
-   of at most ``batch_size`` rows, one fault per row. A chunk walks the graph from its first
-   site: a fault's row enters at its site with the golden tensors alive there (the faulty
-   one corrupted), so each row costs only the work downstream of its own site.
+1. Images are cut into blocks whose golden cache (every tensor of the flattened graph,
+   :class:`dnnfi.kerasfi.graph.Graph`) fits in ``cache_mb``; the cache is the prefix of every
+   fault on those images.
+2. The faults of a block, sorted by the position of their site in topological order, run in
+   walks down the graph, one fault per row. A fault's row is admitted at its site while fewer
+   than :meth:`KerasInjector.capacity` rows are alive, with the golden tensors alive there (the
+   faulty one corrupted), so each row costs only the work downstream of its own site; faults
+   that find no room wait for the next walk, which starts at the first of their sites. In the
+   first walk of a block the block's golden rows ride along from the input and fill the cache,
+   so golden rows and faulty rows share passes.
 3. A step runs only on the rows whose inputs differ from the golden ones; the others keep the
    golden output. A row whose alive tensors all equal the golden ones is masked and leaves
-   the batch (its logits are the golden logits), which also makes a zero-change fault masked
-   by construction.
+   the walk (its logits are the golden logits; its place goes to the next fault admitted),
+   which also makes a zero-change fault masked by construction. The rows a step runs are
+   packed, so only the last pass of a step is partly padding.
 
 Golden and faulty tensors go through the same compiled per-step functions, always in passes of
 :data:`dnnfi.outcomes.PASS_ROWS` rows (padded), so "equal to the golden tensor" is a bit-exact
@@ -188,19 +193,20 @@ class KerasInjector:
         """Images in the model's input format, rounded by numpy (to nearest, ties to even), as torch's .to(dtype)."""
         return np.asarray(x).astype(numpy_dtype(self.graph.dtypes[self.graph.input_keys[0]]))
 
-    def _golden_chunks(self, images: np.ndarray, keys: set, reduce) -> list:
-        """``reduce(values)`` per chunk of ``rows`` images, ``values``: key -> numpy value of each of
-        ``keys`` (keys of :meth:`_golden`)."""
+    def _golden_chunks(self, images: np.ndarray, reduce: dict) -> list[dict]:
+        """Fault-free forward of ``images`` in chunks of ``rows`` images; per chunk, key ->
+        ``reduce[key](numpy value)`` for the keys of ``reduce`` (keys of :meth:`_golden`),
+        reduced as each tensor is made."""
         parts = []
         for i in range(0, len(images), self.rows):
-            values = {}
+            part = {}
 
             def visit(key, value):
-                if key in keys:
-                    values[key] = value.numpy()
+                if key in reduce:
+                    part[key] = reduce[key](value.numpy())
 
             self._golden(images[i : i + self.rows], visit)
-            parts.append(reduce(values))
+            parts.append(part)
         return parts
 
     @_on_device
@@ -208,7 +214,7 @@ class KerasInjector:
         """Fault-free logits of ``images`` through the injector's own path, shape (n, classes)."""
         self._check_images(images)
         out = self.graph.output_keys[0]
-        return np.concatenate(self._golden_chunks(images, {out}, lambda v: v[out].astype(np.float32)))
+        return np.concatenate([p[out] for p in self._golden_chunks(images, {out: lambda v: v.astype(np.float32)})])
 
     @_on_device
     def golden_site_values(self, images: np.ndarray, sites) -> dict[str, np.ndarray]:
@@ -217,9 +223,8 @@ class KerasInjector:
         (before any checker; what data-aware strata count, :mod:`dnnfi.sampling`)."""
         self._check_images(images)
         keys = {s: self._raw_key(self.graph.steps[self._site_step[s]].out_keys[0]) for s in sites}
-        parts = self._golden_chunks(images, set(keys.values()),
-                                    lambda v: {s: v[k].reshape(len(v[k]), -1) for s, k in keys.items()})
-        return {s: np.concatenate([p[s] for p in parts]) for s in keys}
+        parts = self._golden_chunks(images, {k: lambda v: v.reshape(len(v), -1) for k in keys.values()})
+        return {s: np.concatenate([p[k] for p in parts]) for s, k in keys.items()}
 
     @_on_device
     def ranges(self, images: np.ndarray) -> pd.DataFrame:
@@ -227,12 +232,12 @@ class KerasInjector:
         ``images`` (the layers' own outputs, before any checker)."""
         self._check_images(images)
         keys = {site: self._raw_key(self.graph.steps[step].out_keys[0]) for site, step in self._site_step.items()}
-        parts = self._golden_chunks(images, set(keys.values()), lambda v: pd.DataFrame([
-            {"site": site, "layer": self.graph.steps[self._site_step[site]].node.operation.name,
-             "min": float(np.min(v[key])), "max": float(np.max(v[key]))}
-            for site, key in keys.items()
-        ]))
-        return merge_ranges(parts)
+        parts = self._golden_chunks(images, {k: lambda v: (float(np.min(v)), float(np.max(v))) for k in keys.values()})
+        return merge_ranges([
+            pd.DataFrame([{"site": site, "layer": self.graph.steps[self._site_step[site]].node.operation.name,
+                           "min": p[k][0], "max": p[k][1]} for site, k in keys.items()])
+            for p in parts
+        ])
 
     def _raw_key(self, key: int):
         """Key of tensor ``key`` before its protection checker."""

@@ -156,18 +156,20 @@ class KerasInjector:
     # -- passes ----------------------------------------------------------------------------
 
     def _in_passes(self, step, inputs: list) -> list:
-        """``step`` on inputs of n rows, computed in passes of exactly ``rows`` rows (the last one
-        padded with copies of its first row); outputs of n rows, in buffers of their own (a part
-        of a padded pass is copied out, so no kept tensor holds a whole pass)."""
+        """``step`` on n rows given per input as (tensor, its rows: an index array, or None for all
+        of them), computed in passes of exactly ``rows`` rows, each input of a pass gathered in one
+        copy (the last pass padded with copies of its first row); outputs of n rows."""
         import tensorflow as tf
 
-        n = int(inputs[0].shape[0])
+        tensor, index = inputs[0]
+        n = int(tensor.shape[0]) if index is None else len(index)
         parts = []
         for start in range(0, n, self.rows):
             take = np.arange(start, min(start + self.rows, n))
             pad = np.concatenate([take, np.full(self.rows - len(take), start)])
-            outs = step(*[t if n == self.rows else tf.gather(t, pad) for t in inputs])
-            parts.append([o if len(take) == self.rows else tf.gather(o, np.arange(len(take))) for o in outs])
+            args = [t if idx is None and n == self.rows else tf.gather(t, pad if idx is None else idx[pad])
+                    for t, idx in inputs]
+            parts.append([o if len(take) == self.rows else o[: len(take)] for o in step(*args)])
         return [p[0] if len(p) == 1 else tf.concat(p, 0) for p in zip(*parts)]
 
     def _golden(self, x: np.ndarray, visit) -> None:
@@ -179,7 +181,7 @@ class KerasInjector:
         key = self.graph.input_keys[0]
         values = {key: tf.convert_to_tensor(self._input(x))}
         for i, step in enumerate(self.graph.steps):
-            outs = self._in_passes(step, [values[k] for k in step.in_keys])
+            outs = self._in_passes(step, [(values[k], None) for k in step.in_keys])
             for k in set(step.in_keys):
                 if self.graph.last_use[k] == i:
                     del values[k]
@@ -375,22 +377,21 @@ class KerasInjector:
         everyone = len(rows) == n
         inputs = []
         for k in step.in_keys:
-            parts = [golden[k]] if ride else []
-            if len(rows):
-                v = vals[k]
-                if v is None:
-                    parts.append(tf.gather(golden[k], img[rows]))
-                else:
-                    parts.append(v if everyone else tf.gather(v, rows))
-            inputs.append(parts[0] if len(parts) == 1 else tf.concat(parts, 0))
+            v = vals[k] if len(rows) else None
+            if v is None:  # every row has the golden value
+                inputs.append((golden[k], np.concatenate([np.arange(ride), img[rows]])))
+            elif not ride:
+                inputs.append((v, None if everyone else rows))
+            else:
+                inputs.append((tf.concat([golden[k], v], 0), np.concatenate([np.arange(ride), ride + rows])))
         outs = self._in_passes(step, inputs)
         for k, out in zip(step.out_keys, outs):
             if ride:
-                own = tf.gather(out, np.arange(ride))
+                own = tf.gather(out, np.arange(ride))  # a copy: the cache holds no pass buffer
                 if k in self._limits:
                     golden[RAW, k] = own
                 golden[k] = self._checked(k, own)
-                out = tf.gather(out, np.arange(ride, ride + len(rows)))
+                out = out[ride:]
             d = np.zeros(n, bool)
             if len(rows):
                 out = self._checked(k, out)

@@ -75,7 +75,8 @@ class KerasInjector:
     (padded): the fixed batch shape that makes results independent of ``batch_size`` and of the
     fault list (docs/semantics.md). ``cache_mb``: budget of the golden cache (every tensor of the
     graph for a block of images), which sets the images per block. Peak memory of a fault list:
-    the model, ``capacity() * graph.peak_live_bytes()`` for the alive rows, and ``cache_mb``.
+    the model, ``capacity() * graph.peak_live_bytes()`` for the alive rows, ``cache_mb``, and a
+    step's transient pass inputs and outputs (docs/semantics.md, section 10).
     ``device``: None runs where TensorFlow places the work (its first GPU, else the CPU); a
     ``device`` setting (``auto``, ``cpu``, ``cuda``, ``cuda:N``; see
     :func:`dnnfi.kerasfi.models.use_device`) runs every pass under that ``tf.device``.

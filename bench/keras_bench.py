@@ -9,7 +9,10 @@ For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32
 - TensorFI+-style baseline: every injection recomputes the whole model at batch size 1,
   layer call by layer call with the faulty output replaced (as that tool does), timed on a
   few hundred injections;
-- peak resident memory of the process after each phase (monotonic).
+- peak resident memory of each of the three, each measured in a process of its own (model,
+  images and TensorFlow included).
+
+Without the shared folder (``DNNFI_SHARED``) it prints "skipping ResNet-8" and runs every other row.
 
 ``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``): where everything runs, as the pipeline's
 ``device`` setting.
@@ -99,54 +102,81 @@ def tensorfi_plus_per_injection(model, images: np.ndarray, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
-def resnet8(n_images: int):
-    """The pretrained ResNet-8 and ``n_images`` CIFAR-10 test images (raw 0-255), or None."""
-    from dnnfi.datasets import image_folder, shared_dir
-    from dnnfi.kerasfi.models import load
+def resnet8_files():
+    """The pretrained ResNet-8's model file and CIFAR-10 test folder in the shared folder, or None."""
+    from dnnfi.datasets import shared_dir
 
     path = shared_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
     data = shared_dir() / "data" / "cifar10-jpeg" / "test"
-    if not path.is_file() or not data.is_dir():
-        print(f"skipping ResNet-8: {path} or {data} not found (set DNNFI_SHARED)")
-        return None
-    split = image_folder(data, limit_per_class=1)
-    return load(path), split.x[:n_images].astype(np.float32)
+    return (path, data) if path.is_file() and data.is_dir() else None
+
+
+def case(name: str, n_images: int):
+    """(model, images, fault-free batch sizes, engine batch size) of a benchmark row."""
+    import keras
+
+    if name == "ResNet50":
+        keras.utils.set_random_seed(0)
+        images = (np.random.default_rng(0).random((n_images, 224, 224, 3)) * 255 - 128).astype(np.float32)
+        return keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3)), images, [1, 8, 16, 32], 128
+    from dnnfi.datasets import image_folder
+    from dnnfi.kerasfi.models import load
+
+    path, data = resnet8_files()
+    images = image_folder(data, limit_per_class=1).x[:n_images].astype(np.float32)  # raw 0-255 pixels
+    return load(path), images, [1, 32, 128, 512], 256
+
+
+def phase(what: str, name: str, args) -> tuple:
+    """One measurement in a process of its own: (its result, the process's peak RSS in MB)."""
+    import tensorflow as tf
+
+    from dnnfi.kerasfi.engine import KerasInjector
+    from dnnfi.kerasfi.models import use_device
+    from protection_cost import protection_row
+
+    with tf.device(use_device(args.device)):  # the model's variables and every pass
+        model, images, batch_sizes, engine_batch = case(name, args.images)
+        if what == "fault-free":
+            result = fault_free_per_image(model, images, batch_sizes)
+        elif what == "engine":
+            result = engine_per_injection(model, images, args.injections, engine_batch)
+        elif what == "tfi+":
+            result = tensorfi_plus_per_injection(model, images, args.baseline_injections)
+        else:
+            result = protection_row(name, lambda protection=None: KerasInjector(model, protection=protection),
+                                    np.resize(images, (64,) + images.shape[1:]), np.resize(images, (256,) + images.shape[1:]))
+    return result, peak_rss_mb()
 
 
 def measure(args) -> list[tuple]:
-    """One row per model: fault-free, engine and TensorFI+-style times, peak memory, outcomes (none
-    with ``--protection-only``); prints the protection cost row first."""
-    import keras
+    """One row per model: fault-free, engine and TensorFI+-style times, each one's peak memory
+    (each measured in a process of its own), outcomes (none with ``--protection-only``); prints
+    the protection cost row first."""
+    import multiprocessing
+
     import pandas as pd
 
-    from dnnfi.kerasfi.engine import KerasInjector
-    from protection_cost import protection_row
+    names = ["ResNet50"]
+    if resnet8_files() is None:
+        print("skipping ResNet-8: its model or images are not in the shared folder (set DNNFI_SHARED)")
+    else:
+        names.append("ResNet-8")
+    pool = multiprocessing.get_context("spawn")
 
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    cases = [
-        ("ResNet50", keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3)),
-         (rng.random((args.images, 224, 224, 3)) * 255 - 128).astype(np.float32), [1, 8, 16, 32], 64),
-    ]
-    tiny = resnet8(args.images)
-    if tiny is not None:
-        cases.append(("ResNet-8", tiny[0], tiny[1], [1, 32, 128, 512], 256))
+    def separately(what, name):
+        with pool.Pool(1) as process:
+            return process.apply(phase, (what, name, args))
 
-    name, model, images = cases[-1][:3]
-    protected = protection_row(name, lambda protection=None: KerasInjector(model, protection=protection),
-                               np.resize(images, (64,) + images.shape[1:]), np.resize(images, (256,) + images.shape[1:]))
-    print(pd.DataFrame([protected]).round(3).to_string(index=False))
+    print(pd.DataFrame([separately("protection", names[-1])[0]]).round(3).to_string(index=False), flush=True)
     if args.protection_only:
         return []
-
     rows = []
-    for name, model, images, batch_sizes, engine_batch in cases:
-        free, best_bs = fault_free_per_image(model, images, batch_sizes)
-        mem_free = peak_rss_mb()
-        engine, outcomes = engine_per_injection(model, images, args.injections, engine_batch)
-        mem_engine = peak_rss_mb()
-        baseline = tensorfi_plus_per_injection(model, images, args.baseline_injections)
-        rows.append((name, free, best_bs, engine, baseline, mem_free, mem_engine, peak_rss_mb(), outcomes))
+    for name in names:
+        (free, best_bs), mem_free = separately("fault-free", name)
+        (engine, outcomes), mem_engine = separately("engine", name)
+        baseline, mem_baseline = separately("tfi+", name)
+        rows.append((name, free, best_bs, engine, baseline, mem_free, mem_engine, mem_baseline, outcomes))
     return rows
 
 
@@ -163,10 +193,8 @@ def main() -> None:
 
     from dnnfi.kerasfi.models import use_device
 
-    device = use_device(args.device)
-    with tf.device(device):  # the models' variables and every pass
-        rows = measure(args)
-    print(f"device={device} tensorflow={tf.__version__}")
+    rows = measure(args)
+    print(f"device={use_device(args.device)} tensorflow={tf.__version__}")
     if not rows:
         return
     print(f"{'model':<10} {'fault-free s/img':>16} {'best bs':>7} {'engine s/inj':>12} {'tfi+ s/inj':>10} "

@@ -126,19 +126,22 @@ class Graph:
         layers in place of their sub-model, calls of one layer in call order)."""
         return sorted((i for i, s in enumerate(self.steps) if s.is_layer), key=lambda i: self.steps[i].order)
 
+    def key_bytes(self, key: int) -> int:
+        """Bytes of tensor ``key`` for one image."""
+        return int(np.prod(self.shapes[key])) * np.dtype(numpy_dtype(self.dtypes[key])).itemsize
+
     def image_bytes(self) -> int:
         """Bytes of all tensors of the graph for one image (the golden cache per image)."""
-        return int(sum(np.prod(s) * np.dtype(numpy_dtype(d)).itemsize for s, d in zip(self.shapes.values(), self.dtypes.values())))
+        return sum(self.key_bytes(k) for k in self.shapes)
 
     def peak_live_bytes(self) -> int:
         """Largest total size of the tensors alive at once during a forward, for one image."""
         born = {k: -1 for k in self.input_keys}
         for i, s in enumerate(self.steps):
             born.update({k: i for k in s.out_keys})
-        nbytes = {k: int(np.prod(self.shapes[k])) * np.dtype(numpy_dtype(self.dtypes[k])).itemsize for k in self.shapes}
         return max(
-            sum(nbytes[k] for k in born if born[k] <= i < self.last_use.get(k, i))
-            + sum(nbytes[k] for k in self.steps[i].out_keys)
+            sum(self.key_bytes(k) for k in born if born[k] <= i < self.last_use.get(k, i))
+            + sum(self.key_bytes(k) for k in self.steps[i].out_keys)
             for i in range(len(self.steps))
         )
 

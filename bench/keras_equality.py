@@ -27,6 +27,9 @@ def old_engine(commit: str):
     """The module dnnfi.kerasfi.engine as it was at ``commit``."""
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:src/dnnfi/kerasfi/engine.py"],
                             check=True, capture_output=True, text=True).stdout
+    # its pass rows, a constant of dnnfi.outcomes then (now dnnfi.devices.PASS_ROWS, per device)
+    source = source.replace("from dnnfi.outcomes import PASS_ROWS, summarize_logits",
+                            "from dnnfi.outcomes import summarize_logits\nPASS_ROWS = {'keras': 128}")
     path = Path(tempfile.mkdtemp()) / "old_keras_engine.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_keras_engine", path)

@@ -19,10 +19,11 @@ import keras
 import numpy as np
 
 from dnnfi.bitflip import apply_fault
-from dnnfi.outcomes import PASS_ROWS, summarize_logits
+from dnnfi.devices import PASS_ROWS
+from dnnfi.outcomes import summarize_logits
 from protection_reference import reference_checker
 
-ROWS = PASS_ROWS["keras"]
+ROWS = PASS_ROWS["keras"]["cpu"]
 
 
 def _forward(model, x, replace, compiled, prefix=""):

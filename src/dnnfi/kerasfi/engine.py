@@ -19,7 +19,7 @@ How a fault list runs (see docs/semantics.md, "Performance model"):
    packed, so only the last pass of a step is partly padding.
 
 Golden and faulty tensors go through the same compiled per-step functions, always in passes of
-:data:`dnnfi.outcomes.PASS_ROWS` rows (padded), so "equal to the golden tensor" is a bit-exact
+:func:`dnnfi.devices.pass_rows` rows (padded), so "equal to the golden tensor" is a bit-exact
 test and a fault's logits depend neither on ``batch_size`` nor on the other faults of the list.
 With a :class:`dnnfi.protection.Protection`, every output of a protected site (golden passes,
 downstream recomputation and the corrupted output itself) passes through its checker.
@@ -31,12 +31,13 @@ import functools
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from dnnfi import devices
 from dnnfi.faults import corrupt_activations, validate_faults
 from dnnfi.kerasfi.graph import Graph, numpy_dtype
-from dnnfi.outcomes import PASS_ROWS, summarize_logits
+from dnnfi.outcomes import summarize_logits
 from dnnfi.protection import Protection, merge_ranges, protect
+from dnnfi.runlog import Progress
 
 RAW = "raw"  #: key prefix of a protected site's golden output before its checker
 
@@ -80,20 +81,25 @@ class KerasInjector:
     ``device``: None runs where TensorFlow places the work (its first GPU, else the CPU); a
     ``device`` setting (``auto``, ``cpu``, ``cuda``, ``cuda:N``; see
     :func:`dnnfi.kerasfi.models.use_device`) runs every pass under that ``tf.device``.
+    ``pass_rows``: the rows of every pass on a CPU and on a GPU (the config key ``pass_rows.keras``;
+    None: :data:`dnnfi.devices.PASS_ROWS`); ``rows`` is the one of the injector's device.
     ``protection``: checkers after protected sites (docs/semantics.md, section 12), golden passes included.
     """
 
-    def __init__(self, model, batch_size: int = 128, cache_mb: float = 1024, rows: int = PASS_ROWS["keras"],
+    def __init__(self, model, batch_size: int = 128, cache_mb: float = 1024, pass_rows: dict | None = None,
                  device: str | None = None, protection: Protection | None = None):
-        if batch_size < 1 or rows < 2:
-            raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
+        import tensorflow as tf
+
         from dnnfi.kerasfi.models import use_device
 
         self.device = use_device(device) if device is not None else None
+        on_cpu = self.device == "/CPU:0" or (self.device is None and not tf.config.list_physical_devices("GPU"))
+        self.rows = devices.pass_rows("keras", "cpu" if on_cpu else "cuda", pass_rows)
+        if batch_size < 1 or self.rows < 2:
+            raise ValueError(f"batch_size must be >= 1 and pass rows >= 2, got {batch_size} and {self.rows}")
         self.graph = Graph(model)
         self.model = self.graph.model
         self.batch_size = batch_size
-        self.rows = rows
         self.cache_mb = cache_mb
         self._site_step = {self.graph.steps[i].site: i for i in self.graph.site_steps()}
         self._live_after = self._live_sets()
@@ -196,12 +202,12 @@ class KerasInjector:
         """Images in the model's input format, rounded by numpy (to nearest, ties to even), as torch's .to(dtype)."""
         return np.asarray(x).astype(numpy_dtype(self.graph.dtypes[self.graph.input_keys[0]]))
 
-    def _golden_chunks(self, images: np.ndarray, reduce: dict) -> list[dict]:
+    def _golden_chunks(self, images: np.ndarray, reduce: dict, progress: bool = True) -> list[dict]:
         """Fault-free forward of ``images`` in chunks of ``rows`` images; per chunk, key ->
         ``reduce[key](numpy value)`` for the keys of ``reduce`` (keys of :meth:`_golden`),
         reduced as each tensor is made."""
         parts = []
-        for i in range(0, len(images), self.rows):
+        for i in Progress(range(0, len(images), self.rows), desc="fault-free passes", disable=not progress):
             part = {}
 
             def visit(key, value):
@@ -213,11 +219,12 @@ class KerasInjector:
         return parts
 
     @_on_device
-    def golden_logits(self, images: np.ndarray) -> np.ndarray:
+    def golden_logits(self, images: np.ndarray, progress: bool = True) -> np.ndarray:
         """Fault-free logits of ``images`` through the injector's own path, shape (n, classes)."""
         self._check_images(images)
         out = self.graph.output_keys[0]
-        return np.concatenate([p[out] for p in self._golden_chunks(images, {out: lambda v: v.astype(np.float32)})])
+        chunks = self._golden_chunks(images, {out: lambda v: v.astype(np.float32)}, progress)
+        return np.concatenate([p[out] for p in chunks])
 
     @_on_device
     def golden_site_values(self, images: np.ndarray, sites) -> dict[str, np.ndarray]:
@@ -286,7 +293,7 @@ class KerasInjector:
         out_key = self.graph.output_keys[0]
         shape = (len(faults),) + self.graph.shapes[out_key]
         golden_rows, faulty = np.empty(shape, np.float32), np.empty(shape, np.float32)
-        with tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress) as bar:
+        with Progress(total=len(faults), desc="injections", disable=not progress) as bar:
             for b in range(0, len(used), per_block):
                 block = used[b : b + per_block]
                 pos = np.searchsorted(block, image)
@@ -465,10 +472,12 @@ def _is_activation(layer) -> bool:
     return callable(activation) and activation is not keras.activations.linear
 
 
-def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None):
+def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None,
+                     pass_rows: dict | None = None):
     """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
     the model file ``model_path``, loaded once in ``precision`` on ``device`` (a rule's device
-    params: ``device`` and its config key; None: TensorFlow's placement). The shape is the model's own."""
+    params: ``device`` and its config key; None: TensorFlow's placement), passes of ``pass_rows``
+    (:class:`KerasInjector`). The shape is the model's own."""
     import contextlib
 
     from dnnfi.kerasfi import models
@@ -476,5 +485,5 @@ def injector_factory(model_path, batch_size: int = 256, precision: str = "float3
     with models.on_device(**device) if device else contextlib.nullcontext():  # its variables live there
         model = models.load(model_path, precision=precision)
     setting = device["device"] if device else None
-    return lambda shape, protection=None: KerasInjector(model, batch_size=batch_size, device=setting,
-                                                        protection=protection)
+    return lambda shape, protection=None: KerasInjector(model, batch_size=batch_size, pass_rows=pass_rows,
+                                                        device=setting, protection=protection)

@@ -5,7 +5,7 @@ layer call at any depth is one step; a layer called more than once gives one ste
 Tensors are named by integer keys; each step reads ``in_keys`` and writes ``out_keys``.
 
 Each step runs through its own ``tf.function`` traced once with a free batch dimension; the
-engine always calls it on :data:`dnnfi.outcomes.PASS_ROWS` rows, so the golden run and every
+engine always calls it on :func:`dnnfi.devices.pass_rows` rows, so the golden run and every
 faulty suffix execute the same kernels (bit-identical on identical inputs).
 """
 

@@ -281,13 +281,15 @@ def named_weights(model):
         yield var.path, np.asarray(var)
 
 
-def predict_logits(model, x: np.ndarray) -> np.ndarray:
+def predict_logits(model, x: np.ndarray, pass_rows: dict | None = None) -> np.ndarray:
     """Model outputs for ``x`` (n, classes): the activation engine's fault-free path (the same
-    compiled layer steps in passes of :data:`dnnfi.outcomes.PASS_ROWS` rows), so a baseline's
-    top-1 is the golden top-1 of every campaign."""
+    compiled layer steps in passes of ``pass_rows``, see :class:`dnnfi.kerasfi.engine.KerasInjector`),
+    so a baseline's top-1 is the golden top-1 of every campaign."""
     from dnnfi.kerasfi.engine import KerasInjector
 
-    return np.asarray(KerasInjector(model).golden_logits(np.asarray(x, dtype=np.float32)), dtype=np.float32)
+    injector = KerasInjector(model, pass_rows=pass_rows)
+    log.info("passes of %d rows", injector.rows)
+    return np.asarray(injector.golden_logits(np.asarray(x, dtype=np.float32)), dtype=np.float32)
 
 
 def layer_output_elements(model) -> int:

@@ -54,15 +54,16 @@ class WeightInjector:
     """Weight fault lists on a Keras model: the variables are corrupted in place for a replica
     and the logits come from the activation engine's fault-free path (same compiled steps, same
     pass shape), so a replica that changes no bit gives bit-identical logits. ``device``: where
-    the logits are computed, see :class:`dnnfi.kerasfi.engine.KerasInjector`."""
+    the logits are computed and ``pass_rows``: see :class:`dnnfi.kerasfi.engine.KerasInjector`."""
 
-    def __init__(self, model, device: str | None = None):
+    def __init__(self, model, device: str | None = None, pass_rows: dict | None = None):
         self.model = model
         self._variables = {v.path: v for v in model.weights}
         #: every variable as a fault site, for validating hand-made lists too
         self._all = pd.DataFrame([{"site": p, "size": int(np.prod(v.shape)), "dtype": str(v.dtype)}
                                   for p, v in self._variables.items()])
-        self._golden = KerasInjector(model, device=device)
+        self._golden = KerasInjector(model, device=device, pass_rows=pass_rows)
+        self.rows = self._golden.rows
         self._stats: dict[str, dict] = {}  # fault-free statistics per tensor, for random values
 
     def sites(self, layer_types=("conv", "linear"), biases: bool = False, normalization: bool = False) -> pd.DataFrame:
@@ -71,7 +72,7 @@ class WeightInjector:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Logits of ``images`` (n, classes) with the current weights."""
-        return self._golden.golden_logits(images)
+        return self._golden.golden_logits(images, progress=False)  # the replicas' progress is the job's
 
     @contextmanager
     def applied(self, faults: pd.DataFrame, distribution: str = "layer_uniform", value_range=None):

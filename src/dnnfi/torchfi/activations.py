@@ -326,10 +326,10 @@ class TorchInjector:
 
     def _site_tables(self):
         """Per batched node, boolean arrays over node positions: which sites' faults it recomputes
-        (``down``), where it is a checkpoint of their plan (``check``) or the last one (``last``);
-        and per node position whether a fault there reaches the logits."""
+        (``down``) and where it is a checkpoint of their plan (``check``); per node position
+        whether a fault there reaches the logits (``reach``)."""
         graph, n = self.graph, len(self.graph.nodes)
-        down, check, last = ({m: np.zeros(n, bool) for m in graph.batched} for _ in range(3))
+        down, check = ({m: np.zeros(n, bool) for m in graph.batched} for _ in range(2))
         reach = np.zeros(n, bool)
         for node in set(self._site_node.values()):
             plan, i = graph.plan(node), graph.position[node]
@@ -339,9 +339,7 @@ class TorchInjector:
                     down[m][i] = True
             for m in plan.checkpoints:
                 check[m][i] = True
-            if plan.last_checkpoint is not None:
-                last[plan.last_checkpoint][i] = True
-        return down, check, last, reach
+        return down, check, reach
 
     def _run_fx(self, faults: pd.DataFrame, x: torch.Tensor):
         """Yields (fault rows, golden logits, faulty logits) per walk over the graph."""
@@ -405,27 +403,53 @@ class TorchInjector:
 
 
 class _Held:
-    """Values of one node for the faults ``ids`` (row i: fault ``ids[i]``): the padded passes that
-    computed them, or one tensor."""
+    """Values of one node for some faults, in blocks (ids, tensor, padded ids): row i of the tensor
+    is fault ``ids[i]``'s value. A block is a computed pass (padding rows after the ids) or the
+    faults that entered at this site."""
 
-    def __init__(self, ids: np.ndarray, passes: list | None = None, flat: torch.Tensor | None = None):
-        self.ids, self.passes, self._flat, self._sorter = ids, passes, flat, None
+    def __init__(self):
+        self.blocks: list[tuple[np.ndarray, torch.Tensor, np.ndarray]] = []
+        self._index = None
 
-    def tensor(self) -> torch.Tensor:
-        """All rows in one tensor (padding after the last id)."""
-        if self._flat is None:
-            self._flat = cat_rows(self.passes) if len(self.passes) > 1 else self.passes[0]
-        return self._flat
+    def add(self, ids: np.ndarray, value: torch.Tensor, padded: np.ndarray | None = None) -> None:
+        self.blocks.append((ids, value, ids if padded is None else padded))
+        self._index = None
 
-    def find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row of each of ``ids``, and whether it is held."""
-        if self._sorter is None:
-            self._sorter = np.argsort(self.ids, kind="stable")
-        at = self._sorter[np.searchsorted(self.ids, ids, sorter=self._sorter).clip(max=len(self.ids) - 1)]
-        return at, self.ids[at] == ids
+    def pass_value(self, p: int, ids: np.ndarray) -> torch.Tensor | None:
+        """Block ``p`` if it is the pass of exactly the (padded) faults ``ids``."""
+        if p < len(self.blocks) and len(self.blocks[p][2]) == len(ids) and np.array_equal(self.blocks[p][2], ids):
+            return self.blocks[p][1]
+        return None
 
-    def add(self, ids: np.ndarray, value: torch.Tensor) -> _Held:
-        return _Held(np.concatenate([self.ids, ids]), flat=cat_rows([self.tensor()[: len(self.ids)], value]))
+    def find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Block and row of each of ``ids``, and whether it is held."""
+        if self._index is None:
+            held = np.concatenate([b[0] for b in self.blocks])
+            block = np.concatenate([np.full(len(b[0]), k) for k, b in enumerate(self.blocks)])
+            row = np.concatenate([np.arange(len(b[0])) for b in self.blocks])
+            sorter = np.argsort(held, kind="stable")
+            self._index = held[sorter], block[sorter], row[sorter]
+        held, block, row = self._index
+        at = np.searchsorted(held, ids).clip(max=len(held) - 1)
+        return block[at], row[at], held[at] == ids
+
+    def fill(self, value: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
+        """``value`` (rows of ``ids``) with the held rows of ``ids`` copied in, in place."""
+        block, row, hit = self.find(ids)
+        for k in np.unique(block[hit]):
+            sel = hit & (block == k)
+            value[torch.as_tensor(sel, device=value.device)] = self.blocks[k][1][torch.as_tensor(row[sel], device=value.device)]
+        return value
+
+    def rows(self, ids: np.ndarray) -> torch.Tensor:
+        """The held values of ``ids`` (all held) in one tensor, for comparing and reading out."""
+        block, row, _ = self.find(ids)
+        if (block == block[0]).all():
+            return self.blocks[block[0]][1][torch.as_tensor(row, device=self.blocks[0][1].device)]
+        order = np.argsort(block, kind="stable")
+        parts = [self.blocks[k][1][torch.as_tensor(row[order][block[order] == k], device=self.blocks[0][1].device)]
+                 for k in np.unique(block)]
+        return torch.cat(parts)[torch.as_tensor(np.argsort(order), device=parts[0].device)]
 
 
 class _Walk:
@@ -437,9 +461,7 @@ class _Walk:
     copies of its first row); an argument is the fault's own value where the fault changed it, the
     golden value from the cache elsewhere. At a checkpoint of its site's plan, a fault whose value
     equals the golden one leaves with the golden logits (early masking); the others are repacked
-    into full passes at the next node. Faults vanish at the first few checkpoints (a ReLU, rounding
-    in the next layer) and almost never later (measured on ResNet-20 and ResNet50), so a fault is
-    compared at its first two checkpoints and at its last (exact masking). At most
+    into full passes at the next node. At most
     :meth:`TorchInjector._capacity` faults are in flight; a fault whose site comes while the walk
     is full waits for the next walk. At one fixed pass shape a row's values depend only on that
     row's inputs, so none of this changes a fault's logits.
@@ -449,9 +471,8 @@ class _Walk:
                  cache: dict):
         self.faults, self.slot, self.site_position, self.cache = faults, slot, site_position, cache
         self.graph, self.rows, self.device = injector.graph, injector.rows, injector.device
-        self.down, self.check, self.last, self.reach = injector._tables
+        self.down, self.check, self.reach = injector._tables
         self.capacity = injector._capacity()
-        self.compared = np.zeros(len(faults), np.int8)
         self.constants: dict = {}
 
     def golden(self, faults: np.ndarray) -> np.ndarray:
@@ -467,23 +488,18 @@ class _Walk:
         flight = np.empty(0, np.int64)  # faults in flight, in the order they entered
         held: dict = {}
         left, next_waiting = [], 0
+        waiting_position = self.site_position[waiting]
         for i, node in enumerate(graph.nodes):
             if node not in graph.batched:
                 continue  # computed per pass where a batched node needs it
             todo = flight[self.down[node][self.site_position[flight]]]
             if len(todo):
                 held[node] = self._compute(node, todo, held)
-                compare = todo[self.check[node][self.site_position[todo]]]
-                compare = compare[(self.compared[compare] < 2) | self.last[node][self.site_position[compare]]]
-                if len(compare):
-                    self.compared[compare] += 1
-                    at, _ = held[node].find(compare)
-                    same = bitwise_equal_rows(held[node].tensor()[torch.as_tensor(at, device=self.device)],
-                                              cache[node][self._slots(compare)]).cpu().numpy()
-                    if same.any():
-                        yield compare[same], self.golden(compare[same]), self.golden(compare[same])
-                        flight = flight[~np.isin(flight, compare[same])]
-            end = next_waiting + int(np.searchsorted(self.site_position[waiting[next_waiting:]], i, side="right"))
+                masked = self._masked(node, held[node])
+                if len(masked):
+                    yield masked, self.golden(masked), self.golden(masked)
+                    flight = flight[~np.isin(flight, masked, kind="table")]
+            end = int(np.searchsorted(waiting_position, i, side="right"))
             room = next_waiting + max(self.capacity - len(flight), 0)
             enter = waiting[next_waiting : min(room, end)]  # faults at this site enter while there is room
             left.append(waiting[min(room, end) : end])
@@ -498,51 +514,57 @@ class _Walk:
                     yield enter[~keep], self.golden(enter[~keep]), self.golden(enter[~keep])
                 enter, value = enter[keep], value[torch.as_tensor(keep, device=self.device)]
                 if len(enter):
-                    held[node] = held[node].add(enter, value) if node in held else _Held(enter, flat=value)
+                    held.setdefault(node, _Held()).add(enter, value)
                     flight = np.concatenate([flight, enter])
             if node is graph.logits and len(flight):
-                at, _ = held[node].find(flight)
-                yield flight, self.golden(flight), _numpy(held[node].tensor()[torch.as_tensor(at, device=self.device)])
+                yield flight, self.golden(flight), _numpy(held[node].rows(flight))
                 flight = flight[:0]
             for m in [m for m in held if graph.last_use[m] <= i]:
                 del held[m]
         return np.concatenate([*left, waiting[next_waiting:]])
 
+    def _masked(self, node, held: _Held) -> np.ndarray:
+        """The faults held at ``node`` whose value has the golden bits there, among those for which
+        ``node`` is a checkpoint."""
+        same = []
+        for ids, value, _ in held.blocks:
+            check = self.check[node][self.site_position[ids]]
+            if check.any():
+                equal = bitwise_equal_rows(value[: len(ids)], self.cache[node][self._slots(ids)]).cpu().numpy()
+                same.append(ids[check & equal])
+        return np.concatenate(same) if same else np.empty(0, np.int64)
+
     def _compute(self, node, todo: np.ndarray, held: dict) -> _Held:
         """``node``'s values for the faults ``todo``, in passes of ``rows`` rows."""
-        passes = []
+        out = _Held()
         for p in range(0, len(todo), self.rows):
             ids = todo[p : p + self.rows]
-            ids = np.concatenate([ids, ids[:1].repeat(self.rows - len(ids))])
+            padded = np.concatenate([ids, ids[:1].repeat(self.rows - len(ids))])
             env: dict = {}
             for a in node.all_input_nodes:
-                self._resolve(a, ids, p // self.rows, todo, held, env)
-            passes.append(self.graph.run_node(node, env))
-        return _Held(todo, passes=passes)
+                self._resolve(a, padded, p // self.rows, held, env)
+            out.add(ids, self.graph.run_node(node, env), padded)
+        return out
 
-    def _resolve(self, a, ids: np.ndarray, p: int, todo: np.ndarray, held: dict, env: dict):
-        """Value of ``a`` for pass ``p`` (faults ``ids``, padded) of ``todo``, into ``env``."""
+    def _resolve(self, a, ids: np.ndarray, p: int, held: dict, env: dict):
+        """Value of ``a`` for pass ``p`` of faults ``ids`` (padded), into ``env``."""
         if a in env:
             return env[a]
         graph = self.graph
         if a in graph.constant:
             if a not in self.constants:
-                self.constants[a] = graph.run_node(a, {b: self._resolve(b, ids, p, todo, held, env)
+                self.constants[a] = graph.run_node(a, {b: self._resolve(b, ids, p, held, env)
                                                        for b in a.all_input_nodes})
             value = self.constants[a]
         elif a in graph.batched:
             h = held.get(a)
-            if h is not None and h.passes is not None and np.array_equal(h.ids, todo):
-                value = h.passes[p]  # the same faults in the same passes: the computed value itself
-            else:
+            value = h.pass_value(p, ids) if h is not None else None  # the same pass: the computed value
+            if value is None:
                 value = self.cache[a][self._slots(ids)]
                 if h is not None:
-                    at, hit = h.find(ids)
-                    if hit.any():
-                        value[torch.as_tensor(hit, device=self.device)] = h.tensor()[
-                            torch.as_tensor(at[hit], device=self.device)]
+                    h.fill(value, ids)
         else:  # input-dependent but not batched (e.g. a size): recomputed from this pass's values
-            value = graph.run_node(a, {b: self._resolve(b, ids, p, todo, held, env) for b in a.all_input_nodes})
+            value = graph.run_node(a, {b: self._resolve(b, ids, p, held, env) for b in a.all_input_nodes})
         env[a] = value
         return value
 

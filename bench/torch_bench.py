@@ -10,9 +10,15 @@ convolution and linear layers with ``--vit-faults`` faults, and also times our h
 Weight faults: VGG19 (weights=None) at frate 5e-5: time to apply and restore one replica with
 ours, and for PyTorchFI's ``declare_weight_fi`` to set the same locations and values.
 
-Each campaign runs ``--repeats`` times per tool, the tools alternating, and the fastest run of each
-counts (as ``timeit`` does): on a shared machine slow spells then hit neither tool's figure. The
-weight faults are timed the same way (ours 10x as often: a replica takes milliseconds).
+Each campaign runs in a process of its own, which reports its peak memory (resident set on the
+CPU, the CUDA allocator's peak on a GPU; ``start_mb``: ours before its campaign, with the
+interpreter, torch, the model and the images), ``--repeats`` times per tool (1 by default), the
+tools alternating, and the fastest run of each counts (as ``timeit`` does): on a shared machine
+slow spells then hit neither tool's figure. PyTorchFI runs the first ``--pytorchfi-faults`` (1,000)
+of the faults; its time is per injection. Weight faults: ours split into ``prepare`` (validating
+the list, computing the new values: pandas and numpy, once per replica) and applying plus
+restoring the prepared values (timed 10x as often: it takes a fraction of a millisecond); the
+speedup compares the latter with PyTorchFI's ``declare_weight_fi``, which is given the values.
 
 Protection (``--protection-only`` runs just this row, in about a minute): the engine's fault-free
 time per image on the CIFAR ResNet-20 with range restriction / clipping to zero after every ReLU,
@@ -20,7 +26,8 @@ relative to the engine unprotected (bench/protection_cost.py).
 
 Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D] [--protection-only]
 [--vit-faults N] [--only-vit]``
-(installs pytorchfi if missing; ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
+(pytorchfi from requirements-bench.txt, which ``make bench-torch`` installs; ``--device``: ``auto``,
+``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
 The last line is ``torch overhead_resnet50=<x> speedup_vs_pytorchfi=<y> weight_speedup_vs_pytorchfi=<z>``
 where the activation speedup is the smallest of the models'; with ``--only-vit`` it is
 ``torch overhead_vit_b_16=<x> hooks_overhead_vit_b_16=<h> speedup_vs_pytorchfi=<y>``.
@@ -51,7 +58,7 @@ from dnnfi.torchfi.models import use_device
 from dnnfi.torchfi.weights import WeightInjector, weight_sites
 from protection_cost import protection_row
 
-N_FAULTS, N_IMAGES, N_VIT_FAULTS = 3000, 10, 480
+N_FAULTS, N_IMAGES, N_VIT_FAULTS, N_PYTORCHFI_FAULTS = 3000, 10, 64, 1000
 
 
 def pytorchfi_core():
@@ -284,9 +291,9 @@ def weight_row(core, repeats, device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pytorchfi-faults", type=int, default=N_FAULTS,
+    parser.add_argument("--pytorchfi-faults", type=int, default=N_PYTORCHFI_FAULTS,
                         help="faults PyTorchFI runs per model (a prefix of the 3,000; its time is per injection)")
-    parser.add_argument("--repeats", type=int, default=2,
+    parser.add_argument("--repeats", type=int, default=1,
                         help="campaigns per tool and model, alternating; the fastest of each counts")
     parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
     parser.add_argument("--protection-only", action="store_true", help="only the protection cost row")

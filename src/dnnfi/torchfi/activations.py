@@ -6,11 +6,12 @@ tensor, in call order; a module called k times (torchvision ResNet's ``relu``) g
 
 Fast path (models torch.fx can trace, modules without a fault site inside being opaque calls, see
 :class:`dnnfi.torchfi.graph.LeafTracer`): a golden pass caches every node's value for a chunk of
-images; a fault batch at one site gathers the golden value of that site for its images, corrupts
-its elements per row, and recomputes only the nodes downstream of the site, reading everything
-else from the cache. A row whose fault changes no bit, or whose only live tensor becomes
-bit-identical to the golden one at a compared checkpoint, stops there with the golden logits
-(outcome ``masked``).
+images; the chunk's faults, sorted by site, walk through the graph once per capacity (see
+:class:`_Walk`): each enters at its site with the golden value there corrupted, and only the nodes
+downstream of its site are recomputed, faults of different sites sharing passes, everything
+else read from the cache. A row whose fault changes no bit, or whose only live tensor becomes
+bit-identical to the golden one at a checkpoint, stops there with the golden logits (outcome
+``masked``). Peak memory: the model, one pass and ``cache_mb`` (docs/semantics.md, section 10).
 Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's output and the whole
 network runs.
 Every pass of either path, golden or faulty, has :data:`dnnfi.outcomes.PASS_ROWS` rows (padded),
@@ -45,12 +46,14 @@ RAW = "raw"  #: cache key prefix of a protected site's value before its checker
 class TorchInjector:
     """Fault sites and fault-list execution for a PyTorch classifier returning logits.
 
-    ``batch_size``: most faults of one site evaluated together (one per row), in passes of
-    ``rows`` rows (padded): the fixed batch shape that makes results independent of
-    ``batch_size`` and of the fault list (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
+    ``batch_size``: most faults in flight together (one per row; rounded up to a multiple of
+    ``rows``, and fewer where ``cache_mb`` says so), in passes of ``rows`` rows (padded): the fixed
+    batch shape that makes results independent of ``batch_size`` and of the fault list
+    (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
     (3, 224, 224); needed by :meth:`sites` before any images were seen.
     ``use_fx``: try the prefix-reusing fast path (falls back with a log message if tracing
-    fails). ``cache_mb``: memory for golden node values; images are processed in chunks that fit.
+    fails). ``cache_mb``: memory for golden node values (three quarters; images are processed in
+    chunks that fit) and the values of the faults in flight (one quarter).
     ``device``: None runs where the model's parameters are; a ``device`` setting (``auto``,
     ``cpu``, ``cuda``, ``cuda:N``; see :func:`dnnfi.torchfi.models.use_device`) or a torch.device
     moves the model there first. The model is put in eval mode; inputs go to its device and the
@@ -354,7 +357,8 @@ class TorchInjector:
                 part = self._golden_pass(x[torch.as_tensor(chunk[i : i + self.rows], device=self.device)])
                 for n, v in part.items():
                     cache.setdefault(n, []).append(v)
-            cache = {n: cat_rows(v) if len(v) > 1 else v[0] for n, v in cache.items()}
+            for n, v in cache.items():  # node by node: the parts of one node at a time are held twice
+                cache[n] = cat_rows(v) if len(v) > 1 else v[0]
             in_chunk = np.flatnonzero(np.isin(image, chunk))
             waiting = in_chunk[np.argsort(site_position[in_chunk], kind="stable")]
             walk = _Walk(self, faults, np.searchsorted(chunk, image), site_position, cache)

@@ -306,7 +306,7 @@ def main():
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}")
+    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
     if not args.only_vit:
         torch.manual_seed(0)
         resnet20 = cifar_resnet(20).eval()
@@ -314,7 +314,7 @@ def main():
             "resnet20", lambda protection=None: TorchInjector(resnet20, input_shape=(3, 32, 32), device=device,
                                                       protection=protection),
             torch.randn(64, 3, 32, 32), torch.randn(256, 3, 32, 32), max(args.repeats, 3))])
-        print(protection.round(3).to_string(index=False))
+        print(protection.round(3).to_string(index=False), flush=True)
     if args.protection_only:
         return
     core = pytorchfi_core()
@@ -324,8 +324,10 @@ def main():
         print(f"torch overhead_vit_b_16={vit['overhead']:.3f} hooks_overhead_vit_b_16={vit['hooks_overhead']:.3f} "
               f"speedup_vs_pytorchfi={vit['speedup_vs_pytorchfi']:.2f}")
         return
-    rows = [activation_rows("resnet50", args, N_FAULTS), activation_rows("resnet20", args, N_FAULTS),
-            activation_rows("vit_b_16", args, args.vit_faults, hooks=True)]
+    rows = []
+    for name, n_faults in [("resnet50", N_FAULTS), ("resnet20", N_FAULTS), ("vit_b_16", args.vit_faults)]:
+        rows.append(activation_rows(name, args, n_faults, hooks=name == "vit_b_16"))
+        print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)  # each row as it comes
     acts = pd.DataFrame(rows)
     print(acts.round(3).to_string(index=False))
     weights = pd.DataFrame([weight_row(core, args.repeats, device)])

@@ -36,7 +36,6 @@ where the activation speedup is the smallest of the models'; with ``--only-vit``
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -173,9 +172,11 @@ def build(name: str) -> nn.Module:
     return model.eval()
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+def memory_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB; ``VmHWM`` starts afresh in a
+    spawned process, unlike ``ru_maxrss``, which keeps the forking parent's peak."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 
 
 def campaign(tool: str, name: str, n_faults: int, limit: int, device_name: str):
@@ -194,7 +195,7 @@ def campaign(tool: str, name: str, n_faults: int, limit: int, device_name: str):
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device) / 2**20
     else:
-        before = rss_mb()
+        before = memory_mb("VmRSS")
     if tool == "pytorchfi":
         seconds, result = run_pytorchfi(pytorchfi_core(), model, shape, faults, fi_sites, images, layer_types)
     else:
@@ -202,7 +203,7 @@ def campaign(tool: str, name: str, n_faults: int, limit: int, device_name: str):
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+        peak = memory_mb("VmHWM")
     return seconds, result, peak, before
 
 

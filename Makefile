@@ -75,7 +75,9 @@ inputs: $(BIN)/.installed
 bench-keras: $(VENVS)
 	$(KERAS_BIN)/python bench/keras_bench.py $(BENCH_DEVICE)
 
+# PyTorch engine vs PyTorchFI (pinned in requirements-bench.txt, installed into the venv here).
 bench-torch: $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.txt
 	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
 
 # Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (checked by `make inputs`; docs/sampling.md);

@@ -10,9 +10,15 @@ convolution and linear layers with ``--vit-faults`` faults, and also times our h
 Weight faults: VGG19 (weights=None) at frate 5e-5: time to apply and restore one replica with
 ours, and for PyTorchFI's ``declare_weight_fi`` to set the same locations and values.
 
-Each campaign runs ``--repeats`` times per tool, the tools alternating, and the fastest run of each
-counts (as ``timeit`` does): on a shared machine slow spells then hit neither tool's figure. The
-weight faults are timed the same way (ours 10x as often: a replica takes milliseconds).
+Each campaign runs in a process of its own, which reports its peak memory (resident set on the
+CPU, the CUDA allocator's peak on a GPU; ``start_mb``: ours before its campaign, with the
+interpreter, torch, the model and the images), ``--repeats`` times per tool (1 by default), the
+tools alternating, and the fastest run of each counts (as ``timeit`` does): on a shared machine
+slow spells then hit neither tool's figure. PyTorchFI runs the first ``--pytorchfi-faults`` (1,000)
+of the faults; its time is per injection. Weight faults: ours split into ``prepare`` (validating
+the list, computing the new values: pandas and numpy, once per replica) and applying plus
+restoring the prepared values (timed 10x as often: it takes a fraction of a millisecond); the
+speedup compares the latter with PyTorchFI's ``declare_weight_fi``, which is given the values.
 
 Protection (``--protection-only`` runs just this row, in about a minute): the engine's fault-free
 time per image on the CIFAR ResNet-20 with range restriction / clipping to zero after every ReLU,
@@ -20,7 +26,8 @@ relative to the engine unprotected (bench/protection_cost.py).
 
 Usage: ``python bench/torch_bench.py [--pytorchfi-faults N] [--repeats R] [--device D] [--protection-only]
 [--vit-faults N] [--only-vit]``
-(installs pytorchfi if missing; ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
+(pytorchfi from requirements-bench.txt, which ``make bench-torch`` installs; ``--device``: ``auto``,
+``cpu``, ``cuda`` or ``cuda:N``, both tools on it).
 The last line is ``torch overhead_resnet50=<x> speedup_vs_pytorchfi=<y> weight_speedup_vs_pytorchfi=<z>``
 where the activation speedup is the smallest of the models'; with ``--only-vit`` it is
 ``torch overhead_vit_b_16=<x> hooks_overhead_vit_b_16=<h> speedup_vs_pytorchfi=<y>``.
@@ -29,9 +36,9 @@ where the activation speedup is the smallest of the models'; with ``--only-vit``
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 import time
 import timeit
 
@@ -50,14 +57,14 @@ from dnnfi.torchfi.models import use_device
 from dnnfi.torchfi.weights import WeightInjector, weight_sites
 from protection_cost import protection_row
 
-N_FAULTS, N_IMAGES, N_VIT_FAULTS = 3000, 10, 480
+N_FAULTS, N_IMAGES, N_VIT_FAULTS, N_PYTORCHFI_FAULTS = 3000, 10, 64, 1000
 
 
-def ensure_pytorchfi():
-    if importlib.util.find_spec("pytorchfi") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pytorchfi==0.6.0"], check=True)
-    from pytorchfi import core
-
+def pytorchfi_core():
+    try:
+        from pytorchfi import core
+    except ImportError:
+        sys.exit("pytorchfi is missing: pip install -r requirements-bench.txt (make bench-torch does)")
     return core
 
 
@@ -94,7 +101,7 @@ def campaign_faults(model, shape, layer_types, n_faults, seed=0):
     return faults, sites[sites["layer"].isin(fi_layers)].reset_index(drop=True)
 
 
-def run_ours(model, shape, faults, images, batch_size=64, use_fx=True):
+def run_ours(model, shape, faults, images, batch_size=256, use_fx=True):
     start = time.perf_counter()
     injector = TorchInjector(model, batch_size=batch_size, input_shape=shape, use_fx=use_fx)
     result = injector.run(faults, images, progress=False)
@@ -143,38 +150,12 @@ def run_pytorchfi(core, model, shape, faults, conv_sites, images, layer_types, b
     return time.perf_counter() - start, result
 
 
-def activation_rows(core, name, model, shape, pfi_faults, repeats, device, layer_types=(nn.Conv2d,), n_faults=N_FAULTS,
-                    hooks=False):
-    """One row: fault-free time, ours (and with ``hooks`` our hooks path) and PyTorchFI per injection."""
-    model.eval().to(device)
-    torch.manual_seed(0)
-    images = torch.randn(N_IMAGES, *shape).to(device)
-    per_image, best_batch = fault_free_per_image(model, shape, device)
-    faults, fi_sites = campaign_faults(model, shape, layer_types, n_faults)
-    subset = faults.iloc[: min(pfi_faults, len(faults))]
-    ours_s = pfi_s = hooks_s = np.inf
-    for _ in range(repeats):  # alternating, best of each: a shared machine's slow spells hit both alike
-        seconds, ours = run_ours(model, shape, faults, images)
-        ours_s = min(ours_s, seconds)
-        if hooks:
-            seconds, by_hooks = run_ours(model, shape, faults, images, use_fx=False)
-            hooks_s = min(hooks_s, seconds)
-        seconds, pfi = run_pytorchfi(core, model, shape, subset, fi_sites, images, layer_types)
-        pfi_s = min(pfi_s, seconds)
-    agree = (ours["faulty_top1"].to_numpy()[: len(subset)] == pfi["faulty_top1"].to_numpy()).mean()
-    ours_inj, pfi_inj = ours_s / len(faults), pfi_s / len(subset)
-    row = {
-        "model": name, "input": "x".join(map(str, shape)), "fault_free_ms_per_image": 1e3 * per_image,
-        "best_batch": best_batch, "ours_ms_per_injection": 1e3 * ours_inj, "ours_injections": len(faults),
-        "pytorchfi_ms_per_injection": 1e3 * pfi_inj, "pytorchfi_injections": len(subset),
-        "overhead": ours_inj / per_image, "speedup_vs_pytorchfi": pfi_inj / ours_inj, "same_top1_share": agree,
-    }
-    if hooks:  # the fast path must give the hooks path's outcomes exactly
-        same = ours[["golden_top1", "faulty_top1", "finite", "identical"]].equals(
-            by_hooks[["golden_top1", "faulty_top1", "finite", "identical"]])
-        row |= {"hooks_ms_per_injection": 1e3 * hooks_s / len(faults), "hooks_overhead": hooks_s / len(faults) / per_image,
-                "same_as_hooks": same}
-    return row
+#: model -> input shape, layer types whose outputs get the faults (the layers PyTorchFI numbers)
+MODELS = {
+    "resnet50": ((3, 224, 224), (nn.Conv2d,)),
+    "resnet20": ((3, 32, 32), (nn.Conv2d,)),
+    "vit_b_16": ((3, 224, 224), (nn.Conv2d, nn.Linear)),
+}
 
 
 def vit_b_16():
@@ -183,9 +164,84 @@ def vit_b_16():
     return model
 
 
-def vit_row(core, args, device):
-    return activation_rows(core, "vit_b_16", vit_b_16(), (3, 224, 224), args.pytorchfi_faults, args.repeats, device,
-                           layer_types=(nn.Conv2d, nn.Linear), n_faults=args.vit_faults, hooks=True)
+def build(name: str) -> nn.Module:
+    """The model ``name`` with random weights, the same in every process."""
+    torch.manual_seed(0)
+    model = {"resnet50": lambda: torchvision.models.resnet50(weights=None), "resnet20": lambda: cifar_resnet(20),
+             "vit_b_16": vit_b_16}[name]()
+    return model.eval()
+
+
+def memory_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB; ``VmHWM`` starts afresh in a
+    spawned process, unlike ``ru_maxrss``, which keeps the forking parent's peak."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
+
+
+def campaign(tool: str, name: str, n_faults: int, limit: int, device_name: str):
+    """One campaign of ``tool`` (``ours``, ``hooks``: our hooks path, ``pytorchfi``) on the first
+    ``limit`` of the ``n_faults`` faults of model ``name``, run in a process of its own: (seconds,
+    results, peak memory in MB, memory in MB before the campaign). Memory is the process's
+    resident set (interpreter, torch, model, images included), on a GPU the CUDA allocator's."""
+    device = use_device(device_name)
+    model = build(name).to(device)
+    shape, layer_types = MODELS[name]
+    torch.manual_seed(0)
+    images = torch.randn(N_IMAGES, *shape).to(device)
+    faults, fi_sites = campaign_faults(model, shape, layer_types, n_faults)
+    faults = faults.iloc[:limit]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device) / 2**20
+    else:
+        before = memory_mb("VmRSS")
+    if tool == "pytorchfi":
+        seconds, result = run_pytorchfi(pytorchfi_core(), model, shape, faults, fi_sites, images, layer_types)
+    else:
+        seconds, result = run_ours(model, shape, faults, images, use_fx=tool == "ours")
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak = memory_mb("VmHWM")
+    return seconds, result, peak, before
+
+
+def in_own_process(*args):
+    """:func:`campaign` in a fresh process, so that each tool's peak memory is its own."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(campaign, *args).result()
+
+
+def activation_rows(name, args, n_faults, hooks=False):
+    """One row: fault-free time, ours (and with ``hooks`` our hooks path) and PyTorchFI per
+    injection and each one's peak memory."""
+    device = use_device(args.device)
+    shape, _ = MODELS[name]
+    per_image, best_batch = fault_free_per_image(build(name).to(device), shape, device)
+    limits = {"ours": n_faults, "hooks": n_faults, "pytorchfi": min(args.pytorchfi_faults, n_faults)}
+    tools = ["ours", "hooks", "pytorchfi"] if hooks else ["ours", "pytorchfi"]
+    seconds, results, peak, start = {}, {}, {}, {}
+    for _ in range(args.repeats):  # alternating, best of each: a shared machine's slow spells hit both alike
+        for tool in tools:
+            s, results[tool], p, start[tool] = in_own_process(tool, name, n_faults, limits[tool], args.device)
+            seconds[tool], peak[tool] = min(seconds.get(tool, np.inf), s), max(peak.get(tool, 0), p)
+    ours, pfi = results["ours"], results["pytorchfi"]
+    agree = (ours["faulty_top1"].to_numpy()[: len(pfi)] == pfi["faulty_top1"].to_numpy()).mean()
+    ours_inj, pfi_inj = seconds["ours"] / len(ours), seconds["pytorchfi"] / len(pfi)
+    row = {
+        "model": name, "input": "x".join(map(str, shape)), "fault_free_ms_per_image": 1e3 * per_image,
+        "best_batch": best_batch, "ours_ms_per_injection": 1e3 * ours_inj, "ours_injections": len(ours),
+        "pytorchfi_ms_per_injection": 1e3 * pfi_inj, "pytorchfi_injections": len(pfi),
+        "overhead": ours_inj / per_image, "speedup_vs_pytorchfi": pfi_inj / ours_inj, "same_top1_share": agree,
+        "start_mb": start["ours"], "ours_peak_mb": peak["ours"], "pytorchfi_peak_mb": peak["pytorchfi"],
+    }
+    if hooks:  # the fast path must give the hooks path's outcomes exactly
+        columns = ["golden_top1", "faulty_top1", "finite", "identical"]
+        row |= {"hooks_ms_per_injection": 1e3 * seconds["hooks"] / len(ours),
+                "hooks_overhead": seconds["hooks"] / len(ours) / per_image, "hooks_peak_mb": peak["hooks"],
+                "same_as_hooks": ours[columns].equals(results["hooks"][columns])}
+    return row
 
 
 def weight_row(core, repeats, device):
@@ -197,8 +253,11 @@ def weight_row(core, repeats, device):
     faults = draw_weight_faults(sites, np.random.default_rng(0), rate=5e-5, fault_model="random")
     draw_s = time.perf_counter() - start
 
+    prepare_s = min(timeit.repeat(lambda: injector.prepare(faults), number=1, repeat=3 * repeats))
+    edits = injector.prepare(faults)
+
     def apply_and_restore():
-        with injector.applied(faults):
+        with injector.edited(edits):
             synchronize(device)
         synchronize(device)
 
@@ -225,16 +284,17 @@ def weight_row(core, repeats, device):
     got = dict(corrupted.named_parameters())
     same = all(torch.equal(got[n], expected[n]) for n in names)
     return {
-        "model": "vgg19", "faults": len(faults), "ours_draw_ms": 1e3 * draw_s, "ours_apply_restore_ms": 1e3 * ours,
+        "model": "vgg19", "faults": len(faults), "ours_draw_ms": 1e3 * draw_s, "ours_prepare_ms": 1e3 * prepare_s,
+        "ours_apply_restore_ms": 1e3 * ours,
         "pytorchfi_declare_ms": 1e3 * pfi_s, "same_weights": same, "speedup_vs_pytorchfi": pfi_s / ours,
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pytorchfi-faults", type=int, default=N_FAULTS,
+    parser.add_argument("--pytorchfi-faults", type=int, default=N_PYTORCHFI_FAULTS,
                         help="faults PyTorchFI runs per model (a prefix of the 3,000; its time is per injection)")
-    parser.add_argument("--repeats", type=int, default=2,
+    parser.add_argument("--repeats", type=int, default=1,
                         help="campaigns per tool and model, alternating; the fastest of each counts")
     parser.add_argument("--device", default="auto", help="auto (the first GPU, else the CPU), cpu, cuda or cuda:N")
     parser.add_argument("--protection-only", action="store_true", help="only the protection cost row")
@@ -247,7 +307,7 @@ def main():
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}")
+    print(f"device={device}{gpu} threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
     if not args.only_vit:
         torch.manual_seed(0)
         resnet20 = cifar_resnet(20).eval()
@@ -255,22 +315,20 @@ def main():
             "resnet20", lambda protection=None: TorchInjector(resnet20, input_shape=(3, 32, 32), device=device,
                                                       protection=protection),
             torch.randn(64, 3, 32, 32), torch.randn(256, 3, 32, 32), max(args.repeats, 3))])
-        print(protection.round(3).to_string(index=False))
+        print(protection.round(3).to_string(index=False), flush=True)
     if args.protection_only:
         return
-    core = ensure_pytorchfi()
+    core = pytorchfi_core()
     if args.only_vit:
-        vit = vit_row(core, args, device)
+        vit = activation_rows("vit_b_16", args, args.vit_faults, hooks=True)
         print(pd.DataFrame([vit]).round(3).to_string(index=False))
         print(f"torch overhead_vit_b_16={vit['overhead']:.3f} hooks_overhead_vit_b_16={vit['hooks_overhead']:.3f} "
               f"speedup_vs_pytorchfi={vit['speedup_vs_pytorchfi']:.2f}")
         return
-    rows = [
-        activation_rows(core, "resnet50", torchvision.models.resnet50(weights=None), (3, 224, 224), args.pytorchfi_faults,
-                        args.repeats, device),
-        activation_rows(core, "resnet20", cifar_resnet(20), (3, 32, 32), args.pytorchfi_faults, args.repeats, device),
-        vit_row(core, args, device),
-    ]
+    rows = []
+    for name, n_faults in [("resnet50", N_FAULTS), ("resnet20", N_FAULTS), ("vit_b_16", args.vit_faults)]:
+        rows.append(activation_rows(name, args, n_faults, hooks=name == "vit_b_16"))
+        print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)  # each row as it comes
     acts = pd.DataFrame(rows)
     print(acts.round(3).to_string(index=False))
     weights = pd.DataFrame([weight_row(core, args.repeats, device)])

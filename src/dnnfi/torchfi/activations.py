@@ -6,11 +6,12 @@ tensor, in call order; a module called k times (torchvision ResNet's ``relu``) g
 
 Fast path (models torch.fx can trace, modules without a fault site inside being opaque calls, see
 :class:`dnnfi.torchfi.graph.LeafTracer`): a golden pass caches every node's value for a chunk of
-images; a fault batch at one site gathers the golden value of that site for its images, corrupts
-its elements per row, and recomputes only the nodes downstream of the site, reading everything
-else from the cache. A row whose fault changes no bit, or whose only live tensor becomes
-bit-identical to the golden one at a compared checkpoint, stops there with the golden logits
-(outcome ``masked``).
+images; the chunk's faults, sorted by site, walk through the graph once per capacity (see
+:class:`_Walk`): each enters at its site with the golden value there corrupted, and only the nodes
+downstream of its site are recomputed, faults of different sites sharing passes, everything
+else read from the cache. A row whose fault changes no bit, or whose only live tensor becomes
+bit-identical to the golden one at a checkpoint, stops there with the golden logits (outcome
+``masked``). Peak memory: the model, one pass and ``cache_mb`` (docs/semantics.md, section 10).
 Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's output and the whole
 network runs.
 Every pass of either path, golden or faulty, has :data:`dnnfi.outcomes.PASS_ROWS` rows (padded),
@@ -45,12 +46,14 @@ RAW = "raw"  #: cache key prefix of a protected site's value before its checker
 class TorchInjector:
     """Fault sites and fault-list execution for a PyTorch classifier returning logits.
 
-    ``batch_size``: most faults of one site evaluated together (one per row), in passes of
-    ``rows`` rows (padded): the fixed batch shape that makes results independent of
-    ``batch_size`` and of the fault list (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
+    ``batch_size``: most faults in flight together (one per row; rounded up to a multiple of
+    ``rows``, and fewer where ``cache_mb`` says so), in passes of ``rows`` rows (padded): the fixed
+    batch shape that makes results independent of ``batch_size`` and of the fault list
+    (docs/semantics.md). ``input_shape``: one input in the model's layout, e.g.
     (3, 224, 224); needed by :meth:`sites` before any images were seen.
     ``use_fx``: try the prefix-reusing fast path (falls back with a log message if tracing
-    fails). ``cache_mb``: memory for golden node values; images are processed in chunks that fit.
+    fails). ``cache_mb``: memory for golden node values (three quarters; images are processed in
+    chunks that fit) and the values of the faults in flight (one quarter).
     ``device``: None runs where the model's parameters are; a ``device`` setting (``auto``,
     ``cpu``, ``cuda``, ``cuda:N``; see :func:`dnnfi.torchfi.models.use_device`) or a torch.device
     moves the model there first. The model is put in eval mode; inputs go to its device and the
@@ -313,88 +316,56 @@ class TorchInjector:
         return {node: env[node][:n] for node in self.graph.batched} | {(RAW, node): v[:n] for node, v in raw.items()}
 
     def _chunks(self, images: np.ndarray):
-        """Groups of image indices whose golden node values fit in ``cache_mb``."""
-        per_chunk = max(1, int(self.cache_bytes // max(self.graph.bytes_per_row, 1)))
+        """Groups of image indices whose golden node values fit in three quarters of ``cache_mb``
+        (the last quarter holds the values of the faults in flight, :meth:`_capacity`)."""
+        per_chunk = max(1, int(0.75 * self.cache_bytes // max(self.graph.bytes_per_row, 1)))
         return [images[i : i + per_chunk] for i in range(0, len(images), per_chunk)]
 
+    def _capacity(self) -> int:
+        """Most faults in flight in one walk: a multiple of ``rows``, at most ``batch_size`` rounded
+        up to one, whose live values fit in a quarter of ``cache_mb`` (at least one pass)."""
+        passes = int(0.25 * self.cache_bytes // (self.rows * max(self.graph.live_bytes_per_row, 1)))
+        return self.rows * min(max(passes, 1), -(-self.batch_size // self.rows))
+
+    def _site_tables(self):
+        """Per batched node, boolean arrays over node positions: which sites' faults it recomputes
+        (``down``) and where it is a checkpoint of their plan (``check``); per node position
+        whether a fault there reaches the logits (``reach``)."""
+        graph, n = self.graph, len(self.graph.nodes)
+        down, check = ({m: np.zeros(n, bool) for m in graph.batched} for _ in range(2))
+        reach = np.zeros(n, bool)
+        for node in set(self._site_node.values()):
+            plan, i = graph.plan(node), graph.position[node]
+            reach[i] = plan.reaches_output
+            for m in plan.nodes:
+                if m in graph.batched:
+                    down[m][i] = True
+            for m in plan.checkpoints:
+                check[m][i] = True
+        return down, check, reach
+
     def _run_fx(self, faults: pd.DataFrame, x: torch.Tensor):
-        """Yields (fault rows, golden logits, faulty logits) per fault batch."""
+        """Yields (fault rows, golden logits, faulty logits) per walk over the graph."""
+        graph = self.graph
+        if not hasattr(self, "_tables"):
+            self._tables = self._site_tables()
         image = faults["image"].to_numpy()
-        order = {s: i for i, s in enumerate(self._sites["site"])}
-        site_rank = faults["site"].map(order).to_numpy()
+        site_position = faults["site"].map({s: graph.position[n] for s, n in self._site_node.items()}).to_numpy()
         for chunk in self._chunks(np.unique(image)):
             cache = {}
             for i in range(0, len(chunk), self.rows):
                 part = self._golden_pass(x[torch.as_tensor(chunk[i : i + self.rows], device=self.device)])
                 for n, v in part.items():
                     cache.setdefault(n, []).append(v)
-            cache = {n: cat_rows(v) if len(v) > 1 else v[0] for n, v in cache.items()}
-            position = np.searchsorted(chunk, image)
+            for n, v in cache.items():  # node by node: the parts of one node at a time are held twice
+                cache[n] = cat_rows(v) if len(v) > 1 else v[0]
             in_chunk = np.flatnonzero(np.isin(image, chunk))
-            in_chunk = in_chunk[np.argsort(site_rank[in_chunk], kind="stable")]
-            for site, rows in pd.Series(in_chunk).groupby(site_rank[in_chunk], sort=True):
-                rows = rows.to_numpy()
-                for i in range(0, len(rows), self.batch_size):
-                    batch = rows[i : i + self.batch_size]
-                    idx = torch.as_tensor(position[batch], device=self.device)
-                    yield (batch, *self._downstream(faults, batch, idx, cache))
+            waiting = in_chunk[np.argsort(site_position[in_chunk], kind="stable")]
+            walk = _Walk(self, faults, np.searchsorted(chunk, image), site_position, cache)
+            while len(waiting):
+                waiting = yield from walk.run(waiting)
 
-    def _passes(self, positions: torch.Tensor) -> list[torch.Tensor]:
-        """``positions`` cut into passes of exactly ``rows`` entries (the last padded)."""
-        return [self._pad(positions[i : i + self.rows]) for i in range(0, len(positions), self.rows)]
-
-    def _downstream(self, faults: pd.DataFrame, rows: np.ndarray, idx: torch.Tensor, cache: dict):
-        """(golden, faulty) logits of a group of faults at a single site, each (rows, classes).
-
-        The group walks the site's plan node by node in passes of ``rows`` rows; after a checkpoint
-        drops rows, the survivors are packed into full passes again, so at most one pass per node
-        is partly padding."""
-        graph = self.graph
-        site = self._site_node[faults["site"].iat[rows[0]]]
-        golden = _numpy(cache[graph.logits][idx])
-        out = cache[graph.logits][idx].clone()
-        value = cache[(RAW, site) if site in graph.after else site][idx]  # a copy in the eager layout
-        changed = corrupt_in_layout(value, faults.iloc[rows], np.arange(len(rows)))
-        if site in graph.after:
-            value = graph.after[site](value)  # the faulty layer output passes through its checker
-        plan = graph.plan(site)
-        active = torch.as_tensor(np.flatnonzero(changed), device=self.device)
-        if not plan.reaches_output or len(active) == 0:
-            return golden, _numpy(out)
-        passes = self._passes(active)
-        envs = [{site: value[p]} for p in passes]
-        gathered = [idx[p] for p in passes]
-        # Checkpoints are compared with the golden value: rows whose fault vanished stop there with
-        # the golden logits. Faults vanish at the first few checkpoints (a ReLU, rounding in the
-        # next layer) and almost never later (measured on ResNet-20 and ResNet50), so comparisons
-        # go on only while they drop rows, and always at the last checkpoint (exact masking).
-        compared, watching = 0, True
-        for node in plan.nodes:
-            for env, g in zip(envs, gathered):
-                for a in node.all_input_nodes:
-                    if a not in env:
-                        env[a] = cache[a][g]  # the plan computes every non-batched argument itself
-                env[node] = graph.run_node(node, env)
-            if node not in plan.checkpoints or not (watching or node is plan.last_checkpoint):
-                continue
-            compared += 1
-            n = len(active)
-            values = cat_rows([env[node] for env in envs])[:n]  # padding sits at the end only
-            keep = ~bitwise_equal_rows(values, cache[node][idx[active]])
-            if keep.all():
-                watching = compared < 2
-                continue
-            if not keep.any():
-                return golden, _numpy(out)
-            active, values = active[keep], values[keep]
-            # only this node and constants are live: the rest is re-gathered for the new rows
-            passes = self._passes(torch.arange(len(active), device=self.device))
-            envs = [{node: values[p]} for p in passes]
-            gathered = [idx[active[p]] for p in passes]
-        out[active] = torch.cat([env[graph.logits] for env in envs])[: len(active)]
-        return golden, _numpy(out)
-
-    # ----- fallback --------------------------------------------------------------------------
+    # ----- fallback    # ----- fallback --------------------------------------------------------------------------
     def _padded_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x[self._pad(torch.arange(len(x), device=self.device))])[: len(x)]
 
@@ -433,6 +404,173 @@ class TorchInjector:
             f = _numpy(logits)
             f[~changed] = g[~changed]  # a fault that changed no bit is masked by definition
             yield rows, g, f
+
+
+class _Held:
+    """Values of one node for some faults, in blocks (ids, tensor, padded ids): row i of the tensor
+    is fault ``ids[i]``'s value. A block is a computed pass (padding rows after the ids) or the
+    faults that entered at this site."""
+
+    def __init__(self):
+        self.blocks: list[tuple[np.ndarray, torch.Tensor, np.ndarray]] = []
+        self._index = None
+
+    def add(self, ids: np.ndarray, value: torch.Tensor, padded: np.ndarray | None = None) -> None:
+        self.blocks.append((ids, value, ids if padded is None else padded))
+        self._index = None
+
+    def pass_value(self, p: int, ids: np.ndarray) -> torch.Tensor | None:
+        """Block ``p`` if it is the pass of exactly the (padded) faults ``ids``."""
+        if p < len(self.blocks) and len(self.blocks[p][2]) == len(ids) and np.array_equal(self.blocks[p][2], ids):
+            return self.blocks[p][1]
+        return None
+
+    def find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Block and row of each of ``ids``, and whether it is held."""
+        if self._index is None:
+            held = np.concatenate([b[0] for b in self.blocks])
+            block = np.concatenate([np.full(len(b[0]), k) for k, b in enumerate(self.blocks)])
+            row = np.concatenate([np.arange(len(b[0])) for b in self.blocks])
+            sorter = np.argsort(held, kind="stable")
+            self._index = held[sorter], block[sorter], row[sorter]
+        held, block, row = self._index
+        at = np.searchsorted(held, ids).clip(max=len(held) - 1)
+        return block[at], row[at], held[at] == ids
+
+    def fill(self, value: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
+        """``value`` (rows of ``ids``) with the held rows of ``ids`` copied in, in place."""
+        block, row, hit = self.find(ids)
+        for k in np.unique(block[hit]):
+            sel = hit & (block == k)
+            value[torch.as_tensor(sel, device=value.device)] = self.blocks[k][1][torch.as_tensor(row[sel], device=value.device)]
+        return value
+
+    def rows(self, ids: np.ndarray) -> torch.Tensor:
+        """The held values of ``ids`` (all held) in one tensor, for comparing and reading out."""
+        block, row, _ = self.find(ids)
+        if (block == block[0]).all():
+            return self.blocks[block[0]][1][torch.as_tensor(row, device=self.blocks[0][1].device)]
+        order = np.argsort(block, kind="stable")
+        parts = [self.blocks[k][1][torch.as_tensor(row[order][block[order] == k], device=self.blocks[0][1].device)]
+                 for k in np.unique(block)]
+        return torch.cat(parts)[torch.as_tensor(np.argsort(order), device=parts[0].device)]
+
+
+class _Walk:
+    """The faults of one chunk of images, walked through the graph's nodes in topological order.
+
+    A fault enters at its site: the site's golden value, corrupted (and passed through the site's
+    checker). At each batched node, every fault in flight whose site it is downstream of is
+    recomputed, faults of different sites sharing passes of ``rows`` rows (the last one padded with
+    copies of its first row); an argument is the fault's own value where the fault changed it, the
+    golden value from the cache elsewhere. At a checkpoint of its site's plan, a fault whose value
+    equals the golden one leaves with the golden logits (early masking); the others are repacked
+    into full passes at the next node. At most
+    :meth:`TorchInjector._capacity` faults are in flight; a fault whose site comes while the walk
+    is full waits for the next walk. At one fixed pass shape a row's values depend only on that
+    row's inputs, so none of this changes a fault's logits.
+    """
+
+    def __init__(self, injector: TorchInjector, faults: pd.DataFrame, slot: np.ndarray, site_position: np.ndarray,
+                 cache: dict):
+        self.faults, self.slot, self.site_position, self.cache = faults, slot, site_position, cache
+        self.graph, self.rows, self.device = injector.graph, injector.rows, injector.device
+        self.down, self.check, self.reach = injector._tables
+        self.capacity = injector._capacity()
+        self.constants: dict = {}
+
+    def golden(self, faults: np.ndarray) -> np.ndarray:
+        return _numpy(self.cache[self.graph.logits][self._slots(faults)])
+
+    def _slots(self, faults: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self.slot[faults], device=self.device)
+
+    def run(self, waiting: np.ndarray):
+        """One walk: yields (fault rows, golden logits, faulty logits) of the faults it finishes;
+        returns the faults left waiting (``waiting`` is sorted by site position)."""
+        graph, cache = self.graph, self.cache
+        flight = np.empty(0, np.int64)  # faults in flight, in the order they entered
+        held: dict = {}
+        left, next_waiting = [], 0
+        waiting_position = self.site_position[waiting]
+        for i, node in enumerate(graph.nodes):
+            if node not in graph.batched:
+                continue  # computed per pass where a batched node needs it
+            todo = flight[self.down[node][self.site_position[flight]]]
+            if len(todo):
+                held[node] = self._compute(node, todo, held)
+                masked = self._masked(node, held[node])
+                if len(masked):
+                    yield masked, self.golden(masked), self.golden(masked)
+                    flight = flight[~np.isin(flight, masked, kind="table")]
+            end = int(np.searchsorted(waiting_position, i, side="right"))
+            room = next_waiting + max(self.capacity - len(flight), 0)
+            enter = waiting[next_waiting : min(room, end)]  # faults at this site enter while there is room
+            left.append(waiting[min(room, end) : end])
+            next_waiting = end
+            if len(enter):
+                value = cache[(RAW, node) if node in graph.after else node][self._slots(enter)]
+                changed = corrupt_in_layout(value, self.faults.iloc[enter], np.arange(len(enter)))
+                if node in graph.after:
+                    value = graph.after[node](value)  # the faulty layer output passes through its checker
+                keep = changed & self.reach[i]
+                if not keep.all():  # a fault that changes no bit (or cannot reach the logits) is masked
+                    yield enter[~keep], self.golden(enter[~keep]), self.golden(enter[~keep])
+                enter, value = enter[keep], value[torch.as_tensor(keep, device=self.device)]
+                if len(enter):
+                    held.setdefault(node, _Held()).add(enter, value)
+                    flight = np.concatenate([flight, enter])
+            if node is graph.logits and len(flight):
+                yield flight, self.golden(flight), _numpy(held[node].rows(flight))
+                flight = flight[:0]
+            for m in [m for m in held if graph.last_use[m] <= i]:
+                del held[m]
+        return np.concatenate([*left, waiting[next_waiting:]])
+
+    def _masked(self, node, held: _Held) -> np.ndarray:
+        """The faults held at ``node`` whose value has the golden bits there, among those for which
+        ``node`` is a checkpoint."""
+        same = []
+        for ids, value, _ in held.blocks:
+            check = self.check[node][self.site_position[ids]]
+            if check.any():
+                equal = bitwise_equal_rows(value[: len(ids)], self.cache[node][self._slots(ids)]).cpu().numpy()
+                same.append(ids[check & equal])
+        return np.concatenate(same) if same else np.empty(0, np.int64)
+
+    def _compute(self, node, todo: np.ndarray, held: dict) -> _Held:
+        """``node``'s values for the faults ``todo``, in passes of ``rows`` rows."""
+        out = _Held()
+        for p in range(0, len(todo), self.rows):
+            ids = todo[p : p + self.rows]
+            padded = np.concatenate([ids, ids[:1].repeat(self.rows - len(ids))])
+            env: dict = {}
+            for a in node.all_input_nodes:
+                self._resolve(a, padded, p // self.rows, held, env)
+            out.add(ids, self.graph.run_node(node, env), padded)
+        return out
+
+    def _resolve(self, a, ids: np.ndarray, p: int, held: dict, env: dict):
+        """Value of ``a`` for pass ``p`` of faults ``ids`` (padded), into ``env``."""
+        if a in env:
+            return env[a]
+        graph = self.graph
+        if a in graph.constant:
+            if a not in self.constants:
+                self.constants[a] = graph.run_node(a, {b: self._resolve(b, ids, p, held, env)
+                                                       for b in a.all_input_nodes})
+            value = self.constants[a]
+        elif a in graph.batched:
+            h = held.get(a)
+            value = h.pass_value(p, ids) if h is not None else None  # the same pass: the computed value
+            if value is None:
+                value = self.cache[a][self._slots(ids)]
+                if h is not None:
+                    h.fill(value, ids)
+        else:  # input-dependent but not batched (e.g. a size): recomputed from this pass's values
+            value = graph.run_node(a, {b: self._resolve(b, ids, p, held, env) for b in a.all_input_nodes})
+        env[a] = value
+        return value
 
 
 #: module types whose output is an activation function's (protection.layers: activations)

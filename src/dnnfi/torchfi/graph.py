@@ -81,7 +81,21 @@ class Graph:
             n for n in self.nodes if isinstance(env2[n], torch.Tensor) and any(
                 isinstance(env2.get(a), torch.Tensor) and _same_storage(env2[n], env2[a]) for a in n.all_input_nodes)
         }
-        self.bytes_per_row = sum(env2[n].numel() * env2[n].element_size() // 2 for n in self.batched)
+        #: bytes of one row of each batched value
+        self.row_bytes = {n: env2[n].numel() * env2[n].element_size() // 2 for n in self.batched}
+        self.bytes_per_row = sum(self.row_bytes.values())
+        self.position = {n: i for i, n in enumerate(self.nodes)}
+        # a value that is not batched (e.g. a size) is computed where a batched node needs it
+        needed_at = {}
+        for n in reversed(self.nodes):
+            later = [needed_at[u] for u in self.users[n]]
+            needed_at[n] = self.position[n] if n in self.batched else max(later, default=-1)
+        #: per batched node, the position of the last batched node that needs its value
+        self.last_use = {n: max((needed_at[u] for u in self.users[n]), default=-1) for n in self.batched}
+        #: most bytes per row of batched values alive at once in one walk over the nodes
+        self.live_bytes_per_row = max(
+            sum(b for m, b in self.row_bytes.items() if m is not self.input and self.position[m] <= i <= self.last_use[m])
+            for i in range(len(self.nodes)))
         self._plans: dict = {}
 
     def run_node(self, node: fx.Node, env: dict):

@@ -82,34 +82,54 @@ class WeightInjector:
         """Logits of NHWC ``images`` (n, classes) with the current weights."""
         return predict_logits(self.model, images)
 
-    @contextmanager
     @torch.no_grad()
-    def applied(self, faults: pd.DataFrame, distribution: str = "layer_uniform", value_range=None):
-        """Corrupt the parameters of ``faults`` (one replica) for the ``with`` block, then restore
-        the saved values bit-exactly. ``distribution`` / ``value_range``: random values, see
-        :func:`dnnfi.faults.weight_random_values`."""
+    def prepare(self, faults: pd.DataFrame, distribution: str = "layer_uniform", value_range=None) -> list:
+        """The edits of one replica, from the fault-free parameters: per tensor (parameter, where,
+        new values), ``where`` flat indices of a contiguous tensor or unravelled C-order indices.
+        Validating the list and computing the values (pandas, numpy) is most of a replica's cost;
+        :meth:`edited` then only copies values. ``distribution`` / ``value_range``: random
+        values, see :func:`dnnfi.faults.weight_random_values`."""
         validate_faults(faults, self._all)
         inverse, names = pd.factorize(faults["site"])  # grouping by code: 4x faster than by string
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+        edits = []
+        for k, name in enumerate(names):
+            t = self._params[name]
+            rows = faults.iloc[order[bounds[k] : bounds[k + 1]]]
+            if distribution != "uniform" and (rows["fault_model"] == "random").any() and name not in self._stats:
+                self._stats[name] = tensor_stats(to_numpy(t))
+            element, new = corrupt_weights(to_numpy(t), rows, distribution, value_range, self._stats.get(name))
+            if t.is_contiguous():  # index_select/index_copy_ on the flat view: fast on huge tensors
+                where = torch.tensor(element, device=t.device)
+            else:  # any strides (e.g. channels_last): unravelled C-order indices
+                where = tuple(torch.tensor(a, device=t.device) for a in np.unravel_index(element, t.shape))
+            edits.append((t, where, from_numpy(new, t)))
+        return edits
+
+    @contextmanager
+    @torch.no_grad()
+    def edited(self, edits: list):
+        """Apply the edits of :meth:`prepare` for the ``with`` block, then restore the saved values
+        bit-exactly."""
         saved = []
         try:
-            for k, name in enumerate(names):
-                t = self._params[name]
-                rows = faults.iloc[order[bounds[k] : bounds[k + 1]]]
-                if distribution != "uniform" and (rows["fault_model"] == "random").any() and name not in self._stats:
-                    self._stats[name] = tensor_stats(to_numpy(t))
-                element, new = corrupt_weights(to_numpy(t), rows, distribution, value_range, self._stats.get(name))
-                values = from_numpy(new, t)
-                if t.is_contiguous():  # index_select/index_copy_ on the flat view: fast on huge tensors
-                    flat, idx = t.view(-1), torch.tensor(element, device=t.device)
-                    saved.append((flat.index_copy_, (0, idx, flat.index_select(0, idx))))
-                    flat.index_copy_(0, idx, values)
-                else:  # any strides (e.g. channels_last): unravelled C-order indices
-                    where = tuple(torch.tensor(a, device=t.device) for a in np.unravel_index(element, t.shape))
+            for t, where, values in edits:
+                if isinstance(where, tuple):
                     saved.append((t.index_put_, (where, t[where].clone())))
                     t.index_put_(where, values)
+                else:
+                    flat = t.view(-1)
+                    saved.append((flat.index_copy_, (0, where, flat.index_select(0, where))))
+                    flat.index_copy_(0, where, values)
             yield
         finally:
             for restore, args in reversed(saved):
                 restore(*args)
+
+    @contextmanager
+    def applied(self, faults: pd.DataFrame, distribution: str = "layer_uniform", value_range=None):
+        """Corrupt the parameters of ``faults`` (one replica) for the ``with`` block, then restore
+        the saved values bit-exactly: :meth:`prepare` and :meth:`edited`."""
+        with self.edited(self.prepare(faults, distribution, value_range)):
+            yield

@@ -1,0 +1,62 @@
+"""The fast path's walk (docs/semantics.md, section 10): faults of different sites share full
+passes, the in-flight capacity and the image chunks follow ``cache_mb``, and none of it changes a
+bit of any logits (one thread)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mixed_faults import assert_identical, mixed_fault_list
+
+from dnnfi.torchfi.activations import TorchInjector
+from dnnfi.torchfi.cifar import cifar_resnet
+from dnnfi.torchfi.graph import Graph
+
+
+def resnet8_and_images(n_images: int = 6):
+    torch.manual_seed(0)
+    model = cifar_resnet(8).eval()
+    return model, torch.randn((n_images, 3, 16, 16), generator=torch.Generator().manual_seed(1))
+
+
+def test_capacity_and_chunks_change_no_bit():
+    torch.set_num_threads(1)
+    model, x = resnet8_and_images()
+    wide = TorchInjector(model, batch_size=256, input_shape=(3, 16, 16))
+    faults = mixed_fault_list(wide.sites(), seed=3, n_images=len(x), n_single=300, n_multi=40)
+    # 0.05 MB: a chunk of one image, the capacity of one pass (16 faults in flight)
+    narrow = TorchInjector(model, batch_size=256, input_shape=(3, 16, 16), cache_mb=0.05)
+    narrow.sites()
+    assert wide._capacity() == 256 and narrow._capacity() == 16
+    assert len(narrow._chunks(np.arange(len(x)))) == len(x) and len(wide._chunks(np.arange(len(x)))) == 1
+    reference = wide.logits(faults, x, progress=False)
+    assert_identical(reference, narrow.logits(faults, x, progress=False), "cache_mb=0.05")
+    shuffled = np.random.default_rng(0).permutation(len(faults))
+    got = wide.logits(faults.iloc[shuffled], x, progress=False)
+    assert_identical((reference[0][shuffled], reference[1][shuffled]), got, "shuffled")
+
+
+def test_faults_of_different_sites_share_passes(monkeypatch):
+    """One bit-30 flip at each of 20 sites: the logits node runs in at most 2 passes of 16 rows
+    (the faults not masked before), not one pass per site."""
+    model, x = resnet8_and_images()
+    injector = TorchInjector(model, batch_size=256, input_shape=(3, 16, 16))
+    sites = injector.sites()
+    sites = sites[sites["eligible"]].head(20)
+    faults = pd.DataFrame({"fault_id": np.arange(20), "image": np.arange(20) % len(x), "site": sites["site"].to_numpy(),
+                           "element": 0, "bit": 30, "fault_model": "bitflip", "random_u": 0.0})
+    logits_passes = []
+    run_node = Graph.run_node
+
+    def counting(self, node, env):
+        value = run_node(self, node, env)
+        if node is self.logits:
+            logits_passes.append(len(value))
+        return value
+
+    monkeypatch.setattr(Graph, "run_node", counting)
+    golden, faulty = injector.logits(faults, x, progress=False)
+    changed = np.count_nonzero((golden != faulty).any(axis=1))  # faults that surely reached the logits
+    assert changed > 1 and set(logits_passes) == {16} and -(-changed // 16) <= len(logits_passes) <= 2

@@ -3,10 +3,15 @@ fault list a test gives the torch.fx path also through the engine of commit 3208
 group at a time) and asserts bit-identical golden and faulty logits.
 
 Usage (one thread; the old engine's ``activations.py`` and ``graph.py`` from ``git show
-32084dd:...`` in a package ``oldtorchfi`` on PYTHONPATH, its ``dnnfi.torchfi.graph`` import
-renamed)::
+32084dd:...`` in a package ``oldtorchfi`` on PYTHONPATH, with its imports of ``dnnfi.torchfi.graph``
+and of ``PASS_ROWS``, a constant of ``dnnfi.outcomes`` then, rewritten)::
 
-    PYTHONPATH=src:bench:OLD pytest -p torch_equivalence tests/torch/test_activations.py ...
+    OLD=$(mktemp -d) && mkdir $OLD/oldtorchfi && touch $OLD/oldtorchfi/__init__.py
+    for f in activations graph; do git show 32084dd:src/dnnfi/torchfi/$f.py | sed \
+        -e 's/dnnfi.torchfi.graph/oldtorchfi.graph/' \
+        -e 's/from dnnfi.outcomes import PASS_ROWS, /PASS_ROWS = {"torch": 16}\nfrom dnnfi.outcomes import /' \
+        > $OLD/oldtorchfi/$f.py; done
+    OMP_NUM_THREADS=1 PYTHONPATH=src:bench:$OLD pytest -p torch_equivalence tests/torch/test_activations.py ...
 
 At the end it prints how many fault lists and faults were compared.
 """

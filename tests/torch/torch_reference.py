@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from dnnfi.bitflip import apply_fault
-from dnnfi.outcomes import PASS_ROWS
+from dnnfi.devices import PASS_ROWS
 from protection_reference import reference_checker
 
 
@@ -46,7 +46,7 @@ def _as_tensor(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS["torch"],
+def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS["torch"]["cpu"],
                      protection=None) -> tuple[np.ndarray, np.ndarray]:
     """(golden, faulty) logits as float32 numpy, one row per fault; ``x`` in the model's layout.
     ``protection``: a :class:`dnnfi.protection.Protection` applied in both passes."""

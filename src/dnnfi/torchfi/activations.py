@@ -14,7 +14,7 @@ bit-identical to the golden one at a checkpoint, stops there with the golden log
 ``masked``). Peak memory: the model, one pass and ``cache_mb`` (docs/semantics.md, section 10).
 Fallback (not traceable, or ``use_fx=False``): forward hooks edit the site's output and the whole
 network runs.
-Every pass of either path, golden or faulty, has :data:`dnnfi.outcomes.PASS_ROWS` rows (padded),
+Every pass of either path, golden or faulty, has :func:`dnnfi.devices.pass_rows` rows (padded),
 so a fault's logits depend neither on ``batch_size`` nor on the other faults of the list.
 With a :class:`dnnfi.protection.Protection`, every computed value of a protected site (golden
 passes, downstream recomputation and the corrupted site value itself) passes through its checker;
@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dnnfi.faults import validate_faults
-from dnnfi.outcomes import PASS_ROWS, summarize_logits
+from dnnfi.outcomes import summarize_logits
 from dnnfi.protection import Protection, merge_ranges, protect
+from dnnfi.runlog import Progress
 from dnnfi.torchfi.faultops import bitwise_equal_rows, cat_rows, corrupt_in_layout, format_name, to_numpy
 from dnnfi.torchfi.graph import Graph
-from dnnfi.torchfi.models import place, to_tensor
+from dnnfi.torchfi.models import place, rows_for, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +57,21 @@ class TorchInjector:
     ``device``: None runs where the model's parameters are; a ``device`` setting (``auto``,
     ``cpu``, ``cuda``, ``cuda:N``; see :func:`dnnfi.torchfi.models.use_device`) or a torch.device
     moves the model there first. The model is put in eval mode; inputs go to its device and the
-    dtype of its parameters. ``protection``: checkers after protected sites (docs/semantics.md,
+    dtype of its parameters. ``pass_rows``: the rows of every pass on a CPU and on a GPU (the
+    config key ``pass_rows.torch``; None: :data:`dnnfi.devices.PASS_ROWS`); ``rows`` is the one of
+    the model's device. ``protection``: checkers after protected sites (docs/semantics.md,
     section 12), golden passes included.
     """
 
     def __init__(self, model: nn.Module, batch_size: int = 256, input_shape=None, use_fx: bool = True,
-                 cache_mb: float = 2048, rows: int = PASS_ROWS["torch"], device: str | torch.device | None = None,
+                 cache_mb: float = 2048, pass_rows: dict | None = None, device: str | torch.device | None = None,
                  protection: Protection | None = None):
-        if batch_size < 1 or rows < 2:
-            raise ValueError(f"batch_size must be >= 1 and rows >= 2, got {batch_size} and {rows}")
         self.device = place(model, device)
+        self.rows = rows_for(model, pass_rows)
+        if batch_size < 1 or self.rows < 2:
+            raise ValueError(f"batch_size must be >= 1 and pass rows >= 2, got {batch_size} and {self.rows}")
         self.model = model.eval()
         self.batch_size = batch_size
-        self.rows = rows
         self.use_fx = use_fx
         self.cache_bytes = cache_mb * 2**20
         param = next(model.parameters(), None)
@@ -294,7 +296,7 @@ class TorchInjector:
         validate_faults(faults, self._sites, len(x))
         golden = np.zeros((len(faults), self._classes), dtype=np.float32)
         faulty = golden.copy()
-        bar = tqdm(total=len(faults), desc="injections", unit="fault", disable=not progress)
+        bar = Progress(total=len(faults), desc="injections", disable=not progress)
         runner = self._run_fx if self.graph is not None else self._run_hooks
         for rows, g, f in runner(faults, x) if len(faults) else ():
             golden[rows], faulty[rows] = g, f
@@ -586,10 +588,12 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.float().cpu().numpy()
 
 
-def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None):
+def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None,
+                     pass_rows: dict | None = None):
     """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
     the model file ``model_path``, loaded once in ``precision`` and moved to ``device`` (a rule's
-    device params: ``device`` and its config key, which a missing GPU's message names; None: the CPU)."""
+    device params: ``device`` and its config key, which a missing GPU's message names; None: the
+    CPU), passes of ``pass_rows`` (:class:`TorchInjector`)."""
     from dnnfi.torchfi import models
 
     model = models.load(model_path, precision=precision)
@@ -598,5 +602,6 @@ def injector_factory(model_path, batch_size: int = 256, precision: str = "float3
 
     def make(shape, protection: Protection | None = None) -> TorchInjector:
         height, width, channels = shape
-        return TorchInjector(model, batch_size, input_shape=(channels, height, width), protection=protection)
+        return TorchInjector(model, batch_size, input_shape=(channels, height, width), pass_rows=pass_rows,
+                             protection=protection)
     return make

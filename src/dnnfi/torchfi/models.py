@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dnnfi import devices
 from dnnfi.devices import resolve
 from dnnfi.health import key_prefix, missing_file, unreadable
 from dnnfi.runlog import Progress
@@ -275,16 +276,21 @@ def named_tensors(model: nn.Module):
             yield name, (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
 
-@torch.no_grad()
-def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
-    """Model outputs for NHWC ``x``, shape (n, classes), float32, computed in passes of
-    :data:`dnnfi.outcomes.PASS_ROWS` rows (the last one padded), the engines' fault-free path."""
-    from dnnfi.outcomes import PASS_ROWS
+def rows_for(model: nn.Module, pass_rows: dict | None = None) -> int:
+    """Rows of every pass of ``model`` on the device of its parameters, from ``pass_rows`` (the
+    config key ``pass_rows.torch``; None: :data:`dnnfi.devices.PASS_ROWS`)."""
+    param = next(model.parameters(), None)
+    return devices.pass_rows("torch", "cpu" if param is None or param.device.type == "cpu" else "cuda", pass_rows)
 
-    rows = PASS_ROWS["torch"]
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, pass_rows: dict | None = None, progress: bool = True) -> np.ndarray:
+    """Model outputs for NHWC ``x``, shape (n, classes), float32, computed in passes of the rows
+    of ``pass_rows`` (:func:`rows_for`; the last one padded), the engines' fault-free path."""
+    rows = rows_for(model, pass_rows)
     param = next(model.parameters())
     out = []
-    for i in Progress(range(0, len(x), rows), desc="passes"):
+    for i in Progress(range(0, len(x), rows), desc="fault-free passes", disable=not progress):
         part = to_tensor(x[i : i + rows]).to(param.device, param.dtype if param.is_floating_point() else torch.float32)
         padded = torch.cat([part, part[:1].expand(rows - len(part), *part.shape[1:])])
         out.append(model(padded)[: len(part)].float().cpu().numpy())

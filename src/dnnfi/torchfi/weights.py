@@ -17,7 +17,7 @@ from torch import nn
 
 from dnnfi.faults import corrupt_weights, tensor_stats, validate_faults
 from dnnfi.torchfi.faultops import format_name, from_numpy, to_numpy
-from dnnfi.torchfi.models import place, predict_logits
+from dnnfi.torchfi.models import place, predict_logits, rows_for
 
 LAYER_TYPES = {"conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d), "linear": (nn.Linear,)}
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
@@ -64,12 +64,14 @@ def weight_sites(model: nn.Module, layer_types=("conv", "linear"), biases: bool 
 class WeightInjector:
     """Weight fault lists on a PyTorch model: parameters corrupted in place for a replica, logits
     from full forwards at the fixed pass shape (:func:`dnnfi.torchfi.models.predict_logits`), so a
-    replica that changes no bit gives bit-identical logits. ``device``: see
+    replica that changes no bit gives bit-identical logits. ``device`` and ``pass_rows``: see
     :class:`dnnfi.torchfi.activations.TorchInjector` (None: where the model is)."""
 
-    def __init__(self, model: nn.Module, device: str | torch.device | None = None):
+    def __init__(self, model: nn.Module, device: str | torch.device | None = None, pass_rows: dict | None = None):
         place(model, device)
         self.model = model.eval()
+        self.pass_rows = pass_rows
+        self.rows = rows_for(model, pass_rows)
         self._params = dict(model.named_parameters())
         self._all = _table(self._params)
         self._stats: dict[str, dict] = {}  # fault-free statistics per tensor, for random values
@@ -80,7 +82,7 @@ class WeightInjector:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Logits of NHWC ``images`` (n, classes) with the current weights."""
-        return predict_logits(self.model, images)
+        return predict_logits(self.model, images, self.pass_rows, progress=False)  # the replicas' progress is the job's
 
     @torch.no_grad()
     def prepare(self, faults: pd.DataFrame, distribution: str = "layer_uniform", value_range=None) -> list:

@@ -75,7 +75,7 @@ def test_unknown_and_wrong_keys():
     assert error(lambda c: c["campaigns"]["activation_bitflip"].update(injection=5)).startswith(
         "unknown config key campaigns.activation_bitflip.injection: expected one of batch_size, bit_sweep, bits,")
     assert error(lambda c: c.update(seeds=1)) == (
-        "unknown config key seeds: expected one of campaigns, conda_envs, datasets, device, models, python, seed, tensorflow_onednn, threads")
+        "unknown config key seeds: expected one of campaigns, conda_envs, datasets, device, models, pass_rows, python, seed, tensorflow_onednn, threads")
     assert error(lambda c: c["campaigns"]["activation_bitflip"].update(kind="weights")) == (
         "config key campaigns.activation_bitflip.kind: expected enum ['activation', 'weight_rate'], got 'weights'")
     assert error(lambda c: c["models"]["torch_mlp"].update(allow_nonfinite="yes")) == (

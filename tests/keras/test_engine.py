@@ -157,3 +157,26 @@ def test_layer_output_elements_counts_every_layers_output():
     model = keras.Sequential([keras.Input((5, 5, 3)), keras.layers.Conv2D(4, 3, padding="same"),
                               keras.layers.Flatten(), keras.layers.Dense(2)])
     assert layer_output_elements(model) == 100 + 100 + 2  # conv, flatten, dense; the input is no layer output
+
+
+def test_other_pass_rows_are_the_reference_at_that_shape_whatever_the_batch(images16):
+    """`pass_rows` (per device, docs/semantics.md section 4): at 32 rows on the CPU the engine and
+    its weight and baseline paths run 32-row passes, and the golden and faulty logits are those
+    of the simple reference at 32 rows, bit for bit, at batch sizes 256 and 5."""
+    from reference import reference_logits
+
+    from dnnfi.kerasfi.models import predict_logits
+    from dnnfi.kerasfi.weights import WeightInjector
+
+    model = zoo()
+    setting = {"cpu": 32, "gpu": 256}
+    injectors = [KerasInjector(model, batch_size=b, pass_rows=setting) for b in (256, 5)]
+    assert [i.rows for i in injectors] == [32, 32] and WeightInjector(model, pass_rows=setting).rows == 32
+    faults = seeded_faults(injectors[0], 80, len(images16), "pass_rows")
+    golden, faulty = reference_logits(model, faults, images16, rows=32)
+    for injector in injectors:
+        ours_golden, ours_faulty = injector.logits(faults, images16, progress=False)
+        np.testing.assert_array_equal(ours_golden, golden)
+        np.testing.assert_array_equal(ours_faulty, faulty)
+    baseline = predict_logits(model, images16, setting)
+    np.testing.assert_array_equal(baseline[faults["image"].to_numpy()], golden)

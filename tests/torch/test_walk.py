@@ -60,3 +60,26 @@ def test_faults_of_different_sites_share_passes(monkeypatch):
     golden, faulty = injector.logits(faults, x, progress=False)
     changed = np.count_nonzero((golden != faulty).any(axis=1))  # faults that surely reached the logits
     assert changed > 1 and set(logits_passes) == {16} and -(-changed // 16) <= len(logits_passes) <= 2
+
+
+def test_other_pass_rows_are_the_reference_at_that_shape_whatever_the_batch():
+    """`pass_rows` (per device, docs/semantics.md section 4): at 8 rows on the CPU the engine and
+    its weight and baseline paths run 8-row passes, and the faulty logits are those of the simple
+    reference at 8 rows, bit for bit, at batch sizes 256, 5 and 1."""
+    from test_activations import call_of_site
+    from torch_reference import reference_logits
+
+    from dnnfi.torchfi.models import predict_logits
+    from dnnfi.torchfi.weights import WeightInjector
+
+    torch.set_num_threads(1)
+    model, x = resnet8_and_images()
+    setting = {"cpu": 8, "gpu": 64}
+    injectors = [TorchInjector(model, batch_size=b, input_shape=(3, 16, 16), pass_rows=setting) for b in (256, 5, 1)]
+    assert [i.rows for i in injectors] == [8, 8, 8] and WeightInjector(model, pass_rows=setting).rows == 8
+    faults = mixed_fault_list(injectors[0].sites(), seed=5, n_images=len(x), n_single=60, n_multi=12)
+    expected = reference_logits(model, x, faults, call_of_site(injectors[0].sites()), rows=8)
+    for injector in injectors:
+        assert_identical(expected, injector.logits(faults, x, progress=False), f"batch_size {injector.batch_size}")
+    baseline = predict_logits(model, x.permute(0, 2, 3, 1).numpy(), setting, progress=False)  # NHWC, as stored
+    np.testing.assert_array_equal(baseline[faults["image"].to_numpy()], expected[0])

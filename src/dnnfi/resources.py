@@ -34,7 +34,7 @@ import numpy as np
 #: RSS of a job's interpreter with its framework loaded, and of a job that only reads tables
 BASE_MB = {"keras": 900, "torch": 900, "analysis": 300}
 #: the engines' golden values of a block of images: kerasfi.engine.KerasInjector(cache_mb=1024),
-#: torchfi.activations.ActivationInjector(cache_mb=2048)
+#: torchfi.activations.TorchInjector(cache_mb=2048)
 GOLDEN_MB = 2048
 #: layer-output elements of one image per input element, before the model exists (keras.applications
 #: at 224 px: MobileNetV3Small 35, MobileNetV2 144, ResNet50 246; torchvision resnet18 50)

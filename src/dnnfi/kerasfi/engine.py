@@ -207,7 +207,7 @@ class KerasInjector:
         ``reduce[key](numpy value)`` for the keys of ``reduce`` (keys of :meth:`_golden`),
         reduced as each tensor is made."""
         parts = []
-        for i in Progress(range(0, len(images), self.rows), desc="fault-free passes", disable=not progress):
+        for i in Progress(range(0, len(images), self.rows), desc="passes", disable=not progress):
             part = {}
 
             def visit(key, value):

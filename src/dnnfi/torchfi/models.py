@@ -290,7 +290,7 @@ def predict_logits(model: nn.Module, x: np.ndarray, pass_rows: dict | None = Non
     rows = rows_for(model, pass_rows)
     param = next(model.parameters())
     out = []
-    for i in Progress(range(0, len(x), rows), desc="fault-free passes", disable=not progress):
+    for i in Progress(range(0, len(x), rows), desc="passes", disable=not progress):
         part = to_tensor(x[i : i + rows]).to(param.device, param.dtype if param.is_floating_point() else torch.float32)
         padded = torch.cat([part, part[:1].expand(rows - len(part), *part.shape[1:])])
         out.append(model(padded)[: len(part)].float().cpu().numpy())

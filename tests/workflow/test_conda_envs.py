@@ -43,7 +43,7 @@ def test_import_analysis_follows_dnnfi_into_functions():
     # through dnnfi.config; the other framework's engine and unused dataset loaders not at all
     script = REPO / "scripts" / "inject_activation.py"
     torch = needed_distributions(script, ["torch"])
-    assert "-> dnnfi.samplesize.sequential_stop -> statsmodels.stats.proportion" in torch["statsmodels"]
+    assert "-> dnnfi.samplesize.sequential_stop -> dnnfi.intervals.wilson -> statsmodels.stats.proportion" in torch["statsmodels"]
     assert {"torch", "torchvision"} <= set(torch) and not {"tensorflow", "keras"} & set(torch)
     assert {"tensorflow", "keras", "torch"} <= set(needed_distributions(script, ["keras", "torch"]))
     stats = needed_distributions(REPO / "scripts" / "stats_weight_rate.py", ["keras", "torch"])

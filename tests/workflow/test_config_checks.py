@@ -65,7 +65,7 @@ def broken(edit):
 CASES = {
     "unknown top-level key": (
         lambda c: c.update(seeds=3),
-        "unknown config key seeds: expected one of campaigns, conda_envs, datasets, device, models, python, seed, tensorflow_onednn, threads",
+        "unknown config key seeds: expected one of campaigns, conda_envs, datasets, device, models, pass_rows, python, seed, tensorflow_onednn, threads",
     ),
     "unknown campaign key": (
         lambda c: c["campaigns"]["activation_bitflip"].update(injection=5),

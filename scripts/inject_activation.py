@@ -15,7 +15,8 @@ def factory():
     # when needed: a sequential round that has nothing left to do never loads a framework
     model = snakemake.params.model
     return injector_factory(model["framework"], snakemake.input.model, snakemake.params.campaign["batch_size"],
-                            model["precision"], snakemake.params.device, model["pass_rows"])
+                            model["precision"], snakemake.params.device, model["pass_rows"],
+                            snakemake.params.campaign["cache_mb"])
 
 
 def injector(shape, protection=None):

@@ -28,7 +28,7 @@ else:  # imported here: a round after the target was met never loads a framework
     correct = pd.read_parquet(inputs.baseline)["correct"].to_numpy()[keep]
     model = snakemake.params.model
     injector = injector_factory(model["framework"], inputs.model, spec["batch_size"], model["precision"],
-                                snakemake.params.device, model["pass_rows"])(x.shape[1:])
+                                snakemake.params.device, model["pass_rows"], spec["cache_mb"])(x.shape[1:])
     check_format(injector.sites(), model["precision"], f"models.{w.model}")
     pilot = None if earlier is None else earlier[earlier["round"] == 0]
     faults, strata = round_faults(injector, x, population_images(w.population, correct), spec,

@@ -19,7 +19,7 @@ if len(faults):  # a round after the target margin was met is empty: no framewor
     x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
     model = snakemake.params.model
     injector = injector_factory(model["framework"], snakemake.input.model, spec["batch_size"], model["precision"],
-                                snakemake.params.device, model["pass_rows"])(x.shape[1:])
+                                snakemake.params.device, model["pass_rows"], spec["cache_mb"])(x.shape[1:])
     faults = run_faults(injector, faults.reset_index(drop=True), injector.sites(), x)
     faults["image"] = keep[faults["image"].to_numpy()]  # index into the whole test split, as in the baseline
 log.info("%d injections", len(faults))

@@ -21,15 +21,16 @@ from dnnfi.seeds import rng_for
 
 
 def injector_factory(framework: str, model_path, batch_size: int = 256, precision: str = "float32",
-                     device: dict | None = None, pass_rows: dict | None = None):
+                     device: dict | None = None, pass_rows: dict | None = None, cache_mb: float = 1024):
     """The ``injector_factory`` of ``framework``'s engine (:func:`dnnfi.kerasfi.engine.injector_factory`,
     :func:`dnnfi.torchfi.activations.injector_factory`), imported only here, when a job needs it;
-    ``pass_rows``: the config's ``pass_rows.<framework>`` (None: :data:`dnnfi.devices.PASS_ROWS`)."""
+    ``pass_rows``: the config's ``pass_rows.<framework>`` (None: :data:`dnnfi.devices.PASS_ROWS`);
+    ``cache_mb``: the campaign's golden cache budget."""
     if framework == "keras":
         from dnnfi.kerasfi.engine import injector_factory as engine_factory
     else:
         from dnnfi.torchfi.activations import injector_factory as engine_factory
-    return engine_factory(model_path, batch_size, precision, device, pass_rows)
+    return engine_factory(model_path, batch_size, precision, device, pass_rows, cache_mb)
 
 
 def image_pool(spec: dict, correct: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:

@@ -419,7 +419,7 @@ def check_bits_fit(name: str, campaign: dict, models: dict) -> None:
                 f"{model} (precision {models[model]['precision']})"
             )
 #: keys of a protected campaign; every other key comes from its paired campaign (same faults)
-PROTECTED_KEYS = ("kind", "models", "paired_with", "protection", "batch_size", "confidence")
+PROTECTED_KEYS = ("kind", "models", "paired_with", "protection", "batch_size", "cache_mb", "confidence")
 
 
 def inherit_paired(config: dict) -> None:

@@ -13,10 +13,10 @@ two float32 copies of the images it uses (the preprocessed images and one workin
 and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's plan).
 ``activations``, in layer outputs of one image (E elements, recorded next to the model file by the
 fetch or train job; ACTIVATIONS_PER_INPUT x the input elements before) x the precision's bytes:
-a fault-free pass of the CPU's pass rows (config key ``pass_rows``) keeps E per row (baselines, weight_rate, bounds); an
-injection job keeps the golden values of the images it uses (at most GOLDEN_MB, the engines'
-budget) and two passes (golden and faulty); a stratified
-draw keeps every image's twice; training keeps a batch's outputs and their gradients.
+a fault-free pass of the CPU's pass rows (config key ``pass_rows``) keeps E per row (baselines,
+weight_rate, bounds); an injection job keeps the golden values of the images it uses (at most the
+campaign's ``cache_mb``, the engines' golden cache) and two passes (golden and faulty); a
+stratified draw keeps every image's twice; training keeps a batch's outputs and their gradients.
 A split's shape comes from its .npz header once it exists, else from the data set's config.
 """
 
@@ -33,9 +33,6 @@ import numpy as np
 
 #: RSS of a job's interpreter with its framework loaded, and of a job that only reads tables
 BASE_MB = {"keras": 900, "torch": 900, "analysis": 300}
-#: the engines' golden values of a block of images: kerasfi.engine.KerasInjector(cache_mb=1024),
-#: torchfi.activations.TorchInjector(cache_mb=2048)
-GOLDEN_MB = 2048
 #: layer-output elements of one image per input element, before the model exists (keras.applications
 #: at 224 px: MobileNetV3Small 35, MobileNetV2 144, ResNet50 246; torchvision resnet18 50)
 ACTIVATIONS_PER_INPUT = 64
@@ -145,9 +142,10 @@ def pass_mb(rows: int, elements: float, precision: str) -> float:
     return outputs_mb(rows, elements, precision)
 
 
-def injection_mb(rows: int, used: int, elements: float, precision: str) -> float:
-    """An injection job's layer outputs: the golden values of its images and two passes."""
-    return min(outputs_mb(used, elements, precision), GOLDEN_MB) + 2 * pass_mb(rows, elements, precision)
+def injection_mb(rows: int, used: int, elements: float, precision: str, cache_mb: float) -> float:
+    """An injection job's layer outputs: the golden values of its images (at most the campaign's
+    ``cache_mb``, the engines' golden cache) and two passes."""
+    return min(outputs_mb(used, elements, precision), cache_mb) + 2 * pass_mb(rows, elements, precision)
 
 
 def seconds_per_pass(model_mb: float, shape: Shape) -> float:

@@ -184,6 +184,7 @@ SHARD_KEYS = {
     "activation": [
         "images",
         "batch_size",
+        "cache_mb",
         "fault_model",
         "bits",
         "sampling",

@@ -68,7 +68,8 @@ def _model_job(wildcards, kind):
     if kind == "draw":  # every site output of every image, kept for the draw
         act += 2 * sizes.outputs_mb(used, elements, precision)
     if kind == "inject":
-        act = sizes.injection_mb(rows, used, elements, precision)
+        cache_mb = CAMPAIGNS[wildcards.campaign]["cache_mb"]
+        act = sizes.injection_mb(rows, used, elements, precision, cache_mb)
     if kind in ("inject", "weight_rate"):
         passes += _shard_passes(wildcards)
     if kind == "bounds":  # the profile split too, and its profiled images

@@ -59,6 +59,7 @@ def stratified_strata(wildcards):
 STRATIFIED_KEYS = [
     "images",
     "batch_size",
+    "cache_mb",
     "fault_model",
     "bits",
     "sampling",

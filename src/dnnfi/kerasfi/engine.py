@@ -473,11 +473,11 @@ def _is_activation(layer) -> bool:
 
 
 def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None,
-                     pass_rows: dict | None = None):
+                     pass_rows: dict | None = None, cache_mb: float = 1024):
     """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
     the model file ``model_path``, loaded once in ``precision`` on ``device`` (a rule's device
     params: ``device`` and its config key; None: TensorFlow's placement), passes of ``pass_rows``
-    (:class:`KerasInjector`). The shape is the model's own."""
+    and a golden cache of ``cache_mb`` (:class:`KerasInjector`). The shape is the model's own."""
     import contextlib
 
     from dnnfi.kerasfi import models
@@ -485,5 +485,6 @@ def injector_factory(model_path, batch_size: int = 256, precision: str = "float3
     with models.on_device(**device) if device else contextlib.nullcontext():  # its variables live there
         model = models.load(model_path, precision=precision)
     setting = device["device"] if device else None
-    return lambda shape, protection=None: KerasInjector(model, batch_size=batch_size, pass_rows=pass_rows,
-                                                        device=setting, protection=protection)
+    return lambda shape, protection=None: KerasInjector(model, batch_size=batch_size, cache_mb=cache_mb,
+                                                        pass_rows=pass_rows, device=setting,
+                                                        protection=protection)

@@ -589,11 +589,11 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 
 def injector_factory(model_path, batch_size: int = 256, precision: str = "float32", device: dict | None = None,
-                     pass_rows: dict | None = None):
+                     pass_rows: dict | None = None, cache_mb: float = 1024):
     """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.campaign` jobs for
     the model file ``model_path``, loaded once in ``precision`` and moved to ``device`` (a rule's
     device params: ``device`` and its config key, which a missing GPU's message names; None: the
-    CPU), passes of ``pass_rows`` (:class:`TorchInjector`)."""
+    CPU), passes of ``pass_rows`` and a golden cache of ``cache_mb`` (:class:`TorchInjector`)."""
     from dnnfi.torchfi import models
 
     model = models.load(model_path, precision=precision)
@@ -602,6 +602,6 @@ def injector_factory(model_path, batch_size: int = 256, precision: str = "float3
 
     def make(shape, protection: Protection | None = None) -> TorchInjector:
         height, width, channels = shape
-        return TorchInjector(model, batch_size, input_shape=(channels, height, width), pass_rows=pass_rows,
-                             protection=protection)
+        return TorchInjector(model, batch_size, input_shape=(channels, height, width), cache_mb=cache_mb,
+                             pass_rows=pass_rows, protection=protection)
     return make

@@ -18,6 +18,7 @@ for path in snakemake.input.baselines:
                            perturbation="none", replica=0, n_faults=0, top1_error=1 - base["correct"].mean(),
                            top5_error=1 - base["top5_correct"].mean()))
 replicas = pd.concat([pd.DataFrame(fault_free), replicas], ignore_index=True)
+replicas["pass_rows"] = replicas["pass_rows"].astype("Int64")  # empty for the fault-free rows (the baselines')
 replicas.to_csv(snakemake.output.replicas, index=False)
 summary = aggregate.weight_summary(replicas)
 summary.to_csv(snakemake.output.summary, index=False)

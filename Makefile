@@ -13,6 +13,8 @@ CONFIG ?= config/config.yaml
 CORES ?= all
 # Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
 INPUTS ?= $(or $(DNNFI_SHARED),../shared)
+# The commit `make check-unchanged` compares the working tree with.
+BASE ?= 82c7448
 BIN := $(VENV)/bin
 KERAS_BIN := $(if $(GPU),$(GPU_VENV)/bin,$(BIN))
 VENVS := $(BIN)/.installed $(if $(GPU),$(GPU_VENV)/bin/.installed)
@@ -28,7 +30,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run status test test-slurm test-conda lint inputs bench-keras bench-torch bench-sampling env-files clean
+.PHONY: run status test test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -63,14 +65,22 @@ test-slurm: $(BIN)/.installed
 test-conda: $(BIN)/.installed
 	DNNFI_TEST_CONDA=.snakemake/conda-standin $(BIN)/pytest tests/workflow/test_conda_envs.py
 
+# Behaviour unchanged: the demo and a cifar10 subset run with BASE's code and the working tree's,
+# SHA-256 of their tables, statistics and injection files compared, and every config's dry-run jobs
+# (tools/check_unchanged.py; minutes, so not in `make test`). Exits non-zero on any difference.
+check-unchanged: $(BIN)/.installed
+	$(BIN)/python tools/check_unchanged.py --base $(BASE)
+
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
-# The external images and weights (dnnfi.inputs.MANIFEST: source, SHA-256): downloads those INPUTS
+# The external images and weights (dnnfi.data.inputs.MANIFEST: source, SHA-256): downloads those INPUTS
 # lacks (network), then checks every SHA-256. Nothing else downloads them, tests and the demo included.
 inputs: $(BIN)/.installed
-	$(BIN)/python -m dnnfi.inputs $(INPUTS)
+	$(BIN)/python -m dnnfi.data.inputs $(INPUTS)
 
 bench-keras: $(VENVS)
 	$(KERAS_BIN)/python bench/keras_bench.py $(BENCH_DEVICE)

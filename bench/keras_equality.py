@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,15 +20,20 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from old_layout import old_source  # noqa: E402
 
 
 def old_engine(commit: str):
-    """The module dnnfi.kerasfi.engine as it was at ``commit``."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:src/dnnfi/kerasfi/engine.py"],
-                            check=True, capture_output=True, text=True).stdout
-    # its pass rows, a constant of dnnfi.outcomes then (now dnnfi.devices.PASS_ROWS, per device)
-    source = source.replace("from dnnfi.outcomes import PASS_ROWS, summarize_logits",
-                            "from dnnfi.outcomes import summarize_logits\nPASS_ROWS = {'keras': 128}")
+    """The module dnnfi.engines.kerasfi.engine as it was at ``commit`` (before the layout of issue 21)."""
+    # its pass rows, a constant of dnnfi.outcomes then (now dnnfi.engines.devices.PASS_ROWS, per device)
+    source = old_source(
+        commit,
+        "src/dnnfi/kerasfi/engine.py",
+        {
+            "from dnnfi.faults.outcomes import PASS_ROWS, summarize_logits": "from dnnfi.faults.outcomes import summarize_logits\nPASS_ROWS = {'keras': 128}"
+        },
+    )
     path = Path(tempfile.mkdtemp()) / "old_keras_engine.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_keras_engine", path)
@@ -45,24 +49,36 @@ def cases(names: list[str]):
     sys.path.insert(0, str(ROOT / "tests" / "keras"))
     from conftest import random_images, zoo
 
-    from dnnfi.kerasfi.models import application
+    from dnnfi.engines.kerasfi.models import application
 
     images16 = np.random.default_rng(1).normal(0, 1, (12, 16, 16, 3)).astype("float32")
-    lists = [{}, {"bits_per_element": 3}, {"elements_per_fault": 4}, {"fault_model": "zero", "elements_per_fault": 2},
-             {"fault_model": "random"}, {"fault_model": "stuck_at_1", "bits_per_element": 2}]
+    lists = [
+        {},
+        {"bits_per_element": 3},
+        {"elements_per_fault": 4},
+        {"fault_model": "zero", "elements_per_fault": 2},
+        {"fault_model": "random"},
+        {"fault_model": "stuck_at_1", "bits_per_element": 2},
+    ]
     for policy in ["float32", "mixed_float16", "mixed_bfloat16"]:
         if f"zoo_{policy}" in names:
             yield f"zoo_{policy}", zoo(policy), images16, [dict(n=120, **kw) for kw in lists], None
-    for name, side in [("ResNet50", 32), ("DenseNet121", 32), ("InceptionV3", 75), ("MobileNetV2", 32), ("Xception", 71)]:
+    for name, side in [
+        ("ResNet50", 32),
+        ("DenseNet121", 32),
+        ("InceptionV3", 75),
+        ("MobileNetV2", 32),
+        ("Xception", 71),
+    ]:
         if name in names:
             keras.utils.set_random_seed(0)
             model = application(name, (side, side, 3), classes=10, classifier_activation=None)
             yield name, model, random_images(6, side), [dict(n=500)], None
     if "ResNet-8" in names:
-        from dnnfi.datasets import image_folder, shared_dir
-        from dnnfi.kerasfi.engine import KerasInjector
-        from dnnfi.kerasfi.models import load
-        from dnnfi.protection import Protection
+        from dnnfi.data.datasets import image_folder, shared_dir
+        from dnnfi.engines.kerasfi.engine import KerasInjector
+        from dnnfi.engines.kerasfi.models import load
+        from dnnfi.engines.protection import Protection
 
         path = shared_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
         data = shared_dir() / "data" / "cifar10-jpeg" / "test"
@@ -73,25 +89,39 @@ def cases(names: list[str]):
         images = image_folder(data, limit_per_class=2).x.astype("float32")
         yield "ResNet-8", model, images, [dict(n=500)], None
         plain = KerasInjector(model)
-        protection = Protection.from_bounds("range_restriction", "activations", plain.ranges(images[:5]), plain.sites())
+        protection = Protection.from_bounds(
+            "range_restriction", "activations", plain.ranges(images[:5]), plain.sites()
+        )
         yield "ResNet-8 protected", model, images, [dict(n=500)], protection
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commit", default="32084dd")
-    parser.add_argument("--models", nargs="*", default=["zoo_float32", "zoo_mixed_float16", "zoo_mixed_bfloat16",
-                                                        "ResNet50", "DenseNet121", "InceptionV3", "MobileNetV2",
-                                                        "Xception", "ResNet-8"])
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=[
+            "zoo_float32",
+            "zoo_mixed_float16",
+            "zoo_mixed_bfloat16",
+            "ResNet50",
+            "DenseNet121",
+            "InceptionV3",
+            "MobileNetV2",
+            "Xception",
+            "ResNet-8",
+        ],
+    )
     args = parser.parse_args()
 
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from dnnfi.faults import draw_activation_faults
-    from dnnfi.kerasfi.engine import KerasInjector
-    from dnnfi.seeds import rng_for
+    from dnnfi.engines.kerasfi.engine import KerasInjector
+    from dnnfi.faults.lists import draw_activation_faults
+    from dnnfi.faults.seeds import rng_for
 
     old = old_engine(args.commit)
     total = 0
@@ -101,8 +131,13 @@ def main() -> None:
         sites = new_injector.sites()
         n = 0
         for i, kw in enumerate(lists):
-            faults = draw_activation_faults(sites[sites["eligible"]], kw.pop("n"), rng_for(3, name, i),
-                                            np.arange(len(images)), **kw)
+            faults = draw_activation_faults(
+                sites[sites["eligible"]],
+                kw.pop("n"),
+                rng_for(3, name, i),
+                np.arange(len(images)),
+                **kw,
+            )
             before = old_injector.logits(faults, images, progress=False)
             after = new_injector.logits(faults, images, progress=False)
             for a, b, what in zip(before, after, ["golden", "faulty"]):

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import time
 
-from dnnfi.protection import METHODS, Protection
+from dnnfi.engines.protection import METHODS, Protection
 
 
-def protection_row(name: str, make_injector, profile, images, repeats: int = 3, layers: str = "activations") -> dict:
+def protection_row(
+    name: str, make_injector, profile, images, repeats: int = 3, layers: str = "activations"
+) -> dict:
     """``make_injector(protection=None)`` builds the framework's injector; bounds are profiled on
     ``profile``; times are of ``golden_logits(images)`` (the engine's fixed pass shape)."""
     plain = make_injector()
-    protection = {m: Protection.from_bounds(m, layers, plain.ranges(profile), plain.sites()) for m in METHODS}
+    protection = {
+        m: Protection.from_bounds(m, layers, plain.ranges(profile), plain.sites()) for m in METHODS
+    }
     injectors = {"unprotected": plain} | {m: make_injector(protection[m]) for m in METHODS}
     best = dict.fromkeys(injectors, float("inf"))
     for injector in injectors.values():
@@ -23,6 +27,9 @@ def protection_row(name: str, make_injector, profile, images, repeats: int = 3, 
             start = time.perf_counter()
             injector.golden_logits(images)
             best[key] = min(best[key], time.perf_counter() - start)
-    row = {"model": name, "protected_sites": len(protection[METHODS[0]].limits),
-           "unprotected_ms_per_image": 1e3 * best["unprotected"] / len(images)}
+    row = {
+        "model": name,
+        "protected_sites": len(protection[METHODS[0]].limits),
+        "unprotected_ms_per_image": 1e3 * best["unprotected"] / len(images),
+    }
     return row | {f"{m}_relative": best[m] / best["unprotected"] for m in METHODS}

@@ -23,11 +23,20 @@ import time
 
 import numpy as np
 import pandas as pd
+import sampling_pool
 from scipy.stats import norm
 
-import sampling_pool
-from dnnfi.sampling import VALUE_CLASSES, atom_table, field_of, estimate, run_stratified, strata_of, stratum_counts, value_class
-from dnnfi.seeds import rng_for
+from dnnfi.designs.strata import (
+    VALUE_CLASSES,
+    atom_table,
+    estimate,
+    field_of,
+    run_stratified,
+    strata_of,
+    stratum_counts,
+    value_class,
+)
+from dnnfi.faults.seeds import rng_for
 
 CAMPAIGNS, REAL = 200, 3
 #: the design of the last line, and the others compared with it
@@ -44,26 +53,46 @@ class PoolPopulation:
     def __init__(self, pool: pd.DataFrame, strata: str):
         bit = pool["bit"].to_numpy()
         value = value_class(pool["golden_bits"].to_numpy(np.uint32), bit, 32)
-        atoms = pool[["site", "bit"]].assign(field=field_of(bit, "float32"), value=np.asarray(VALUE_CLASSES)[value],
-                                             p=1 / len(pool))
+        atoms = pool[["site", "bit"]].assign(
+            field=field_of(bit, "float32"), value=np.asarray(VALUE_CLASSES)[value], p=1 / len(pool)
+        )
         self.table, codes = strata_of(atoms, strata)
         self.weights = self.table["weight"].to_numpy()
         order = np.argsort(codes, kind="stable")
-        self.members = np.split(order, np.cumsum(np.bincount(codes, minlength=len(self.table)))[:-1])
+        self.members = np.split(
+            order, np.cumsum(np.bincount(codes, minlength=len(self.table)))[:-1]
+        )
         sdc = (pool["outcome"] == "sdc").to_numpy()
-        self.flags = np.stack([np.ones(len(pool)), sdc, pool["sdc_top5"].to_numpy(bool),
-                               (pool["outcome"] == "due").to_numpy(), pool["scm"].to_numpy(bool) & sdc], axis=1)
+        self.flags = np.stack(
+            [
+                np.ones(len(pool)),
+                sdc,
+                pool["sdc_top5"].to_numpy(bool),
+                (pool["outcome"] == "due").to_numpy(),
+                pool["scm"].to_numpy(bool) & sdc,
+            ],
+            axis=1,
+        )
         self.rng = None
 
     def evaluate(self, n, round_):
-        picked = np.concatenate([m[self.rng.integers(0, len(m), k)] for m, k in zip(self.members, n)])
+        picked = np.concatenate(
+            [m[self.rng.integers(0, len(m), k)] for m, k in zip(self.members, n)]
+        )
         codes = np.repeat(np.arange(len(n)), n)
-        counts = np.stack([np.bincount(codes, weights=self.flags[picked, j], minlength=len(n)) for j in range(5)], 1)
-        return pd.DataFrame(counts.astype(np.int64), columns=["trials", "sdc", "sdc_top5", "due", "scm"])
+        counts = np.stack(
+            [np.bincount(codes, weights=self.flags[picked, j], minlength=len(n)) for j in range(5)],
+            1,
+        )
+        return pd.DataFrame(
+            counts.astype(np.int64), columns=["trials", "sdc", "sdc_top5", "due", "scm"]
+        )
 
     def campaign(self, seed, metric, margin, max_injections):
         self.rng = rng_for(seed, "bench-sampling", "resample", metric)
-        counts, done = run_stratified(self.weights, self.evaluate, metric, margin, PILOT, ROUND, max_injections)
+        counts, done = run_stratified(
+            self.weights, self.evaluate, metric, margin, PILOT, ROUND, max_injections
+        )
         return estimate(counts, self.weights)[metric], done[-1]
 
 
@@ -77,42 +106,62 @@ def fixed_budget(pool: pd.DataFrame, strata: str, truth: float) -> dict:
     est = np.array([float(r[0]["estimate"]) for r in runs])
     margin = np.mean([float(r[0]["margin"]) for r in runs])
     uniform_n = Z**2 * truth * (1 - truth) / margin**2
-    return {"design": f"stratified ({strata}, {len(population.table)} strata)", "injections": BUDGET,
-            "mean estimate": est.mean(), "bias": est.mean() - truth, "mean half-width": margin,
-            "coverage": np.mean([covered(r[0], truth) for r in runs]),
-            "efficiency": uniform_n / BUDGET, "efficiency (variance)": truth * (1 - truth) / BUDGET / est.var()}
+    return {
+        "design": f"stratified ({strata}, {len(population.table)} strata)",
+        "injections": BUDGET,
+        "mean estimate": est.mean(),
+        "bias": est.mean() - truth,
+        "mean half-width": margin,
+        "coverage": np.mean([covered(r[0], truth) for r in runs]),
+        "efficiency": uniform_n / BUDGET,
+        "efficiency (variance)": truth * (1 - truth) / BUDGET / est.var(),
+    }
 
 
 def uniform_budget(pool: pd.DataFrame, truth: float) -> dict:
-    from dnnfi.stratified import stratified_rate
+    from dnnfi.analysis.stratified_estimates import stratified_rate
 
     rng = rng_for(0, "bench-sampling", "uniform")
     sdc = rng.binomial(BUDGET, truth, CAMPAIGNS)
     est = stratified_rate([1.0], sdc[:, None], np.full((CAMPAIGNS, 1), BUDGET))
     cover = (est["lo"] <= truth) & (truth <= est["hi"])
-    return {"design": "uniform", "injections": BUDGET, "mean estimate": est["estimate"].mean(),
-            "bias": est["estimate"].mean() - truth, "mean half-width": est["margin"].mean(), "coverage": cover.mean(),
-            "efficiency": 1.0, "efficiency (variance)": truth * (1 - truth) / BUDGET / est["estimate"].var()}
+    return {
+        "design": "uniform",
+        "injections": BUDGET,
+        "mean estimate": est["estimate"].mean(),
+        "bias": est["estimate"].mean() - truth,
+        "mean half-width": est["margin"].mean(),
+        "coverage": cover.mean(),
+        "efficiency": 1.0,
+        "efficiency (variance)": truth * (1 - truth) / BUDGET / est["estimate"].var(),
+    }
 
 
 def scm_to_margin(pool: pd.DataFrame, truth: float, sdc_correct: float) -> tuple[dict, float]:
     population = PoolPopulation(pool[pool["correct"]].reset_index(drop=True), DESIGN)
-    runs = [population.campaign(seed, "scm_probability", SCM_MARGIN, SCM_MAX) for seed in range(CAMPAIGNS)]
+    runs = [
+        population.campaign(seed, "scm_probability", SCM_MARGIN, SCM_MAX)
+        for seed in range(CAMPAIGNS)
+    ]
     used = np.array([r[1] for r in runs])
     reached = np.mean([float(r[0]["margin"]) <= SCM_MARGIN for r in runs])
     uniform_sdcs = Z**2 * truth * (1 - truth) / SCM_MARGIN**2
-    row = {"campaigns": CAMPAIGNS, "reached": reached, "median injections": float(np.median(used)),
-           "90th percentile": float(np.percentile(used, 90)),
-           "coverage": np.mean([covered(r[0], truth) for r in runs]),
-           "bias": np.mean([float(r[0]["estimate"]) for r in runs]) - truth,
-           "uniform injections": uniform_sdcs / sdc_correct}
+    row = {
+        "campaigns": CAMPAIGNS,
+        "reached": reached,
+        "median injections": float(np.median(used)),
+        "90th percentile": float(np.percentile(used, 90)),
+        "coverage": np.mean([covered(r[0], truth) for r in runs]),
+        "bias": np.mean([float(r[0]["estimate"]) for r in runs]) - truth,
+        "uniform injections": uniform_sdcs / sdc_correct,
+    }
     return row, float(np.median(used))
 
 
 def real_campaigns(truth_sdc: float) -> pd.DataFrame:
     """``REAL`` engine-run stratified campaigns to the SDC-rate half-width of the resampled ones."""
-    from dnnfi.outcomes import classify
-    from dnnfi.sampling import draw_strata
+    from dnnfi.designs.strata import draw_strata
+    from dnnfi.faults.outcomes import classify
 
     injector, sites, x, labels, taxonomy = sampling_pool.setup()
     values = injector.golden_site_values(x, list(sites["site"]))
@@ -121,21 +170,39 @@ def real_campaigns(truth_sdc: float) -> pd.DataFrame:
     weights = table["weight"].to_numpy()
     rows = []
     for seed in range(REAL):
+
         def evaluate(n, round_):
-            faults = draw_strata(atoms, codes, n, rng_for(seed, "bench-sampling", "real", round_), values.__getitem__,
-                                 np.arange(len(x)))
+            faults = draw_strata(
+                atoms,
+                codes,
+                n,
+                rng_for(seed, "bench-sampling", "real", round_),
+                values.__getitem__,
+                np.arange(len(x)),
+            )
             results = classify(injector.run(faults, x, progress=False))
             results["scm"] = taxonomy.is_scm(results["golden_top1"], results["faulty_top1"])
             return stratum_counts(results, len(table))
 
         began = time.perf_counter()
-        counts, done = run_stratified(weights, evaluate, "sdc_rate", REAL_MARGIN, PILOT, ROUND, 30_000)
+        counts, done = run_stratified(
+            weights, evaluate, "sdc_rate", REAL_MARGIN, PILOT, ROUND, 30_000
+        )
         est = estimate(counts, weights)
-        rows.append({"campaign": seed, "injections": done[-1], "rounds": len(done) - 1,
-                     "SDC rate": float(est["sdc_rate"]["estimate"]), "lo": float(est["sdc_rate"]["lo"]),
-                     "hi": float(est["sdc_rate"]["hi"]), "half-width": float(est["sdc_rate"]["margin"]),
-                     "covers pool truth": covered(est["sdc_rate"], truth_sdc),
-                     "DUE rate": float(est["due_rate"]["estimate"]), "seconds": time.perf_counter() - began})
+        rows.append(
+            {
+                "campaign": seed,
+                "injections": done[-1],
+                "rounds": len(done) - 1,
+                "SDC rate": float(est["sdc_rate"]["estimate"]),
+                "lo": float(est["sdc_rate"]["lo"]),
+                "hi": float(est["sdc_rate"]["hi"]),
+                "half-width": float(est["sdc_rate"]["margin"]),
+                "covers pool truth": covered(est["sdc_rate"], truth_sdc),
+                "DUE rate": float(est["due_rate"]["estimate"]),
+                "seconds": time.perf_counter() - began,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -148,24 +215,40 @@ def main():
     correct = pool["correct"].to_numpy()
     sdc_correct = sdc[correct].mean()
     scm_truth = (pool["scm"].to_numpy() & sdc)[correct].sum() / sdc[correct].sum()
-    print(f"ground truth: {len(pool):,} uniform injections (bit sweep of {pool['point'].nunique():,} points, "
-          f"{pool['image'].nunique()} images), engine time {pool_seconds:.0f} s")
-    print(f"  SDC rate {100 * truth:.3f}%, DUE rate {100 * (pool['outcome'] == 'due').mean():.3f}%, "
-          f"SDC rate on initially correct images {100 * sdc_correct:.3f}%, "
-          f"SCM probability (FI, initially correct) {100 * scm_truth:.2f}%")
-    table = pd.DataFrame([uniform_budget(pool, truth), *(fixed_budget(pool, s, truth) for s in (*OTHERS, DESIGN))])
-    print(f"\nSDC rate, {CAMPAIGNS} campaigns per design at {BUDGET:,} injections (pilot {PILOT:,}, rounds of {ROUND}):")
+    print(
+        f"ground truth: {len(pool):,} uniform injections (bit sweep of {pool['point'].nunique():,} points, "
+        f"{pool['image'].nunique()} images), engine time {pool_seconds:.0f} s"
+    )
+    print(
+        f"  SDC rate {100 * truth:.3f}%, DUE rate {100 * (pool['outcome'] == 'due').mean():.3f}%, "
+        f"SDC rate on initially correct images {100 * sdc_correct:.3f}%, "
+        f"SCM probability (FI, initially correct) {100 * scm_truth:.2f}%"
+    )
+    table = pd.DataFrame(
+        [uniform_budget(pool, truth), *(fixed_budget(pool, s, truth) for s in (*OTHERS, DESIGN))]
+    )
+    print(
+        f"\nSDC rate, {CAMPAIGNS} campaigns per design at {BUDGET:,} injections (pilot {PILOT:,}, rounds of {ROUND}):"
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     scm, scm_n = scm_to_margin(pool, scm_truth, sdc_correct)
-    print(f"\nSCM probability (FI, initially correct) to +/-{100 * SCM_MARGIN:g} points, stratified ({DESIGN}):")
+    print(
+        f"\nSCM probability (FI, initially correct) to +/-{100 * SCM_MARGIN:g} points, stratified ({DESIGN}):"
+    )
     print(pd.DataFrame([scm]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     real = real_campaigns(truth)
-    print(f"\n{REAL} real stratified campaigns (engine, {DESIGN} strata, SDC-rate target +/-{100 * REAL_MARGIN:g} points):")
+    print(
+        f"\n{REAL} real stratified campaigns (engine, {DESIGN} strata, SDC-rate target +/-{100 * REAL_MARGIN:g} points):"
+    )
     print(real.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"\nbench time {time.perf_counter() - began:.0f} s (pool computed earlier: {pool_seconds:.0f} s)")
+    print(
+        f"\nbench time {time.perf_counter() - began:.0f} s (pool computed earlier: {pool_seconds:.0f} s)"
+    )
     best = table.iloc[-1]
-    print(f"sampling efficiency_sdc={best['efficiency']:.1f} coverage_sdc={best['coverage']:.3f} "
-          f"coverage_scm={scm['coverage']:.3f} scm_injections_5pt={scm_n:.0f}")
+    print(
+        f"sampling efficiency_sdc={best['efficiency']:.1f} coverage_sdc={best['coverage']:.3f} "
+        f"coverage_scm={scm['coverage']:.3f} scm_injections_5pt={scm_n:.0f}"
+    )
 
 
 if __name__ == "__main__":

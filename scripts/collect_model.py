@@ -1,12 +1,13 @@
-from dnnfi import runlog
+from dnnfi.workflow import runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
 import numpy as np
 import pandas as pd
 
-from dnnfi.aggregate import annotate_scm
-from dnnfi.taxonomy import TaxonomyError, load
+from dnnfi.analysis.aggregate import annotate_scm
+from dnnfi.analysis.taxonomy import TaxonomyError, load
 
 w = snakemake.wildcards
 tables = [pd.read_parquet(p) for p in snakemake.input.shards]
@@ -22,10 +23,13 @@ if snakemake.params.kind == "activation":
     except TaxonomyError as e:
         raise TaxonomyError(f"config key datasets.{w.dataset}.taxonomy: {e}") from None
     image_info = baseline[["image", "label", "golden_top1", "correct"]].rename(
-        columns={"golden_top1": "baseline_top1", "correct": "initially_correct"})
+        columns={"golden_top1": "baseline_top1", "correct": "initially_correct"}
+    )
     table = annotate_scm(table.merge(image_info, on="image", how="left"), taxonomy)
     log.info("%d injections, outcomes: %s", len(table), table["outcome"].value_counts().to_dict())
 else:
-    table = table.drop(columns=[c for c in table if c.startswith("fault_")])  # the fault lists stay in the shards
+    table = table.drop(
+        columns=[c for c in table if c.startswith("fault_")]
+    )  # the fault lists stay in the shards
     log.info("%d replicas", len(table))
 table.sort_values(table.columns[0], kind="stable").to_parquet(snakemake.output[0])

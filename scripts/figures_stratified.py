@@ -1,9 +1,10 @@
-from dnnfi import runlog
+from dnnfi.workflow import runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
 import pandas as pd
 
-from dnnfi import figures
+from dnnfi.analysis import figures
 
 figures.stratified(pd.read_csv(snakemake.input[0]), list(snakemake.output))

@@ -1,12 +1,17 @@
-from dnnfi import interpreters, runlog
+from dnnfi.workflow import interpreters, runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
-interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
+# config key python (pip path): the framework's own venv
+interpreters.switch(snakemake.config, snakemake.wildcards.model)
 
 import functools
 
-from dnnfi.campaign import activation_job, injector_factory
+from dnnfi import designs
 
+# the campaign's design, named by the checked config (never inferred from the parameters)
+design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
+from dnnfi.engines.runner import injector_factory
 
 
 @functools.cache
@@ -14,15 +19,34 @@ def factory():
     # loaded once: a protected campaign builds a plain and a protected injector; loaded only
     # when needed: a sequential round that has nothing left to do never loads a framework
     model = snakemake.params.model
-    return injector_factory(model["framework"], snakemake.input.model, snakemake.params.campaign["batch_size"],
-                            model["precision"], snakemake.params.device, model["pass_rows"],
-                            snakemake.params.campaign["cache_mb"])
+    return injector_factory(
+        model["framework"],
+        snakemake.input.model,
+        snakemake.params.campaign["batch_size"],
+        model["precision"],
+        snakemake.params.device,
+        model["pass_rows"],
+        snakemake.params.campaign["cache_mb"],
+    )
 
 
 def injector(shape, protection=None):
     return factory()(shape, protection)
 
 
-results = activation_job(snakemake, injector)
+w, inputs = snakemake.wildcards, snakemake.input
+results = design.shard_job(
+    snakemake.params.campaign,
+    snakemake.params.model,
+    w.dataset,
+    w.model,
+    int(w.shard),
+    injector,
+    inputs.test,
+    inputs.baseline,
+    inputs.earlier,
+    inputs.get("paired"),
+    inputs.get("bounds"),
+)
 log.info("%d injections: %s", len(results), results["outcome"].value_counts().to_dict())
 results.to_parquet(snakemake.output[0])

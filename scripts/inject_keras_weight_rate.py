@@ -1,15 +1,30 @@
-from dnnfi import interpreters, runlog
+from dnnfi.workflow import interpreters, runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
-interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
+# config key python (pip path): the framework's own venv
+interpreters.switch(snakemake.config, snakemake.wildcards.model)
 
-from dnnfi.campaign import weight_rate_job
+from dnnfi import designs
 
-from dnnfi.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
-from dnnfi.kerasfi.weights import WeightInjector  # noqa: E402
+# the campaign's design, named by the checked config (never inferred from the parameters)
+design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
+
+from dnnfi.engines.kerasfi import models  # noqa: E402  (after the log redirect: TensorFlow talks on import)
+from dnnfi.engines.kerasfi.weights import WeightInjector  # noqa: E402
 
 with models.on_device(**snakemake.params.device):
     model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"])
-    table = weight_rate_job(snakemake, WeightInjector(model, pass_rows=snakemake.params.model["pass_rows"]))
+    w, spec = snakemake.wildcards, snakemake.params.model
+    injector = WeightInjector(model, pass_rows=spec["pass_rows"])
+    table = design.shard_job(
+        snakemake.params.campaign,
+        spec,
+        w.dataset,
+        w.model,
+        int(w.shard),
+        injector,
+        snakemake.input.test,
+    )
 log.info("%d replicas: mean top-1 error %.4f", len(table), table["top1_error"].mean())
 table.to_parquet(snakemake.output[0])

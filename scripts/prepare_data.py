@@ -1,13 +1,18 @@
-from dnnfi import runlog
+from dnnfi.workflow import runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
-from dnnfi import datasets, inputs
-from dnnfi.taxonomy import TaxonomyError, load
+from dnnfi.analysis.taxonomy import TaxonomyError, load
+from dnnfi.data import datasets, inputs
 
 dataset = snakemake.wildcards.dataset
 if "sha256" in snakemake.params.spec:
-    inputs.verify(snakemake.params.spec["path"], snakemake.params.spec["sha256"], f"config key datasets.{dataset}.sha256")
+    inputs.verify(
+        snakemake.params.spec["path"],
+        snakemake.params.spec["sha256"],
+        f"config key datasets.{dataset}.sha256",
+    )
 split = datasets.load_split(snakemake.params.spec, snakemake.wildcards.split, snakemake.params.seed)
 log.info("%d images of shape %s, %d classes", len(split.y), split.x.shape[1:], len(split.classes))
 # The taxonomy must fit the classes before any model trains on these data. It is read from the

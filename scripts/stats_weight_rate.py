@@ -1,12 +1,13 @@
-from dnnfi import runlog
+from dnnfi.workflow import runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
 import numpy as np
 import pandas as pd
 
-from dnnfi import stats
-from dnnfi.config import WEIGHT_STATS
+from dnnfi.analysis import stats
+from dnnfi.designs.weight_rate import STATS
 
 params = snakemake.params
 replicas = pd.read_csv(snakemake.input.replicas)
@@ -17,7 +18,12 @@ SETTINGS = ["frate", "perturbation"]
 TESTS = {
     "anova_models": (SETTINGS, "model", ["F", "p_value"], "reject_equal_means"),
     "tukey": (SETTINGS, "model", ["meandiff", "p_adj", "lower", "upper"], "reject"),
-    "equal_variance": (["model", "perturbation"], "frate", ["statistic", "p_value"], "reject_equal_variances"),
+    "equal_variance": (
+        ["model", "perturbation"],
+        "frate",
+        ["statistic", "p_value"],
+        "reject_equal_variances",
+    ),
 }
 
 
@@ -26,7 +32,11 @@ def not_applicable(name, reason):
     if name in ("anova_models", "tukey"):
         rows = faulty[SETTINGS].drop_duplicates().sort_values(SETTINGS)
     elif name == "equal_variance":
-        keys = faulty[["model", "perturbation"]].drop_duplicates().sort_values(["model", "perturbation"])
+        keys = (
+            faulty[["model", "perturbation"]]
+            .drop_duplicates()
+            .sort_values(["model", "perturbation"])
+        )
         rows = keys.merge(pd.DataFrame({"test": ["levene", "bartlett"]}), how="cross")
     else:
         rows = pd.DataFrame({"term": [np.nan]})
@@ -47,10 +57,14 @@ def degenerate(name, key, test=None):
     if test == "bartlett" and any(constant(s) for s in samples):
         return f"bartlett undefined: the replicas of a {factor} are all equal (zero variance)"
     if test == "levene" and all(constant(np.abs(s - np.median(s))) for s in samples):
-        return (f"levene undefined: the deviations from the median do not vary within any {factor} "
-                "(always so with 2 replicas)")
+        return (
+            f"levene undefined: the deviations from the median do not vary within any {factor} "
+            "(always so with 2 replicas)"
+        )
     if test is None and all(constant(s) for s in samples):
-        return f"undefined: the replicas of every {factor} are all equal (no variance within groups)"
+        return (
+            f"undefined: the replicas of every {factor} are all equal (no variance within groups)"
+        )
     return None
 
 
@@ -75,11 +89,13 @@ def run(name):
         if len(residual) and np.isclose(residual.iloc[0], 0, atol=1e-12):
             terms = table["term"] != "Residual"
             table.loc[terms, ["F", "p_value"]] = np.nan
-            table.loc[terms, "reason"] = "undefined: no residual variance (replicas equal within every cell)"
+            table.loc[terms, "reason"] = (
+                "undefined: no residual variance (replicas equal within every cell)"
+            )
     return table
 
 
-for name in WEIGHT_STATS:
+for name in STATS:
     table = run(name)
     table.to_csv(snakemake.output[name], index=False)
     log.info("%s:\n%s", name, table.to_string())

@@ -1,26 +1,24 @@
-from dnnfi import interpreters, runlog
+from dnnfi.workflow import interpreters, runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
-interpreters.switch(snakemake)  # config key python (pip path): the framework's own venv
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
+# config key python (pip path): the framework's own venv
+interpreters.switch(snakemake.config, snakemake.wildcards.model)
 
-import pandas as pd
+from dnnfi import designs
 
-from dnnfi.stratified_campaign import shard_of_round
+# the campaign's design, named by the checked config (never inferred from the parameters)
+design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
 
-spec, w = snakemake.params.campaign, snakemake.wildcards
-faults = shard_of_round(pd.read_parquet(snakemake.input.faults), int(w.shard), spec["shards"])
-if len(faults):  # a round after the target margin was met is empty: no framework to load
-    from dnnfi.campaign import injector_factory, run_faults
-    from dnnfi.datasets import Split
-    from dnnfi.preprocess import preprocess
-
-    test = Split.load(snakemake.input.test)
-    keep = test.spread_indices(spec["images"])
-    x = preprocess(test.x[keep], snakemake.params.model["preprocess"])
-    model = snakemake.params.model
-    injector = injector_factory(model["framework"], snakemake.input.model, spec["batch_size"], model["precision"],
-                                snakemake.params.device, model["pass_rows"], spec["cache_mb"])(x.shape[1:])
-    faults = run_faults(injector, faults.reset_index(drop=True), injector.sites(), x)
-    faults["image"] = keep[faults["image"].to_numpy()]  # index into the whole test split, as in the baseline
+params, inputs = snakemake.params, snakemake.input
+faults = design.inject_job(
+    params.campaign,
+    params.model,
+    params.device,
+    int(snakemake.wildcards.shard),
+    inputs.model,
+    inputs.test,
+    inputs.faults,
+)
 log.info("%d injections", len(faults))
 faults.to_parquet(snakemake.output[0])

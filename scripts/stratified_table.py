@@ -1,28 +1,24 @@
-from dnnfi import runlog
+from dnnfi.workflow import runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
 from pathlib import Path
 
-import pandas as pd
+from dnnfi import designs
 
-from dnnfi.datasets import spread_indices
-from dnnfi.stratified_campaign import published, stratified_table
+# the campaign's design, named by the checked config (never inferred from the parameters)
+design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
 
-spec = snakemake.params.campaign
-injections = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
-strata = {tuple(p.split("/")[-5:-2]): pd.read_parquet(p) for p in snakemake.input.strata}
-correct = {}  # per (data set, model): the fault-free correctness of the campaign's images
-for path in snakemake.input.baselines:
-    baseline = pd.read_parquet(path)["correct"].to_numpy()
-    correct[path.split("/")[-2], path.split("/")[-1][: -len(".parquet")]] = baseline[
-        spread_indices(len(baseline), spec["images"])]
-table = stratified_table(injections, strata, spec, correct)
+params, inputs = snakemake.params, snakemake.input
+table, markdown = design.table_job(
+    params.campaign,
+    inputs.injections,
+    inputs.strata,
+    params.strata_labels,
+    inputs.baselines,
+    params.labels,
+)
 table.to_csv(snakemake.output.table, index=False)
-caption = (f"Stratified campaign {spec['campaign']} ({spec['stratified']['strata']} strata, weighted estimates; "
-           f"target: {spec['stratified']['target']} to ±{100 * spec['margin']:g} points). Each row estimates the rates "
-           "over its population: the column Images, the initially correct or misclassified ones among the campaign's "
-           "images; the intervals do not include the variation from choosing those images. Injections include the "
-           "pilot, which enters no estimate. The unweighted tables are not produced for a stratified campaign.")
-Path(snakemake.output.markdown).write_text(f"{caption}\n\n{published(table).to_markdown(index=False)}\n")
+Path(snakemake.output.markdown).write_text(markdown)
 log.info("stratified:\n%s", table.to_string())

@@ -1,26 +1,41 @@
-from dnnfi import runlog
+from dnnfi.workflow import runlog
 
-log = runlog.start(snakemake)  # first: the errors of the imports below reach the job's log
+# first: the errors of the imports below reach the job's log
+log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
 from pathlib import Path
 
 import pandas as pd
 
-from dnnfi import aggregate
-from dnnfi.datasets import spread_indices
+from dnnfi.analysis import aggregate
+from dnnfi.data.datasets import spread_indices
 
 replicas = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 fault_free = []
-for path in snakemake.input.baselines:
+for path, label in zip(snakemake.input.baselines, snakemake.params.labels, strict=True):
     base = pd.read_parquet(path)
-    base = base.iloc[spread_indices(len(base), snakemake.params.images)]  # the images the replicas saw
-    fault_free.append(dict(dataset=path.split("/")[-2], model=path.split("/")[-1][: -len(".parquet")], frate=0.0,
-                           perturbation="none", replica=0, n_faults=0, top1_error=1 - base["correct"].mean(),
-                           top5_error=1 - base["top5_correct"].mean()))
+    base = base.iloc[
+        spread_indices(len(base), snakemake.params.images)
+    ]  # the images the replicas saw
+    fault_free.append(
+        dict(
+            **label,
+            frate=0.0,
+            perturbation="none",
+            replica=0,
+            n_faults=0,
+            top1_error=1 - base["correct"].mean(),
+            top5_error=1 - base["top5_correct"].mean(),
+        )
+    )
 replicas = pd.concat([pd.DataFrame(fault_free), replicas], ignore_index=True)
-replicas["pass_rows"] = replicas["pass_rows"].astype("Int64")  # empty for the fault-free rows (the baselines')
+replicas["pass_rows"] = replicas["pass_rows"].astype(
+    "Int64"
+)  # empty for the fault-free rows (the baselines')
 replicas.to_csv(snakemake.output.replicas, index=False)
 summary = aggregate.weight_summary(replicas)
 summary.to_csv(snakemake.output.summary, index=False)
-Path(snakemake.output.markdown).write_text(aggregate.published_weight(summary).to_markdown(index=False) + "\n")
+Path(snakemake.output.markdown).write_text(
+    aggregate.published_weight(summary).to_markdown(index=False) + "\n"
+)
 log.info("summary:\n%s", summary.to_string())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dnnfi.datasets import shared_dir
+from dnnfi.data.datasets import shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

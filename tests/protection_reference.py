@@ -1,5 +1,5 @@
 """The protection checkers of docs/semantics.md section 12 spelled out in numpy, written
-independently of :func:`dnnfi.protection.protect`, for both engines' reference injectors."""
+independently of :func:`dnnfi.engines.protection.protect`, for both engines' reference injectors."""
 
 import numpy as np
 
@@ -14,7 +14,9 @@ def reference_checker(method: str, lo: float, hi: float, values: np.ndarray) -> 
 
 
 #: values at the edges of bounds [0, 1] and their checked values (docs/semantics.md section 12)
-VALUES = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -1.5, 0.25, 1.0, 1.0000001, 7.0], dtype=np.float32)
+VALUES = np.array(
+    [np.nan, np.inf, -np.inf, -0.0, 0.0, -1.5, 0.25, 1.0, 1.0000001, 7.0], dtype=np.float32
+)
 EXPECTED = {
     "range_restriction": [0.0, 1.0, 0.0, -0.0, 0.0, 0.0, 0.25, 1.0, 1.0, 1.0],
     "clip_to_zero": [0.0, 0.0, 0.0, -0.0, 0.0, 0.0, 0.25, 1.0, 0.0, 0.0],

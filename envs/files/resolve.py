@@ -85,8 +85,13 @@ class RangeFile:
 
 
 #: where a wheel's ``<name>.data/<scheme>/`` files go, relative to site-packages (a venv's layout)
-SCHEMES = {"purelib": "", "platlib": "", "scripts": "../../../bin/", "data": "../../../",
-           "headers": "../../../include/site/python{}/{}/"}
+SCHEMES = {
+    "purelib": "",
+    "platlib": "",
+    "scripts": "../../../bin/",
+    "data": "../../../",
+    "headers": "../../../include/site/python{}/{}/",
+}
 
 
 def installed_path(path: str) -> str:
@@ -102,20 +107,28 @@ def wheel_files(url: str) -> list[str]:
     """The paths a wheel installs, relative to site-packages: its RECORD's, plus the console
     scripts pip writes for its entry points."""
     if url.startswith("file://"):
-        source = urllib.request.url2pathname(url[len("file://"):])
+        source = urllib.request.url2pathname(url[len("file://") :])
     else:
         source = RangeFile(url)
     with zipfile.ZipFile(source) as wheel:
         names = wheel.namelist()
         record = next(n for n in names if re.fullmatch(r"[^/]+\.dist-info/RECORD", n))
-        paths = [installed_path(row.rsplit(",", 2)[0]) for row in wheel.read(record).decode().splitlines() if row]
+        paths = [
+            installed_path(row.rsplit(",", 2)[0])
+            for row in wheel.read(record).decode().splitlines()
+            if row
+        ]
         entry_points = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/entry_points\.txt", n)]
         if entry_points:
             parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
             parser.optionxform = str
             parser.read_string(wheel.read(entry_points[0]).decode())
-            paths += [f"../../../bin/{script}" for section in ("console_scripts", "gui_scripts")
-                      if parser.has_section(section) for script in parser.options(section)]
+            paths += [
+                f"../../../bin/{script}"
+                for section in ("console_scripts", "gui_scripts")
+                if parser.has_section(section)
+                for script in parser.options(section)
+            ]
     return sorted(paths)
 
 
@@ -124,7 +137,10 @@ def distribution_files(item: dict) -> list[str]:
     if url.endswith(".whl"):
         return wheel_files(url)
     with tempfile.TemporaryDirectory() as tmp:  # an sdist: build its wheel
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp, url], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp, url],
+            check=True,
+        )
         return wheel_files(next(Path(tmp).glob("*.whl")).as_uri())
 
 
@@ -140,8 +156,22 @@ def manifest(path: Path) -> dict:
     """The resolved distributions of an environment file and their files that could collide."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "requirements.txt").write_text("\n".join(requirements(path)) + "\n")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-                        "--report", f"{tmp}/report.json", "-r", f"{tmp}/requirements.txt"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                f"{tmp}/report.json",
+                "-r",
+                f"{tmp}/requirements.txt",
+            ],
+            check=True,
+        )
         report = json.loads((Path(tmp) / "report.json").read_text())
     files = {}
     for item in report["install"]:
@@ -153,10 +183,13 @@ def manifest(path: Path) -> dict:
         "environment": path.relative_to(ROOT).as_posix(),
         "requirements": requirements(path),
         "python": ".".join(map(str, sys.version_info[:2])),
-        "platform": report["environment"]["platform_machine"] + "-" + report["environment"]["sys_platform"],
+        "platform": report["environment"]["platform_machine"]
+        + "-"
+        + report["environment"]["sys_platform"],
         "shared_top_level": sorted(shared),
         "distributions": {
-            dist: [p for p in paths if top_level(p) in shared] for dist, paths in sorted(files.items())
+            dist: [p for p in paths if top_level(p) in shared]
+            for dist, paths in sorted(files.items())
         },
     }
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from dnnfi.aggregate import (
+from dnnfi.analysis.aggregate import (
     activation_summary,
     annotate_scm,
     outcome_table,
@@ -11,8 +11,8 @@ from dnnfi.aggregate import (
     weight_summary,
     with_interval,
 )
-from dnnfi.intervals import wilson
-from dnnfi.taxonomy import load
+from dnnfi.analysis.intervals import wilson
+from dnnfi.analysis.taxonomy import load
 
 
 def wilson_by_hand(k, n, z=1.959963984540054):
@@ -28,7 +28,9 @@ def test_wilson_interval_matches_the_formula():
         lo, hi = wilson_by_hand(row.k, row.n)
         assert np.isclose(row.rate_lo, lo) and np.isclose(row.rate_hi, hi)
     assert table["rate"].tolist() == [0.05, 0.0, 1.0]
-    assert np.isclose(table["rate_lo"][0], 0.02154, atol=1e-5) and np.isclose(table["rate_hi"][0], 0.11175, atol=1e-5)
+    assert np.isclose(table["rate_lo"][0], 0.02154, atol=1e-5) and np.isclose(
+        table["rate_hi"][0], 0.11175, atol=1e-5
+    )
     # the tables' achieved margin is the quantity the sequential stopping rule checks
     assert np.allclose(table["rate_margin"], wilson(table["k"], table["n"])["margin"])
     wide = with_interval(pd.DataFrame({"k": [5], "n": [100]}), "rate", "k", "n", confidence=0.99)
@@ -60,7 +62,13 @@ def test_scm_scenarios_and_rates():
     assert annotated["scm"].tolist() == [True, False, False, False, True, False]
     assert annotated["scenario"].tolist() == ["fi_correct"] * 4 + ["fi_misclassified_scm"] * 2
     baselines = pd.DataFrame(
-        {"dataset": "digits", "model": "m", "label": [3, 8, 0, 7], "golden_top1": [3, 8, 5, 1], "correct": [True, True, False, False]}
+        {
+            "dataset": "digits",
+            "model": "m",
+            "label": [3, 8, 0, 7],
+            "golden_top1": [3, 8, 5, 1],
+            "correct": [True, True, False, False],
+        }
     )
     table = scm_table(annotated, baselines, {"digits": tax}).set_index("scenario")
     assert table.loc["fault_free", ["trials", "mispredictions", "scm"]].tolist() == [4, 2, 1]
@@ -71,9 +79,16 @@ def test_scm_scenarios_and_rates():
     # the pooled misclassified scenario holds image 2's two injections (one SCM SDC, one benign)
     assert table.loc["fi_misclassified", ["trials", "mispredictions", "scm"]].tolist() == [2, 1, 1]
     assert "fi_misclassified_nonscm" not in table.index
-    assert list(table.index) == ["fault_free", "fi_correct", "fi_misclassified", "fi_misclassified_scm"]
+    assert list(table.index) == [
+        "fault_free",
+        "fi_correct",
+        "fi_misclassified",
+        "fi_misclassified_scm",
+    ]
 
-    summary = activation_summary(annotated, baselines, table.reset_index(), target_margin=0.05).iloc[0]
+    summary = activation_summary(
+        annotated, baselines, table.reset_index(), target_margin=0.05
+    ).iloc[0]
     assert summary["top1_accuracy"] == 0.5 and summary["injections"] == 6 and summary["images"] == 4
     assert np.isclose(summary["sdc_rate"], 4 / 6) and summary["target_margin"] == 0.05
     assert np.isclose(summary["sdc_rate_margin"], wilson(4, 6)["margin"])
@@ -95,18 +110,30 @@ def test_outcome_table_counts_per_group():
 
 
 def test_outcome_table_scm_columns():
-    table = outcome_table(annotate_scm(injections(), load("digits")), ["model", "bit"]).set_index("bit")
+    table = outcome_table(annotate_scm(injections(), load("digits")), ["model", "bit"]).set_index(
+        "bit"
+    )
     # bit 30: three SDCs, two of them SCM (3 -> 9 and 5 -> 8)
     assert table.loc[30, ["sdc", "scm"]].tolist() == [3, 2]
-    assert np.isclose(table.loc[30, "scm_probability"], 2 / 3) and np.isclose(table.loc[30, "scm_rate"], 2 / 3)
+    assert np.isclose(table.loc[30, "scm_probability"], 2 / 3) and np.isclose(
+        table.loc[30, "scm_rate"], 2 / 3
+    )
     assert np.isnan(table.loc[1, "scm_probability"])  # no SDC, no share
 
 
 def test_weight_summary_mean_interval_by_hand():
-    replicas = pd.DataFrame({
-        "dataset": "d", "model": "m", "frate": [0.0, 0.1, 0.1, 0.1], "perturbation": ["none", "zero", "zero", "zero"],
-        "replica": [0, 0, 1, 2], "n_faults": [0, 5, 5, 5], "top1_error": [0.1, 0.2, 0.3, 0.4], "top5_error": 0.0,
-    })
+    replicas = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "frate": [0.0, 0.1, 0.1, 0.1],
+            "perturbation": ["none", "zero", "zero", "zero"],
+            "replica": [0, 0, 1, 2],
+            "n_faults": [0, 5, 5, 5],
+            "top1_error": [0.1, 0.2, 0.3, 0.4],
+            "top5_error": 0.0,
+        }
+    )
     table = weight_summary(replicas).set_index("frate")
     # mean 0.3, std 0.1, n 3: t(0.975, 2) = 4.3027 -> half-width 4.3027 * 0.1 / sqrt(3) = 0.24841
     assert np.isclose(table.loc[0.1, "top1_error_mean_hi"] - 0.3, 0.24841, atol=1e-5)

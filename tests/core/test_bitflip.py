@@ -2,7 +2,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from dnnfi.bitflip import apply_fault, flip_bits, n_bits, stuck_at
+from dnnfi.faults.bitflip import apply_fault, flip_bits, n_bits, stuck_at
 
 BF16 = ml_dtypes.bfloat16
 

@@ -29,7 +29,9 @@ def written_twice(files_by_distribution: dict[str, list[str]]) -> str:
     for distribution, files in files_by_distribution.items():
         for path in files:
             owners[path].add(distribution)
-    return "\n".join(f"{path}: {', '.join(sorted(d))}" for path, d in sorted(owners.items()) if len(d) > 1)
+    return "\n".join(
+        f"{path}: {', '.join(sorted(d))}" for path, d in sorted(owners.items()) if len(d) > 1
+    )
 
 
 def canonical(requirement: str) -> str:
@@ -53,7 +55,9 @@ def test_shipped_environment_writes_each_file_once(env):
     manifest_path = ROOT / "envs" / "files" / f"{env.name}.json"
     assert manifest_path.is_file(), f"{manifest_path.relative_to(ROOT)} missing: run make env-files"
     manifest = json.loads(manifest_path.read_text())
-    assert manifest["requirements"] == env_files.requirements(env), f"{manifest_path.name} is stale: run make env-files"
+    assert manifest["requirements"] == env_files.requirements(env), (
+        f"{manifest_path.name} is stale: run make env-files"
+    )
     resolved = {canonical(d) for d in manifest["distributions"]}
     pinned = {canonical(r) for r in manifest["requirements"] if "==" in r}
     assert pinned <= resolved, f"resolved against other pins: {sorted(pinned - resolved)}"

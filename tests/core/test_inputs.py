@@ -9,15 +9,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dnnfi import inputs
-from dnnfi.datasets import shared_dir
-from dnnfi.inputs import MANIFEST, Input, fetch, sha256, verify
+from dnnfi.data import inputs
+from dnnfi.data.datasets import shared_dir
+from dnnfi.data.inputs import MANIFEST, Input, fetch, sha256, verify
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def tree(root: Path) -> Path:
-    for rel, data in (("test/cat/0.jpg", b"cat"), ("test/dog/1.jpg", b"dog"), ("train/cat/0.jpg", b"cat2")):
+    for rel, data in (
+        ("test/cat/0.jpg", b"cat"),
+        ("test/dog/1.jpg", b"dog"),
+        ("train/cat/0.jpg", b"cat2"),
+    ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
     return root
@@ -27,7 +31,9 @@ def test_sha256_of_a_file_and_the_tree_digest_of_a_folder_are_what_coreutils_com
     root = tree(tmp_path / "images")
     assert sha256(root / "test/cat/0.jpg") == hashlib.sha256(b"cat").hexdigest()
     shell = "find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum"
-    coreutils = subprocess.run(shell, shell=True, cwd=root, capture_output=True, text=True, check=True).stdout
+    coreutils = subprocess.run(
+        shell, shell=True, cwd=root, capture_output=True, text=True, check=True
+    ).stdout
     assert sha256(root) == coreutils.split()[0]
     before = sha256(root)
     (root / "test/dog/1.jpg").write_bytes(b"dog!")  # one image changed in place
@@ -39,8 +45,10 @@ def test_a_mismatch_is_one_line_naming_the_key(tmp_path):
     verify(tmp_path / "w.th", hashlib.sha256(b"weights").hexdigest(), "config key models.m.sha256")
     with pytest.raises(ValueError) as err:
         verify(tmp_path / "w.th", "0" * 64, "config key models.m.sha256")
-    assert str(err.value).startswith(f"config key models.m.sha256: {tmp_path / 'w.th'} has SHA-256 "
-                                     f"{hashlib.sha256(b'weights').hexdigest()}, expected {'0' * 64}")
+    assert str(err.value).startswith(
+        f"config key models.m.sha256: {tmp_path / 'w.th'} has SHA-256 "
+        f"{hashlib.sha256(b'weights').hexdigest()}, expected {'0' * 64}"
+    )
     assert "\n" not in str(err.value)
 
 
@@ -54,18 +62,30 @@ def test_make_inputs_downloads_what_is_missing_and_verifies_everything(tmp_path,
         for f in images.rglob("*"):
             zf.write(f, f.relative_to(source))
     (images / "README.md").unlink()
-    manifest = (Input("models/w.th", (source / "w.th").as_uri(), sha256(source / "w.th"), "weights"),
-                Input("data/images", (source / "images.zip").as_uri(), sha256(images), "images", ("train", "test")))
+    manifest = (
+        Input("models/w.th", (source / "w.th").as_uri(), sha256(source / "w.th"), "weights"),
+        Input(
+            "data/images",
+            (source / "images.zip").as_uri(),
+            sha256(images),
+            "images",
+            ("train", "test"),
+        ),
+    )
     fetch(tmp_path / "inputs", manifest)
     assert (tmp_path / "inputs/models/w.th").read_bytes() == b"weights"
     assert sha256(tmp_path / "inputs/data/images") == sha256(images)
     assert not (tmp_path / "inputs/data/images/README.md").exists()
     assert capsys.readouterr().out.count("SHA-256 verified") == 2
 
-    (tmp_path / "inputs/models/w.th").write_bytes(b"other weights")  # present but not the published file
+    (tmp_path / "inputs/models/w.th").write_bytes(
+        b"other weights"
+    )  # present but not the published file
     with pytest.raises(SystemExit) as err:
         fetch(tmp_path / "inputs", manifest)
-    assert str(err.value).startswith("models/w.th: ") and "expected " + sha256(source / "w.th") in str(err.value)
+    assert str(err.value).startswith("models/w.th: ") and "expected " + sha256(
+        source / "w.th"
+    ) in str(err.value)
 
 
 def test_the_shipped_config_checks_the_manifest_checksums():
@@ -85,7 +105,9 @@ def test_every_entry_has_its_source_and_documentation():
     assert "make inputs" in readme and inputs.__name__ in (REPO / "Makefile").read_text()
 
 
-@pytest.mark.skipif(not shared_dir().is_dir(), reason="needs ../shared (real images and weights; make inputs)")
+@pytest.mark.skipif(
+    not shared_dir().is_dir(), reason="needs ../shared (real images and weights; make inputs)"
+)
 def test_the_local_copies_are_the_published_files():
     for entry in MANIFEST:
         verify(shared_dir() / entry.path, entry.sha256, entry.path)

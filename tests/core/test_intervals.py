@@ -1,15 +1,17 @@
-"""The one Wilson interval of the project (dnnfi.intervals), against values by hand."""
+"""The one Wilson interval of the project (dnnfi.analysis.intervals), against values by hand."""
 
 import numpy as np
 
-from dnnfi.intervals import wilson
+from dnnfi.analysis.intervals import wilson
 
 
 def test_wilson_by_hand():
     # k = 5, n = 100: Wilson 95% interval (0.02154, 0.11175) -> the upper side is farther
     interval = wilson(5, 100)
     assert interval["estimate"] == 0.05
-    assert np.isclose(interval["lo"], 0.02154, atol=1e-5) and np.isclose(interval["hi"], 0.11175, atol=1e-5)
+    assert np.isclose(interval["lo"], 0.02154, atol=1e-5) and np.isclose(
+        interval["hi"], 0.11175, atol=1e-5
+    )
     assert np.isclose(interval["margin"], 0.11175 - 0.05, atol=1e-5)
     wide = wilson(5, 100, confidence=0.99)
     assert wide["lo"] < interval["lo"] and wide["hi"] > interval["hi"]

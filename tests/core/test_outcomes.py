@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from dnnfi.outcomes import baseline_table, classify, error_rates, summarize_logits
+from dnnfi.faults.outcomes import baseline_table, classify, error_rates, summarize_logits
 
 
 def test_outcome_classes_on_hand_built_logits():
@@ -31,7 +31,9 @@ def test_baseline_and_error_rates():
     assert table["top5_correct"].tolist() == [True, True, False]
     top1, top5 = error_rates(np.stack(table["golden_top5"]), labels)
     assert top1 == 2 / 3 and top5 == 1 / 3
-    assert isinstance(table, pd.DataFrame) and np.isclose(table["confidence"][0], np.exp(0.9) / (np.exp(0.9) + np.exp(0.1) + 4))
+    assert isinstance(table, pd.DataFrame) and np.isclose(
+        table["confidence"][0], np.exp(0.9) / (np.exp(0.9) + np.exp(0.1) + 4)
+    )
 
 
 def test_an_empty_fault_list_gives_an_empty_table():

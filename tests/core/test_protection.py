@@ -6,13 +6,25 @@ import pandas as pd
 import pytest
 from protection_reference import reference_checker
 
-from dnnfi.paired import newcombe_interval, paired_comparison, protection_table
-from dnnfi.protection import Protection, ProtectionError, merge_ranges, protect
+from dnnfi.analysis.paired import newcombe_interval, paired_comparison, protection_table
+from dnnfi.engines.protection import Protection, ProtectionError, merge_ranges, protect
 
-SITES = pd.DataFrame({"site": ["conv", "relu:0", "relu:1", "fc"], "layer": ["conv", "relu", "relu", "fc"],
-                      "activation": [False, True, True, False], "eligible": [True, True, True, False]})
-BOUNDS = pd.DataFrame({"site": SITES["site"], "layer": SITES["layer"], "min": [-2.0, 0.0, 0.0, -5.0],
-                       "max": [2.0, 1.5, 3.0, 5.0]})
+SITES = pd.DataFrame(
+    {
+        "site": ["conv", "relu:0", "relu:1", "fc"],
+        "layer": ["conv", "relu", "relu", "fc"],
+        "activation": [False, True, True, False],
+        "eligible": [True, True, True, False],
+    }
+)
+BOUNDS = pd.DataFrame(
+    {
+        "site": SITES["site"],
+        "layer": SITES["layer"],
+        "min": [-2.0, 0.0, 0.0, -5.0],
+        "max": [2.0, 1.5, 3.0, 5.0],
+    }
+)
 
 
 @pytest.mark.parametrize("method", ["range_restriction", "clip_to_zero"])
@@ -34,8 +46,14 @@ def test_merge_ranges_keeps_site_order_and_extremes():
         merge_ranges([BOUNDS.assign(max=[1.0, 1.0, np.nan, 1.0])])
 
 
-@pytest.mark.parametrize("layers, sites", [("activations", ["relu:0", "relu:1"]), ("all", list(SITES["site"])),
-                                           ("^(conv|fc)$", ["conv", "fc"])])
+@pytest.mark.parametrize(
+    "layers, sites",
+    [
+        ("activations", ["relu:0", "relu:1"]),
+        ("all", list(SITES["site"])),
+        ("^(conv|fc)$", ["conv", "fc"]),
+    ],
+)
 def test_layer_selection(layers, sites):
     protection = Protection.from_bounds("clip_to_zero", layers, BOUNDS, SITES)
     assert sorted(protection.limits) == sorted(sites)
@@ -43,7 +61,9 @@ def test_layer_selection(layers, sites):
 
 
 def test_selections_that_cannot_apply_are_refused():
-    with pytest.raises(ProtectionError, match="config key protection.layers: 'bn' selects no layer"):
+    with pytest.raises(
+        ProtectionError, match="config key protection.layers: 'bn' selects no layer"
+    ):
         Protection.from_bounds("clip_to_zero", "bn", BOUNDS, SITES)
     with pytest.raises(ProtectionError, match="the bounds table has no row for site relu:1"):
         Protection.from_bounds("clip_to_zero", "relu", BOUNDS.iloc[:2], SITES)
@@ -53,9 +73,16 @@ def test_paired_comparison_counts_and_exact_mcnemar():
     before = np.array([1] * 10 + [1] * 8 + [0] * 2 + [0] * 80, bool)  # a = 10, b = 8, c = 2, d = 80
     after = np.array([1] * 10 + [0] * 8 + [1] * 2 + [0] * 80, bool)
     r = paired_comparison(before, after)
-    assert (r["count_unprotected"], r["count_protected"], r["only_unprotected"], r["only_protected"]) == (18, 12, 8, 2)
+    assert (
+        r["count_unprotected"],
+        r["count_protected"],
+        r["only_unprotected"],
+        r["only_protected"],
+    ) == (18, 12, 8, 2)
     assert r["difference"] == pytest.approx(-0.06)
-    assert r["mcnemar_p"] == pytest.approx(0.109375)  # two-sided binomial: 2 x P(X <= 2), X ~ Bin(10, 1/2) = 2 x 56/1024
+    assert r["mcnemar_p"] == pytest.approx(
+        0.109375
+    )  # two-sided binomial: 2 x P(X <= 2), X ~ Bin(10, 1/2) = 2 x 56/1024
     assert r["difference_lo"] < -0.06 < r["difference_hi"]
 
 
@@ -75,15 +102,39 @@ def test_newcombe_interval_covers_at_small_counts():
 
 
 def test_protection_table_refuses_different_fault_lists():
-    rows = pd.DataFrame({"dataset": "d", "model": "m", "fault_id": [0, 1], "image": [0, 1], "site": "relu:0",
-                         "element": [3, 4], "bit": [30, 2], "fault_model": "bitflip", "outcome": ["sdc", "masked"],
-                         "scm": [True, False], "initially_correct": [True, False]})
-    fault_free = pd.DataFrame({"dataset": "d", "model": "m", "label": [1, 2], "top1_unprotected": [1, 2],
-                               "top1_protected": [1, 0]})
+    rows = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "fault_id": [0, 1],
+            "image": [0, 1],
+            "site": "relu:0",
+            "element": [3, 4],
+            "bit": [30, 2],
+            "fault_model": "bitflip",
+            "outcome": ["sdc", "masked"],
+            "scm": [True, False],
+            "initially_correct": [True, False],
+        }
+    )
+    fault_free = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "label": [1, 2],
+            "top1_unprotected": [1, 2],
+            "top1_protected": [1, 0],
+        }
+    )
     protected = rows.assign(outcome=["masked", "masked"], scm=False)
     table = protection_table(protected, rows, fault_free).set_index(["scenario", "measure"])
-    assert table.loc[("all", "sdc"), "only_unprotected"] == 1 and table.loc[("all", "scm"), "difference"] == -0.5
+    assert (
+        table.loc[("all", "sdc"), "only_unprotected"] == 1
+        and table.loc[("all", "scm"), "difference"] == -0.5
+    )
     assert table.loc[("fi_misclassified", "sdc"), "trials"] == 1
     assert table.loc[("fault_free", "top1_accuracy"), "rate_protected"] == 0.5
-    with pytest.raises(ValueError, match="protected and unprotected fault lists differ \\(model m, fault 1\\)"):
+    with pytest.raises(
+        ValueError, match="protected and unprotected fault lists differ \\(model m, fault 1\\)"
+    ):
         protection_table(protected.assign(bit=[30, 3]), rows, fault_free)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from dnnfi.intervals import wilson
-from dnnfi.samplesize import leveugle_sample_size, normal_cutoff, sequential_stop
+from dnnfi.analysis.intervals import wilson
+from dnnfi.analysis.sample_size import leveugle_sample_size, normal_cutoff
+from dnnfi.designs.sequential import sequential_stop
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnnfi.sampling import (VALUE_CLASSES, allocate, atom_table, class_counts, draw_strata, run_stratified, strata_of,
-                            value_class)
-from dnnfi.seeds import rng_for
+from dnnfi.designs.strata import (
+    VALUE_CLASSES,
+    allocate,
+    atom_table,
+    class_counts,
+    draw_strata,
+    run_stratified,
+    strata_of,
+    value_class,
+)
+from dnnfi.faults.seeds import rng_for
 
 #: two fp32 sites over 2 images: "a" has 4 elements, "b" has 2
 VALUES = {
@@ -21,9 +29,19 @@ def test_value_classes():
     enc = np.array([1.0, -2.0, 0.0, -0.0, 3.0], np.float32).view(np.uint32)
     # 1.0 = 0x3F800000: bit 23 set, bit 30 clear; -2.0 = 0xC0000000: bit 30 set
     assert [VALUE_CLASSES[c] for c in value_class(enc, 30, 32)] == [
-        "positive_clear", "negative_set", "zero", "zero", "positive_set"]
+        "positive_clear",
+        "negative_set",
+        "zero",
+        "zero",
+        "positive_set",
+    ]
     assert [VALUE_CLASSES[c] for c in value_class(enc, 23, 32)] == [
-        "positive_set", "negative_clear", "zero", "zero", "positive_clear"]
+        "positive_set",
+        "negative_clear",
+        "zero",
+        "zero",
+        "positive_clear",
+    ]
 
 
 def test_class_counts_match_value_classes():
@@ -67,8 +85,15 @@ def test_draws_stay_in_their_atom_and_follow_atom_probabilities():
     n[h] = 6000
     faults = draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]))
     assert (faults["stratum"] == h).all() and set(faults["image"]) == {10, 11}
-    golden = np.array([VALUES[s][i - 10, e] for s, i, e in zip(faults["site"], faults["image"], faults["element"])])
-    assert (value_class(golden.view(np.uint32), 23, 32) == VALUE_CLASSES.index("positive_set")).all()
+    golden = np.array(
+        [
+            VALUES[s][i - 10, e]
+            for s, i, e in zip(faults["site"], faults["image"], faults["element"])
+        ]
+    )
+    assert (
+        value_class(golden.view(np.uint32), 23, 32) == VALUE_CLASSES.index("positive_set")
+    ).all()
     # bit 23 is set in the three 1.0s of site a (probability 1/2 x 1/8 each) and in b's 4.0 (1/2 x 1/4)
     share = faults.groupby(["site", "image", "element"]).size() / len(faults)
     assert list(share.index) == [("a", 10, 0), ("a", 11, 2), ("a", 11, 3), ("b", 11, 1)]
@@ -76,7 +101,9 @@ def test_draws_stay_in_their_atom_and_follow_atom_probabilities():
     again = draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]))
     pd.testing.assert_frame_equal(faults, again)  # deterministic from the seed
     with pytest.raises(ValueError, match="single-bit fault model"):
-        draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]), "random")
+        draw_strata(
+            atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]), "random"
+        )
 
 
 def test_rounds_stop_at_the_margin_and_reach_the_truth():
@@ -86,43 +113,64 @@ def test_rounds_stop_at_the_margin_and_reach_the_truth():
 
     def evaluate(n, round_):
         sdc = rng.binomial(n, rates)
-        return pd.DataFrame({"trials": n, "sdc": sdc, "sdc_top5": sdc, "due": 0, "scm": rng.binomial(sdc, 0.5)})
+        return pd.DataFrame(
+            {"trials": n, "sdc": sdc, "sdc_top5": sdc, "due": 0, "scm": rng.binomial(sdc, 0.5)}
+        )
 
-    counts, done = run_stratified(weights, evaluate, "sdc_rate", 0.005, pilot=200, round_size=200,
-                                  max_injections=20_000)
-    from dnnfi.sampling import estimate
+    counts, done = run_stratified(
+        weights, evaluate, "sdc_rate", 0.005, pilot=200, round_size=200, max_injections=20_000
+    )
+    from dnnfi.designs.strata import estimate
 
     est = estimate(counts, weights)["sdc_rate"]
     assert est["margin"] <= 0.005 and est["lo"] <= weights @ rates <= est["hi"]
-    assert done[-1] == 200 + counts["trials"].sum()  # the pilot counts in the cost, not in the estimate
+    assert (
+        done[-1] == 200 + counts["trials"].sum()
+    )  # the pilot counts in the cost, not in the estimate
     # uniform sampling would need about 1.96^2 p (1 - p) / 0.005^2 = 3,900 injections
     assert done[-1] < 2000
-    assert counts["trials"][3] > counts["trials"][0] * weights[3] / weights[0]  # the SDC-prone stratum oversampled
+    assert (
+        counts["trials"][3] > counts["trials"][0] * weights[3] / weights[0]
+    )  # the SDC-prone stratum oversampled
 
 
 def test_bit_sweep_lists_every_bit_of_each_point():
-    from dnnfi.faults import bit_sweep, validate_faults
+    from dnnfi.faults.lists import bit_sweep, validate_faults
 
     sites = pd.DataFrame({"site": ["a", "h"], "size": [4, 3], "dtype": ["float32", "float16"]})
     points = pd.DataFrame({"image": [1, 0], "site": ["h", "a"], "element": [2, 3]})
     faults = bit_sweep(points, sites)
     validate_faults(faults, sites, n_images=2)
     assert len(faults) == 16 + 32 and list(faults["fault_id"]) == list(range(48))
-    assert list(faults["bit"][:16]) == list(range(16)) and list(faults["bit"][16:]) == list(range(32))
-    assert (faults["point"][:16] == 0).all() and set(map(tuple, faults[16:][["image", "site", "element"]].to_numpy().tolist())) == {(0, "a", 3)}
+    assert list(faults["bit"][:16]) == list(range(16)) and list(faults["bit"][16:]) == list(
+        range(32)
+    )
+    assert (faults["point"][:16] == 0).all() and set(
+        map(tuple, faults[16:][["image", "site", "element"]].to_numpy().tolist())
+    ) == {(0, "a", 3)}
     with pytest.raises(ValueError, match="bit fault model"):
         bit_sweep(points, sites, "zero")
 
 
 def test_stratum_counts_and_every_metric_estimated():
-    from dnnfi.sampling import estimate, stratum_counts
+    from dnnfi.designs.strata import estimate, stratum_counts
 
-    results = pd.DataFrame({"stratum": [0, 0, 1, 1, 1, 1], "outcome": ["sdc", "masked", "sdc", "sdc", "due", "benign"],
-                            "sdc_top5": [True, False, False, True, False, False],
-                            "scm": [True, False, True, False, False, False]})
+    results = pd.DataFrame(
+        {
+            "stratum": [0, 0, 1, 1, 1, 1],
+            "outcome": ["sdc", "masked", "sdc", "sdc", "due", "benign"],
+            "sdc_top5": [True, False, False, True, False, False],
+            "scm": [True, False, True, False, False, False],
+        }
+    )
     counts = stratum_counts(results, 3)
-    assert counts.to_dict("list") == {"trials": [2, 4, 0], "sdc": [1, 2, 0], "sdc_top5": [1, 1, 0], "due": [0, 1, 0],
-                                      "scm": [1, 1, 0]}
+    assert counts.to_dict("list") == {
+        "trials": [2, 4, 0],
+        "sdc": [1, 2, 0],
+        "sdc_top5": [1, 1, 0],
+        "due": [0, 1, 0],
+        "scm": [1, 1, 0],
+    }
     est = estimate(counts, np.array([0.25, 0.75, 0.0]))
     assert est["sdc_rate"]["estimate"] == pytest.approx(0.25 * 1 / 2 + 0.75 * 2 / 4)
     assert est["due_rate"]["estimate"] == pytest.approx(0.75 / 4)

@@ -2,24 +2,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnnfi import stats
+from dnnfi.analysis import stats
 
 
 def replicas():
     rows = []
     errors = {
-        ("a", 0.1): [0.10, 0.12, 0.14], ("a", 0.2): [0.20, 0.30, 0.40],
-        ("b", 0.1): [0.11, 0.11, 0.11 + 1e-9], ("b", 0.2): [0.50, 0.52, 0.54],
+        ("a", 0.1): [0.10, 0.12, 0.14],
+        ("a", 0.2): [0.20, 0.30, 0.40],
+        ("b", 0.1): [0.11, 0.11, 0.11 + 1e-9],
+        ("b", 0.2): [0.50, 0.52, 0.54],
     }
     for (model, frate), values in errors.items():
-        rows += [dict(model=model, frate=frate, perturbation="zero", replica=i, top1_error=v) for i, v in enumerate(values)]
+        rows += [
+            dict(model=model, frate=frate, perturbation="zero", replica=i, top1_error=v)
+            for i, v in enumerate(values)
+        ]
     return pd.DataFrame(rows)
 
 
 def table_of(groups, key, frate=0.1, perturbation="zero"):
     """Replica rows with one group per value of ``key`` (model or frate)."""
-    rows = [{"model": "m", "frate": frate, "perturbation": perturbation, key: name, "top1_error": v}
-            for name, values in groups.items() for v in values]
+    rows = [
+        {"model": "m", "frate": frate, "perturbation": perturbation, key: name, "top1_error": v}
+        for name, values in groups.items()
+        for v in values
+    ]
     return pd.DataFrame(rows)
 
 
@@ -69,7 +77,9 @@ def test_one_way_anova_by_hand():
 def test_one_way_anova_reproduces_the_scipy_documentation_example():
     row = stats.anova_models(table_of(MUSSELS, "model")).iloc[0]
     assert row["models"] == 5
-    assert np.isclose(row["F"], 7.1210194716424473) and np.isclose(row["p_value"], 0.00028122423145345439)
+    assert np.isclose(row["F"], 7.1210194716424473) and np.isclose(
+        row["p_value"], 0.00028122423145345439
+    )
 
 
 def test_levene_and_bartlett_reproduce_the_scipy_documentation_example():
@@ -86,8 +96,12 @@ def test_tukey_reproduces_the_documented_example():
     # (1 - 2) 4.340 p 0.020 [0.691, 7.989]. statsmodels reports mean(group2) - mean(group1).
     tk = stats.tukey(table_of(TUKEY, "model")).set_index(["group1", "group2"])
     assert np.allclose(tk["meandiff"], [4.6, 0.26, -4.34])
-    assert np.allclose(tk.loc[("g0", "g1"), ["lower", "upper"]].astype(float), [0.951, 8.249], atol=1e-3)
-    assert np.allclose(tk.loc[("g1", "g2"), ["lower", "upper"]].astype(float), [-7.989, -0.691], atol=1e-3)
+    assert np.allclose(
+        tk.loc[("g0", "g1"), ["lower", "upper"]].astype(float), [0.951, 8.249], atol=1e-3
+    )
+    assert np.allclose(
+        tk.loc[("g1", "g2"), ["lower", "upper"]].astype(float), [-7.989, -0.691], atol=1e-3
+    )
     assert np.allclose(tk["p_adj"], [0.014, 0.980, 0.020], atol=1e-3)
     assert tk["reject"].tolist() == [True, False, True]
 
@@ -101,8 +115,11 @@ def test_std_intervals_by_the_chi_square_table():
     assert np.allclose([one["std_lo"], one["std_hi"]], [0.6878, 1.8257], atol=1e-4)
     # three frates: Bonferroni level 0.05 / 3 per interval, chi2(0.99167, 9) = 22.18 and chi2(0.00833, 9) = 1.987
     three = stats.std_intervals(table_of({0.1: x, 0.2: 2 * x, 0.3: x}, "frate")).set_index("frate")
-    assert np.allclose(three.loc[0.1, ["std_lo", "std_hi"]].astype(float), [np.sqrt(9 / 22.18), np.sqrt(9 / 1.987)],
-                       rtol=2e-3)
+    assert np.allclose(
+        three.loc[0.1, ["std_lo", "std_hi"]].astype(float),
+        [np.sqrt(9 / 22.18), np.sqrt(9 / 1.987)],
+        rtol=2e-3,
+    )
     assert np.isclose(three.loc[0.2, "std_hi"], 2 * three.loc[0.1, "std_hi"])
     assert np.isclose(three.loc[0.1, "confidence"], 1 - 0.05 / 3)
 

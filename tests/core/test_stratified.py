@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from dnnfi.stratified import stratified_rate, stratified_ratio
+from dnnfi.analysis.stratified_estimates import stratified_rate, stratified_ratio
 
 #: a fault population like ResNet-20's: most strata never fail, one always does, a few in between
 WEIGHTS = np.array([0.55, 0.25, 0.1, 0.05, 0.03, 0.012, 0.006, 0.002])
@@ -26,7 +26,9 @@ def test_one_stratum_is_wilson():
     est = stratified_rate([1.0], [45], [3000])
     lo, hi = proportion_confint(45, 3000, method="wilson")
     assert est["n_eff"] == pytest.approx(3000)
-    assert (est["lo"], est["hi"]) == pytest.approx((lo, hi))  # section 8's example: [0.011229, 0.020011]
+    assert (est["lo"], est["hi"]) == pytest.approx(
+        (lo, hi)
+    )  # section 8's example: [0.011229, 0.020011]
 
 
 def test_stratum_without_events_and_stratum_of_only_events():
@@ -40,7 +42,9 @@ def test_lightly_sampled_heavy_stratum_without_events_keeps_the_interval_wide():
     # 10 clean draws from a stratum of weight 0.9 cannot rule out a rate near 25% there
     est = stratified_rate([0.9, 0.1], [0, 0], [10, 1000])
     assert est["estimate"] == 0
-    assert est["n_eff"] == pytest.approx(11.16, abs=0.01) and est["hi"] == pytest.approx(0.2561, abs=1e-4)  # section 11
+    assert est["n_eff"] == pytest.approx(11.16, abs=0.01) and est["hi"] == pytest.approx(
+        0.2561, abs=1e-4
+    )  # section 11
 
 
 def test_zero_weight_strata_are_ignored_and_unsampled_strata_refused():
@@ -59,8 +63,10 @@ def test_ratio_known_answer_with_all_and_no_scm_strata():
     est = stratified_ratio([0.5, 0.5], [10, 0], [10, 20], [100, 100])
     assert est["estimate"] == pytest.approx(0.05 / 0.15)
     assert est["lo"] < 1 / 3 < est["hi"]
-    assert stratified_ratio([0.5, 0.5], [0, 0], [0, 0], [100, 100])["n_eff"] != stratified_ratio(
-        [0.5, 0.5], [0, 0], [0, 0], [100, 100])["n_eff"]  # NaN without SDCs
+    assert (
+        stratified_ratio([0.5, 0.5], [0, 0], [0, 0], [100, 100])["n_eff"]
+        != stratified_ratio([0.5, 0.5], [0, 0], [0, 0], [100, 100])["n_eff"]
+    )  # NaN without SDCs
     with pytest.raises(ValueError, match="every SCM is an SDC"):
         stratified_ratio([1.0], [3], [2], [10])
 
@@ -98,7 +104,11 @@ def test_coverage_and_bias_by_simulation():
 def test_coverage_at_small_counts():
     # 400 injections over strata whose events are rare everywhere: a handful of SDCs per campaign
     rng = np.random.default_rng(12)
-    weights, rates, trials = np.array([0.7, 0.2, 0.1]), np.array([0.0, 0.003, 0.05]), np.array([100, 100, 200])
+    weights, rates, trials = (
+        np.array([0.7, 0.2, 0.1]),
+        np.array([0.0, 0.003, 0.05]),
+        np.array([100, 100, 200]),
+    )
     sdc = rng.binomial(trials, rates, size=(20_000, 3))
     est = stratified_rate(weights, sdc, np.broadcast_to(trials, sdc.shape))
     truth = weights @ rates

@@ -1,5 +1,5 @@
 """The ``stratified`` key of activation campaigns: defaults, and one-line refusals of what the
-design cannot honour (dnnfi.config, dnnfi.stratified_campaign.check)."""
+design cannot honour (dnnfi.workflow.config, dnnfi.designs.stratified)."""
 
 import copy
 from pathlib import Path
@@ -8,11 +8,16 @@ import numpy as np
 import pytest
 import yaml
 
-from dnnfi import config as C
-from dnnfi.stratified_campaign import n_rounds, populations
+from dnnfi.designs.stratified import n_rounds, populations
+from dnnfi.workflow import config as C
 
 DEMO = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
-STRAT = {"kind": "activation", "models": ["torch_mlp", "torch_cnn"], "margin": 0.01, "stratified": {}}
+STRAT = {
+    "kind": "activation",
+    "models": ["torch_mlp", "torch_cnn"],
+    "margin": 0.01,
+    "stratified": {},
+}
 
 
 def checked(**keys):
@@ -31,31 +36,78 @@ def error(**keys) -> str:
 
 def test_defaults_and_rounds():
     campaign = checked()
-    assert campaign["stratified"] == {"strata": "field_value", "pilot": 500, "round": 500, "target": "sdc_rate",
-                                      "max_injections": 10000}
+    assert campaign["stratified"] == {
+        "strata": "field_value",
+        "pilot": 500,
+        "round": 500,
+        "target": "sdc_rate",
+        "max_injections": 10000,
+    }
     assert n_rounds(campaign["stratified"]) == 20 and populations(campaign) == ("all",)
-    assert populations(checked(image_sampling="per_correctness")) == ("fi_correct", "fi_misclassified")
-    assert checked(stratified=None)["stratified"] is None  # uniform sampling, as before
-    assert checked(models=["torch_mlp", "keras_sequential"])["models"] == ["torch_mlp", "keras_sequential"]
+    assert populations(checked(image_sampling="per_correctness")) == (
+        "fi_correct",
+        "fi_misclassified",
+    )
+    assert (
+        checked(stratified=None)["design"] == "uniform"
+    )  # the flag form: uniform sampling, as before
+    assert checked(models=["torch_mlp", "keras_sequential"])["models"] == [
+        "torch_mlp",
+        "keras_sequential",
+    ]
 
 
-@pytest.mark.parametrize("keys, message", [
-    ({"stratified": {"strata": "layer"}}, "config key campaigns.s.stratified.strata: expected enum"),
-    ({"stratified": {"target": "due_rate"}}, "config key campaigns.s.stratified.target: expected enum"),
-    ({"stratified": {"rounds": 3}}, "unknown config key campaigns.s.stratified.rounds: expected one of max_injections"),
-    ({"fault_model": "random"}, "config key campaigns.s.fault_model: a stratified campaign needs a single-bit fault model "
-                                "(bitflip, stuck_at_0, stuck_at_1), not random"),
-    ({"bits_per_element": 2}, "config key campaigns.s.bits_per_element: a stratified campaign draws single-bit faults"),
-    ({"elements_per_fault": 2}, "config key campaigns.s.elements_per_fault: a stratified campaign draws single-bit"),
-    ({"margin": None}, "config key campaigns.s.margin: required by stratified"),
-    ({"sequential": True}, "config key campaigns.s.sequential: a stratified campaign runs its own rounds"),
-    ({"per_model": {"torch_mlp": {"injections": 5}}}, "config key campaigns.s.per_model: a stratified campaign's "
-                                                      "injections come from stratified.max_injections"),
-    ({"stratified": {"pilot": 600, "round": 500, "max_injections": 1000}},
-     "config key campaigns.s.stratified.max_injections: 1000 leaves no round of 500 after a pilot of 600"),
-    ({"shards": 3, "stratified": {"pilot": 2, "round": 100}},
-     "config key campaigns.s.shards: 3 shards cut rounds of 2 injections"),
-])
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        (
+            {"stratified": {"strata": "layer"}},
+            "config key campaigns.s.stratified.strata: expected enum",
+        ),
+        (
+            {"stratified": {"target": "due_rate"}},
+            "config key campaigns.s.stratified.target: expected enum",
+        ),
+        (
+            {"stratified": {"rounds": 3}},
+            "unknown config key campaigns.s.stratified.rounds: expected one of max_injections",
+        ),
+        (
+            {"fault_model": "random"},
+            "config key campaigns.s.fault_model: a stratified campaign needs a single-bit fault model "
+            "(bitflip, stuck_at_0, stuck_at_1), not random",
+        ),
+        (
+            {"bits_per_element": 2},
+            "config key campaigns.s.bits_per_element: a stratified campaign draws single-bit faults",
+        ),
+        (
+            {"elements_per_fault": 2},
+            "config key campaigns.s.elements_per_fault: a stratified campaign draws single-bit",
+        ),
+        ({"margin": None}, "config key campaigns.s.margin: required by stratified"),
+        (
+            {"sequential": True},
+            "config key campaigns.s.sequential: stratified and sequential name two designs "
+            "(stratified, sequential), and a campaign has one; write design: stratified or design: "
+            "sequential",
+        ),
+        (
+            {"per_model": {"torch_mlp": {"injections": 5}}},
+            "config key campaigns.s.per_model: a stratified campaign's "
+            "injections come from stratified.pilot, stratified.round and "
+            "stratified.max_injections; remove it",
+        ),
+        (
+            {"stratified": {"pilot": 600, "round": 500, "max_injections": 1000}},
+            "config key campaigns.s.stratified.max_injections: 1000 leaves no round of 500 after a pilot of 600",
+        ),
+        (
+            {"shards": 3, "stratified": {"pilot": 2, "round": 100}},
+            "config key campaigns.s.shards: 3 shards cut rounds of 2 injections",
+        ),
+    ],
+)
 def test_what_the_design_cannot_honour_is_refused(keys, message):
     assert message in error(**keys)
 
@@ -63,37 +115,56 @@ def test_what_the_design_cannot_honour_is_refused(keys, message):
 def test_table_row_weights_the_allocation_rounds_only():
     import pandas as pd
 
-    from dnnfi.stratified_campaign import published, stratified_table
+    from dnnfi.designs.stratified import published, stratified_table
 
     strata = pd.DataFrame({"stratum": [0, 1], "weight": [0.9, 0.1]})
     # pilot: 2 SDCs in stratum 1 (must not count); rounds 1-2: stratum 0 clean, stratum 1 one SDC in 4, an SCM
-    rows = [(0, 1, "sdc", True)] * 2 + [(1, 0, "masked", False)] * 10 + [(2, 1, "sdc", True)] + \
-        [(2, 1, "masked", False)] * 3
+    rows = (
+        [(0, 1, "sdc", True)] * 2
+        + [(1, 0, "masked", False)] * 10
+        + [(2, 1, "sdc", True)]
+        + [(2, 1, "masked", False)] * 3
+    )
     injections = pd.DataFrame(rows, columns=["round", "stratum", "outcome", "scm"]).assign(
-        dataset="d", model="m", population="all", sdc_top5=False)
+        dataset="d", model="m", population="all", sdc_top5=False
+    )
     spec = checked(stratified={"pilot": 2, "round": 7, "max_injections": 30}, margin=0.5)
-    table = stratified_table(injections, {("d", "m", "all"): strata}, spec, {("d", "m"): np.array([True, False, True])})
+    table = stratified_table(
+        injections, {("d", "m", "all"): strata}, spec, {("d", "m"): np.array([True, False, True])}
+    )
     row = table.iloc[0]
-    assert (row["images"], row["injections"], row["pilot"], row["rounds"], row["n_strata"]) == (3, 16, 2, 2, 2)
-    assert row["sdc_rate"] == pytest.approx(0.1 / 4) and row["scm_probability"] == pytest.approx(1.0)
+    assert (row["images"], row["injections"], row["pilot"], row["rounds"], row["n_strata"]) == (
+        3,
+        16,
+        2,
+        2,
+        2,
+    )
+    assert row["sdc_rate"] == pytest.approx(0.1 / 4) and row["scm_probability"] == pytest.approx(
+        1.0
+    )
     assert row["achieved_margin"] == row["sdc_rate_margin"] and row["stopped_by"] == "margin"
     assert published(table)["SDC rate [95% CI]"].iloc[0].startswith("2.50% [")
     # a per_correctness population holds the initially correct (or misclassified) images only
     correct = {("d", "m"): np.array([True, False, True, True])}
-    by_population = {p: stratified_table(injections.assign(population=p), {("d", "m", p): strata}, spec, correct)
-                     for p in ("fi_correct", "fi_misclassified")}
+    by_population = {
+        p: stratified_table(injections.assign(population=p), {("d", "m", p): strata}, spec, correct)
+        for p in ("fi_correct", "fi_misclassified")
+    }
     assert [t["images"].iloc[0] for t in by_population.values()] == [3, 1]
 
 
 def test_a_population_too_large_for_memory_is_refused_naming_images():
     import pandas as pd
 
-    from dnnfi.stratified_campaign import check_memory
+    from dnnfi.designs.stratified import check_memory
 
     # two float32 sites of 1,000 and one bfloat16 site of 500 elements: 9,000 bytes per image
     sites = pd.DataFrame({"size": [1000, 1000, 500], "dtype": ["float32", "float32", "bfloat16"]})
     check_memory(sites, 100, "s", memory_bytes=2 * 900_000)  # exactly half: accepted
     with pytest.raises(ValueError) as info:
         check_memory(sites, 101, "s", memory_bytes=2 * 900_000)
-    assert str(info.value).startswith("config key campaigns.s.images: the strata's golden pass holds every site "
-                                      "output of the population's 101 images in memory, 0.0 GiB")
+    assert str(info.value).startswith(
+        "config key campaigns.s.images: the strata's golden pass holds every site "
+        "output of the population's 101 images in memory, 0.0 GiB"
+    )

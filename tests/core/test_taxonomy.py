@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from dnnfi.datasets import shared_dir
-from dnnfi.taxonomy import TaxonomyError, from_mapping, load
+from dnnfi.analysis.taxonomy import TaxonomyError, from_mapping, load
+from dnnfi.data.datasets import shared_dir
 
 SPEC = {
     "name": "toy",
@@ -23,7 +23,10 @@ def test_scm_rule_on_hand_built_cases():
 
 
 def test_taxonomy_must_partition_classes_into_two_supergroups():
-    missing = {**SPEC, "groups": {"vehicle": ["car", "truck"], "human": ["person"], "kitchen": ["cup"]}}
+    missing = {
+        **SPEC,
+        "groups": {"vehicle": ["car", "truck"], "human": ["person"], "kitchen": ["cup"]},
+    }
     with pytest.raises(TaxonomyError, match="classes in no group: \\['spoon'\\]"):
         from_mapping(missing)
     twice = {**SPEC, "groups": {**SPEC["groups"], "kitchen": ["cup", "spoon", "car"]}}
@@ -39,7 +42,11 @@ def test_taxonomy_must_partition_classes_into_two_supergroups():
 def test_shipped_digits_taxonomy():
     tax = load("digits", expected_classes=[str(d) for d in range(10)])
     table = tax.class_table()
-    assert table.groupby("group")["label"].apply(list).to_dict() == {"high": [7, 8, 9], "low": [0, 1, 2], "mid": [3, 4, 5, 6]}
+    assert table.groupby("group")["label"].apply(list).to_dict() == {
+        "high": [7, 8, 9],
+        "low": [0, 1, 2],
+        "mid": [3, 4, 5, 6],
+    }
     assert tax.is_scm([2, 9, 3], [8, 1, 6]).tolist() == [True, False, False]
     assert "speed limit" in tax.reasoning
     with pytest.raises(TaxonomyError, match="unknown taxonomy"):
@@ -49,7 +56,9 @@ def test_shipped_digits_taxonomy():
 def reference(name):
     path = shared_dir() / "reference" / f"scm-taxonomy-{name}.json"
     if not path.is_file():
-        pytest.skip(f"{path} not found: set DNNFI_SHARED to the shared folder to compare with the study's taxonomy")
+        pytest.skip(
+            f"{path} not found: set DNNFI_SHARED to the shared folder to compare with the study's taxonomy"
+        )
     return json.loads(path.read_text())
 
 
@@ -61,10 +70,14 @@ def test_shipped_study_taxonomies_equal_the_reference_class_by_class(name):
     groups, supergroups = tax.group_names(), tax.supergroup_names()
     for label, entry in ref["classes"].items():
         i = int(label)
-        assert (groups[i], supergroups[i]) == (entry["group"], entry["supergroup"]), f"{name} class {i} {entry['name']}"
+        assert (groups[i], supergroups[i]) == (entry["group"], entry["supergroup"]), (
+            f"{name} class {i} {entry['name']}"
+        )
         if name == "cifar100":
             assert tax.classes[i] == entry["name"]
-    assert {g for g, c in zip(tax.groups, tax.critical_group) if c} == set(ref["supergroup_A_safety_critical"])
+    assert {g for g, c in zip(tax.groups, tax.critical_group) if c} == set(
+        ref["supergroup_A_safety_critical"]
+    )
     assert {g for g, c in zip(tax.groups, tax.critical_group) if not c} == set(ref["supergroup_B"])
 
 
@@ -86,7 +99,18 @@ def test_imagenet_classes_are_the_standard_names_and_wnids():
 
 
 def test_shipped_cifar10_taxonomy():
-    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    classes = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
     tax = load("cifar10", expected_classes=classes)
     # car->truck stays in Four Wheeler; dog->bird leaves Big Animals; ship (B) is never SCM
     assert tax.is_scm([1, 5, 8, 7], [9, 2, 0, 4]).tolist() == [False, True, False, False]
@@ -94,8 +118,11 @@ def test_shipped_cifar10_taxonomy():
 
 
 def test_ambiguous_class_names_must_be_given_by_label():
-    spec = {**SPEC, "classes": ["car", "crane", "person", "cup", "crane"],
-            "groups": {"vehicle": ["car", "crane"], "human": ["person"], "kitchen": ["cup", 4]}}
+    spec = {
+        **SPEC,
+        "classes": ["car", "crane", "person", "cup", "crane"],
+        "groups": {"vehicle": ["car", "crane"], "human": ["person"], "kitchen": ["cup", 4]},
+    }
     with pytest.raises(TaxonomyError, match="'crane' is ambiguous \\(labels \\[1, 4\\]\\)"):
         from_mapping(spec)
     spec["groups"]["vehicle"] = ["car", 1]

@@ -68,8 +68,13 @@ def _flushed(a: np.ndarray) -> np.ndarray:
     return np.where(np.abs(a) < FLT_MIN, 0.0, a)
 
 
-def numpy_forward(weights: dict, x: np.ndarray, start: int = 0, value: np.ndarray | None = None,
-                  flush: bool = False) -> list[np.ndarray]:
+def numpy_forward(
+    weights: dict,
+    x: np.ndarray,
+    start: int = 0,
+    value: np.ndarray | None = None,
+    flush: bool = False,
+) -> list[np.ndarray]:
     """Values of every layer (list in LAYERS order) computed in float64 with exact rounding to each
     layer's dtype; with ``value`` given, the output of layer ``start`` is replaced by ``value``
     (a faulty site output) and only the layers after it are computed from it. ``flush``: model

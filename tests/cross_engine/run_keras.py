@@ -8,12 +8,11 @@ tests/core/test_cross_engine.py); writes WORKDIR/keras/sites.parquet and keras/<
 import sys
 from pathlib import Path
 
+import keras  # noqa: E402
 import numpy as np
-
 from common import FEATURES, LAYERS, WIDTH, write_results
 
-import keras  # noqa: E402
-from dnnfi.kerasfi.engine import KerasInjector  # noqa: E402
+from dnnfi.engines.kerasfi.engine import KerasInjector  # noqa: E402
 
 
 def build(weights: dict) -> keras.Model:
@@ -21,7 +20,9 @@ def build(weights: dict) -> keras.Model:
     h = inputs
     for name, dtype in LAYERS:
         # a per-layer dtype policy: weights and output in ``dtype``, floating inputs cast to it
-        layer = keras.layers.Dense(WIDTH, name=name, dtype=dtype, use_bias=f"{name}_bias" in weights)
+        layer = keras.layers.Dense(
+            WIDTH, name=name, dtype=dtype, use_bias=f"{name}_bias" in weights
+        )
         h = layer(h)
         layer.kernel.assign(weights[f"{name}_kernel"].astype(layer.kernel.dtype))
         if layer.use_bias:

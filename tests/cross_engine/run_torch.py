@@ -11,12 +11,11 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-
-from common import FEATURES, LAYERS, WIDTH, write_results
-
 import torch  # noqa: E402
+from common import FEATURES, LAYERS, WIDTH, write_results
 from torch import nn  # noqa: E402
-from dnnfi.torchfi.activations import TorchInjector  # noqa: E402
+
+from dnnfi.engines.torchfi.activations import TorchInjector  # noqa: E402
 
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -46,14 +45,23 @@ def build(weights: dict) -> nn.Module:
 
 def main(workdir: Path, hooks: bool, ftz: bool) -> None:
     if ftz and not torch.set_flush_denormal(True):
-        raise SystemExit("this CPU cannot flush denormals (torch.set_flush_denormal returned False)")
+        raise SystemExit(
+            "this CPU cannot flush denormals (torch.set_flush_denormal returned False)"
+        )
     weights = dict(np.load(workdir / "weights.npz"))
     x = torch.from_numpy(np.load(workdir / "inputs.npy"))
     model = build(weights)
     injector = TorchInjector(model, batch_size=64, input_shape=(FEATURES,), use_fx=not hooks)
     if injector.fast == hooks:
-        raise SystemExit(f"expected the {'hook' if hooks else 'torch.fx'} path, the injector chose the other")
-    write_results(injector, workdir, workdir / ("torch_hooks" if hooks else "torch_ftz" if ftz else "torch"), x)
+        raise SystemExit(
+            f"expected the {'hook' if hooks else 'torch.fx'} path, the injector chose the other"
+        )
+    write_results(
+        injector,
+        workdir,
+        workdir / ("torch_hooks" if hooks else "torch_ftz" if ftz else "torch"),
+        x,
+    )
 
 
 if __name__ == "__main__":

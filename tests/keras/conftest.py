@@ -23,7 +23,9 @@ def zoo(policy: str = "float32", classes: int = 10):
     )
     shared = layers.Conv2D(16, 1, name="shared_pw", dtype=policy)
     inputs = keras.Input((16, 16, 3))
-    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="stem", dtype=policy)(inputs)
+    x = layers.Conv2D(
+        16, 3, strides=2, padding="same", activation="relu", name="stem", dtype=policy
+    )(inputs)
     a = inner(x)
     c = shared(shared(a))
     y = layers.Add(name="add", dtype=policy)([a, c])

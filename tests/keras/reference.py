@@ -1,7 +1,7 @@
 """A deliberately simple reference injector: the whole model forward, layer call by layer call,
-with the chosen call's output replaced by its faulty copy (numpy, dnnfi.bitflip).
+with the chosen call's output replaced by its faulty copy (numpy, dnnfi.faults.bitflip).
 
-It shares nothing with the engine but the fault models of :mod:`dnnfi.bitflip`: no prefix
+It shares nothing with the engine but the fault models of :mod:`dnnfi.faults.bitflip`: no prefix
 reuse, no masking shortcut, no scheduling. It runs on the numerical path that docs/semantics.md
 (section 4) defines for Keras: each layer call as its own TensorFlow graph (a ``tf.function``
 traced here), one batch row per fault, ``PASS_ROWS`` faults per batch (a last partial batch is
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-
-from dnnfi.bitflip import apply_fault
-from dnnfi.devices import PASS_ROWS
-from dnnfi.outcomes import summarize_logits
 from protection_reference import reference_checker
+
+from dnnfi.engines.devices import PASS_ROWS
+from dnnfi.faults.bitflip import apply_fault
+from dnnfi.faults.outcomes import summarize_logits
 
 ROWS = PASS_ROWS["keras"]["cpu"]
 
@@ -69,18 +69,22 @@ def _faulty(tensor, rows):
     for i, f in enumerate(rows):
         if f is None:
             continue
-        multi = isinstance(f.get("elements"), (list, tuple, np.ndarray))  # else None or NaN: one pair
+        multi = isinstance(
+            f.get("elements"), (list, tuple, np.ndarray)
+        )  # else None or NaN: one pair
         elements = f["elements"] if multi else [f["element"]]
         bits = f["bits"] if multi else [f["bit"]]
         lo, hi = float(flat[i].min()), float(flat[i].max())
         for e, b in zip(elements, bits):
-            value = np.array([lo + f["random_u"] * (hi - lo)]) if f["fault_model"] == "random" else None
+            value = (
+                np.array([lo + f["random_u"] * (hi - lo)]) if f["fault_model"] == "random" else None
+            )
             flat[i, e] = apply_fault(flat[i, e : e + 1], f["fault_model"], [b], value)[0]
     return keras.ops.convert_to_tensor(array)
 
 
 def run_reference(model, faults, images, rows=ROWS, protection=None):
-    """Per fault row, the :func:`dnnfi.outcomes.summarize_logits` columns, and the faulty logits."""
+    """Per fault row, the :func:`dnnfi.faults.outcomes.summarize_logits` columns, and the faulty logits."""
     golden, faulty = reference_logits(model, faults, images, rows, protection)
     return summarize_logits(golden, faulty), faulty
 
@@ -88,7 +92,9 @@ def run_reference(model, faults, images, rows=ROWS, protection=None):
 def _checked(site, tensor, protection):
     if protection is None or site not in protection.limits:
         return tensor
-    checked = reference_checker(protection.method, *protection.limits[site], keras.ops.convert_to_numpy(tensor))
+    checked = reference_checker(
+        protection.method, *protection.limits[site], keras.ops.convert_to_numpy(tensor)
+    )
     return keras.ops.convert_to_tensor(checked)
 
 
@@ -96,7 +102,7 @@ def reference_logits(model, faults, images, rows=ROWS, protection=None):
     """Golden and faulty logits per fault row, two arrays of shape (len(faults), classes).
 
     Batch row i is fault i's image; the faulty forward replaces, at each layer call, the output
-    rows of the faults placed there, then applies ``protection`` (a :class:`dnnfi.protection.Protection`)
+    rows of the faults placed there, then applies ``protection`` (a :class:`dnnfi.engines.protection.Protection`)
     to protected calls. The golden forward runs on the same batch unfaulted, protected too. Every
     batch has ``rows`` rows: a partial one is padded with unfaulted copies of its first row.
     """
@@ -108,12 +114,19 @@ def reference_logits(model, faults, images, rows=ROWS, protection=None):
         n = len(part)
         part = part + [None] * (rows - n)  # padding rows carry no fault
         x = images[[f["image"] for f in part[:n]] + [part[0]["image"]] * (rows - n)]
-        golden.append(keras.ops.convert_to_numpy(
-            _forward(model, [x], lambda s, t: _checked(s, t, protection), cache)[0])[:n])
+        golden.append(
+            keras.ops.convert_to_numpy(
+                _forward(model, [x], lambda s, t: _checked(s, t, protection), cache)[0]
+            )[:n]
+        )
 
         def replace(site, tensor, part=part):
             hits = [f if f is not None and f["site"] == site else None for f in part]
-            return _checked(site, _faulty(tensor, hits) if any(h is not None for h in hits) else tensor, protection)
+            return _checked(
+                site,
+                _faulty(tensor, hits) if any(h is not None for h in hits) else tensor,
+                protection,
+            )
 
         faulty.append(keras.ops.convert_to_numpy(_forward(model, [x], replace, cache)[0])[:n])
     return np.concatenate(golden), np.concatenate(faulty)

@@ -4,25 +4,37 @@ installed Keras."""
 
 import inspect
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import random_images
 from reference import run_reference
 
-import keras
-from dnnfi.faults import draw_activation_faults
-from dnnfi.kerasfi.engine import KerasInjector
-from dnnfi.kerasfi.models import application, min_side
-from dnnfi.outcomes import classify
-from dnnfi.preprocess import preprocess
-from dnnfi.seeds import rng_for
-from dnnfi.zoo import KERAS_APPLICATIONS, KERAS_FAMILIES
+from dnnfi.data.preprocess import preprocess
+from dnnfi.engines.kerasfi.engine import KerasInjector
+from dnnfi.engines.kerasfi.models import application, min_side
+from dnnfi.engines.zoo import KERAS_APPLICATIONS, KERAS_FAMILIES
+from dnnfi.faults.lists import draw_activation_faults
+from dnnfi.faults.outcomes import classify
+from dnnfi.faults.seeds import rng_for
 
 pytestmark = pytest.mark.keras
 
-STUDY = ("VGG16", "VGG19", "MobileNet", "MobileNetV2", "ResNet50", "ResNet101", "ResNet152", "Xception",
-         "DenseNet121", "DenseNet169", "InceptionResNetV2", "InceptionV3")
+STUDY = (
+    "VGG16",
+    "VGG19",
+    "MobileNet",
+    "MobileNetV2",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "Xception",
+    "DenseNet121",
+    "DenseNet169",
+    "InceptionResNetV2",
+    "InceptionV3",
+)
 #: a family beyond the study whose models rescale their input themselves (Rescaling, Normalization)
 NEWER = ("EfficientNetB0",)
 
@@ -37,7 +49,9 @@ def test_application_sites_and_faults(name):
     # one site per layer call: every layer but the input; all eligible but the last layer
     assert len(sites) == len(model.layers) - 1
     assert sites["eligible"].sum() == len(model.layers) - 2 and not sites["eligible"].iloc[-1]
-    assert sites["size"].tolist() == [int(np.prod(model.get_layer(s).output.shape[1:])) for s in sites["site"]]
+    assert sites["size"].tolist() == [
+        int(np.prod(model.get_layer(s).output.shape[1:])) for s in sites["site"]
+    ]
     images = random_images(3, side, seed=2)
     faults = draw_activation_faults(sites[sites["eligible"]], 16, rng_for(5, name), np.arange(3))
     engine = classify(injector.run(faults, images, progress=False))
@@ -76,7 +90,10 @@ def test_family_preprocessing_equals_keras_preprocess_input(family):
 
 
 def test_unknown_application_and_too_small_input_are_named():
-    with pytest.raises(ValueError, match=r"unknown keras.applications architecture 'VGG17' \(close matches: VGG19, VGG16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown keras.applications architecture 'VGG17' \(close matches: VGG19, VGG16\)",
+    ):
         application("VGG17")
     with pytest.raises(ValueError, match="at least 75x75"):
         application("InceptionV3", (32, 32, 3))

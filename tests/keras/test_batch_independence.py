@@ -41,7 +41,9 @@ N_ALONE = 10
 pytestmark = pytest.mark.keras
 
 
-def fault_list(sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
+def fault_list(
+    sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120
+) -> pd.DataFrame:
     return mixed_fault_list(sites, seed, N_IMAGES, n_single, n_multi)
 
 
@@ -53,17 +55,22 @@ def main(threads: int, out: Path) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     import keras
 
-    from dnnfi.kerasfi.engine import KerasInjector
+    from dnnfi.engines.kerasfi.engine import KerasInjector
 
     keras.utils.set_random_seed(0)
-    model = keras.applications.EfficientNetB0(weights=None, input_shape=(SIDE, SIDE, 3), classes=10,
-                                              classifier_activation=None)
+    model = keras.applications.EfficientNetB0(
+        weights=None, input_shape=(SIDE, SIDE, 3), classes=10, classifier_activation=None
+    )
     x = np.random.default_rng(1).uniform(0, 255, (N_IMAGES, SIDE, SIDE, 3)).astype("float32")
     # one injector (its compiled steps are traced once); batch_size is read per run
     injector = KerasInjector(model, batch_size=64)
     faults = fault_list(injector.sites(), seed=7)
-    result = {"threads": [tf.config.threading.get_intra_op_parallelism_threads(),
-                          tf.config.threading.get_inter_op_parallelism_threads()]}
+    result = {
+        "threads": [
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads(),
+        ]
+    }
     started = time.perf_counter()
     result["ref_golden"], result["ref_faulty"] = injector.logits(faults, x, progress=False)
 
@@ -72,12 +79,16 @@ def main(threads: int, out: Path) -> None:
     single = np.setdiff1d(np.arange(len(faults)), multi)
     # stratified: every fifth fault of the subset is multi-element
     order = np.concatenate([rng.permutation(multi)[:40], rng.permutation(single)[:160]])
-    order = order[np.argsort(np.r_[np.arange(40) * 5, np.setdiff1d(np.arange(200), np.arange(40) * 5)])]
+    order = order[
+        np.argsort(np.r_[np.arange(40) * 5, np.setdiff1d(np.arange(200), np.arange(40) * 5)])
+    ]
     result["subset_order"] = order
     for batch_size, n in SUBSETS.items():
         injector.batch_size = batch_size
         pick = np.arange(len(faults)) if n is None else order[:n]
-        result[f"bs{batch_size}_golden"], result[f"bs{batch_size}_faulty"] = injector.logits(faults.iloc[pick], x, progress=False)
+        result[f"bs{batch_size}_golden"], result[f"bs{batch_size}_faulty"] = injector.logits(
+            faults.iloc[pick], x, progress=False
+        )
     injector.batch_size = 64
 
     others = fault_list(injector.sites(), seed=8, n_single=250, n_multi=40)
@@ -96,13 +107,17 @@ def main(threads: int, out: Path) -> None:
     np.savez(out, **result)
 
 
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_same_logits_at_any_batch_size_in_any_list_and_alone(threads, tmp_path):
-    from dnnfi.outcomes import classify, summarize_logits
+    from dnnfi.faults.outcomes import classify, summarize_logits
 
     out = tmp_path / "logits.npz"
-    done = subprocess.run([sys.executable, __file__, str(threads), str(out)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, __file__, str(threads), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     r = dict(np.load(out))
     assert list(r["threads"]) == [threads, threads]
@@ -114,8 +129,11 @@ def test_same_logits_at_any_batch_size_in_any_list_and_alone(threads, tmp_path):
     order = r["subset_order"]
     for batch_size, n in SUBSETS.items():
         pick = np.arange(int(r["n_faults"])) if n is None else order[:n]
-        assert_identical((ref[0][pick], ref[1][pick]), (r[f"bs{batch_size}_golden"], r[f"bs{batch_size}_faulty"]),
-                         f"batch_size={batch_size}")
+        assert_identical(
+            (ref[0][pick], ref[1][pick]),
+            (r[f"bs{batch_size}_golden"], r[f"bs{batch_size}_faulty"]),
+            f"batch_size={batch_size}",
+        )
     assert_identical(ref, (r["mixed_golden"], r["mixed_faulty"]), "shuffled among other faults")
     pick = order[:N_ALONE]
     assert_identical((ref[0][pick], ref[1][pick]), (r["alone_golden"], r["alone_faulty"]), "alone")

@@ -1,24 +1,26 @@
 """The engine against the simple whole-model reference (tests/keras/reference.py)."""
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import random_images, zoo
 from reference import run_reference
 
-import keras
-from dnnfi.faults import draw_activation_faults
-from dnnfi.kerasfi.engine import KerasInjector
-from dnnfi.kerasfi.models import application, load
-from dnnfi.outcomes import classify, summarize_logits
-from dnnfi.seeds import rng_for
+from dnnfi.engines.kerasfi.engine import KerasInjector
+from dnnfi.engines.kerasfi.models import application, load
+from dnnfi.faults.lists import draw_activation_faults
+from dnnfi.faults.outcomes import classify, summarize_logits
+from dnnfi.faults.seeds import rng_for
 
 pytestmark = pytest.mark.keras
 
 
 def seeded_faults(injector, n, n_images, key, **kwargs):
     sites = injector.sites()
-    return draw_activation_faults(sites[sites["eligible"]], n, rng_for(3, key), np.arange(n_images), **kwargs)
+    return draw_activation_faults(
+        sites[sites["eligible"]], n, rng_for(3, key), np.arange(n_images), **kwargs
+    )
 
 
 def assert_same_as_reference(model, injector, faults, images, protection=None):
@@ -27,14 +29,22 @@ def assert_same_as_reference(model, injector, faults, images, protection=None):
     summary, ref_faulty = run_reference(model, faults, images, protection=protection)
     reference = classify(pd.concat([faults, summary], axis=1))
     mismatch = engine["outcome"].astype(str) != reference["outcome"].astype(str)
-    assert not mismatch.any(), engine[mismatch].join(reference[mismatch][["outcome"]], rsuffix="_ref").head()
+    assert not mismatch.any(), (
+        engine[mismatch].join(reference[mismatch][["outcome"]], rsuffix="_ref").head()
+    )
     np.testing.assert_array_equal(engine["faulty_top1"], reference["faulty_top1"])
     np.testing.assert_array_equal(engine["finite"], reference["finite"])
     np.testing.assert_allclose(faulty, ref_faulty, rtol=1e-4, atol=1e-6, equal_nan=True)
     return engine
 
 
-ARCHITECTURES = [("ResNet50", 32), ("DenseNet121", 32), ("InceptionV3", 75), ("MobileNetV2", 32), ("Xception", 71)]
+ARCHITECTURES = [
+    ("ResNet50", 32),
+    ("DenseNet121", 32),
+    ("InceptionV3", 75),
+    ("MobileNetV2", 32),
+    ("Xception", 71),
+]
 
 
 @pytest.mark.parametrize("name,side", ARCHITECTURES)
@@ -43,21 +53,25 @@ def test_500_bit_flips_match_reference(name, side):
     model = application(name, (side, side, 3), classes=10, classifier_activation=None)
     injector = KerasInjector(model, batch_size=128)
     images = random_images(6, side)
-    engine = assert_same_as_reference(model, injector, seeded_faults(injector, 500, 6, name), images)
+    engine = assert_same_as_reference(
+        model, injector, seeded_faults(injector, 500, 6, name), images
+    )
     counts = engine["outcome"].value_counts()
     # a campaign that exercises both the masking shortcut and the downstream recompute
     assert counts["masked"] > 50 and counts["benign"] + counts["sdc"] > 50
 
 
 def test_pretrained_resnet8_matches_reference(shared):
-    from dnnfi.datasets import image_folder
+    from dnnfi.data.datasets import image_folder
 
     model = load(shared / "models" / "mlperf-tiny-resnet8-cifar10.h5")
     split = image_folder(shared / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
     images = split.x.astype("float32")  # the MLPerf-Tiny model takes raw 0-255 pixels
     injector = KerasInjector(model, batch_size=128)
     assert (injector.golden_logits(images).argmax(1) == split.y).mean() >= 0.6
-    engine = assert_same_as_reference(model, injector, seeded_faults(injector, 500, len(images), "resnet8"), images)
+    engine = assert_same_as_reference(
+        model, injector, seeded_faults(injector, 500, len(images), "resnet8"), images
+    )
     assert (engine["outcome"] == "sdc").sum() > 0
 
 
@@ -77,15 +91,32 @@ def test_pretrained_resnet8_matches_reference(shared):
 def test_fault_models_on_every_graph_shape_and_precision(policy, fault_model, extra, images16):
     model = zoo(policy)
     injector = KerasInjector(model, batch_size=32)
-    faults = seeded_faults(injector, 120, len(images16), f"{policy}{fault_model}{extra}", fault_model=fault_model, **extra)
+    faults = seeded_faults(
+        injector,
+        120,
+        len(images16),
+        f"{policy}{fault_model}{extra}",
+        fault_model=fault_model,
+        **extra,
+    )
     engine = assert_same_as_reference(model, injector, faults, images16)
     assert engine["outcome"].isin(["benign", "sdc", "due"]).sum() > 0
 
 
 def test_zoo_sites_cover_nested_and_repeated_calls():
     sites = KerasInjector(zoo("mixed_float16")).sites()
-    expected = ["stem", "inner/inner_dw", "inner/inner_bn", "inner/inner_relu", "shared_pw:0", "shared_pw:1",
-                "add", "cat", "gap", "logits"]
+    expected = [
+        "stem",
+        "inner/inner_dw",
+        "inner/inner_bn",
+        "inner/inner_relu",
+        "shared_pw:0",
+        "shared_pw:1",
+        "add",
+        "cat",
+        "gap",
+        "logits",
+    ]
     assert sites["site"].tolist() == expected
     assert sites["eligible"].tolist() == [True] * 9 + [False]
     assert sites.set_index("site").loc["inner/inner_dw", "dtype"] == "float16"
@@ -127,7 +158,9 @@ def test_golden_logits_equal_the_golden_of_run(resnet50):
     faults = seeded_faults(injector, 30, len(images), "golden")
     golden, _ = injector.logits(faults, images, progress=False)
     np.testing.assert_array_equal(golden, injector.golden_logits(images)[faults["image"]])
-    np.testing.assert_allclose(golden, keras.ops.convert_to_numpy(model(images[faults["image"]])), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        golden, keras.ops.convert_to_numpy(model(images[faults["image"]])), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_bad_fault_lists_name_the_problem(resnet50):
@@ -152,11 +185,19 @@ def test_an_empty_fault_list_gives_empty_results(resnet50):
 
 
 def test_layer_output_elements_counts_every_layers_output():
-    from dnnfi.kerasfi.models import layer_output_elements
+    from dnnfi.engines.kerasfi.models import layer_output_elements
 
-    model = keras.Sequential([keras.Input((5, 5, 3)), keras.layers.Conv2D(4, 3, padding="same"),
-                              keras.layers.Flatten(), keras.layers.Dense(2)])
-    assert layer_output_elements(model) == 100 + 100 + 2  # conv, flatten, dense; the input is no layer output
+    model = keras.Sequential(
+        [
+            keras.Input((5, 5, 3)),
+            keras.layers.Conv2D(4, 3, padding="same"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
+    assert (
+        layer_output_elements(model) == 100 + 100 + 2
+    )  # conv, flatten, dense; the input is no layer output
 
 
 def test_other_pass_rows_are_the_reference_at_that_shape_whatever_the_batch(images16):
@@ -165,13 +206,15 @@ def test_other_pass_rows_are_the_reference_at_that_shape_whatever_the_batch(imag
     of the simple reference at 32 rows, bit for bit, at batch sizes 256 and 5."""
     from reference import reference_logits
 
-    from dnnfi.kerasfi.models import predict_logits
-    from dnnfi.kerasfi.weights import WeightInjector
+    from dnnfi.engines.kerasfi.models import predict_logits
+    from dnnfi.engines.kerasfi.weights import WeightInjector
 
     model = zoo()
     setting = {"cpu": 32, "gpu": 256}
     injectors = [KerasInjector(model, batch_size=b, pass_rows=setting) for b in (256, 5)]
-    assert [i.rows for i in injectors] == [32, 32] and WeightInjector(model, pass_rows=setting).rows == 32
+    assert [i.rows for i in injectors] == [32, 32] and WeightInjector(
+        model, pass_rows=setting
+    ).rows == 32
     faults = seeded_faults(injectors[0], 80, len(images16), "pass_rows")
     golden, faulty = reference_logits(model, faults, images16, rows=32)
     for injector in injectors:

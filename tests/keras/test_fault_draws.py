@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from dnnfi.faults import FAULT_COLUMNS, draw_activation_faults
-from dnnfi.seeds import rng_for
+from dnnfi.faults.lists import FAULT_COLUMNS, draw_activation_faults
+from dnnfi.faults.seeds import rng_for
 
 SITES = pd.DataFrame({"site": ["a", "b"], "size": [6, 500], "dtype": ["float32", "bfloat16"]})
 
@@ -25,10 +25,15 @@ def test_multi_bit_pairs_are_distinct_and_start_with_element_and_bit():
     for f in multi.itertuples():
         pairs = list(zip(f.elements, f.bits))
         assert len(pairs) == 6 and len(set(pairs)) == 6 and pairs[0] == (f.element, f.bit)
-        assert len(set(f.elements)) == 2 and max(f.elements) < SITES.set_index("site").loc[f.site, "size"]
+        assert (
+            len(set(f.elements)) == 2
+            and max(f.elements) < SITES.set_index("site").loc[f.site, "size"]
+        )
         assert max(f.bits) < (32 if f.site == "a" else 16)
 
 
 def test_multi_element_zero_faults_have_no_bits():
     multi = draw(fault_model="zero", elements_per_fault=4)
-    assert all(len(set(e)) == 4 and set(b) == {-1} for e, b in zip(multi["elements"], multi["bits"]))
+    assert all(
+        len(set(e)) == 4 and set(b) == {-1} for e, b in zip(multi["elements"], multi["bits"])
+    )

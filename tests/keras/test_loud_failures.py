@@ -1,16 +1,15 @@
 """Keras models with NaN/Inf weights and unreadable model files stop with one line naming the
-model, the variable or the file (see dnnfi.health)."""
+model, the variable or the file (see dnnfi.engines.health)."""
 
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from dnnfi.campaign import baseline_job
-from dnnfi.datasets import Split
-from dnnfi.health import check_trained
-from dnnfi.kerasfi import models
+from dnnfi.data.datasets import Split
+from dnnfi.engines.health import check_trained
+from dnnfi.engines.kerasfi import models
+from dnnfi.engines.runner import baseline_job
 
 keras = pytest.importorskip("keras")
 
@@ -20,16 +19,26 @@ def tiny_cnn():
 
     keras.utils.set_random_seed(0)
     return keras.Sequential(
-        [keras.Input((4, 4, 1)), layers.Conv2D(4, 3, padding="same", name="conv"), layers.BatchNormalization(name="bn"),
-         layers.ReLU(name="relu"), layers.Flatten(name="flat"), layers.Dense(3, name="logits")],
+        [
+            keras.Input((4, 4, 1)),
+            layers.Conv2D(4, 3, padding="same", name="conv"),
+            layers.BatchNormalization(name="bn"),
+            layers.ReLU(name="relu"),
+            layers.Flatten(name="flat"),
+            layers.Dense(3, name="logits"),
+        ],
         name="tiny",
     )
 
 
-def baseline_smk(tmp_path, x):
+def baseline_files(tmp_path, x):
     Split(x, np.arange(len(x)) % 3, ["a", "b", "c"]).save(tmp_path / "test.npz")
-    return SimpleNamespace(input=SimpleNamespace(test=str(tmp_path / "test.npz"), model="results/models/d/tiny.keras"),
-                           params=SimpleNamespace(spec={"preprocess": "none"}), wildcards=SimpleNamespace(model="tiny"))
+    return {
+        "name": "tiny",
+        "path": "results/models/d/tiny.keras",
+        "test": str(tmp_path / "test.npz"),
+        "preprocessing": "none",
+    }
 
 
 def set_element(variable, index, value):
@@ -40,32 +49,80 @@ def set_element(variable, index, value):
 
 def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
     model, x = tiny_cnn(), np.random.default_rng(0).normal(size=(5, 4, 4, 1)).astype(np.float32)
-    smk = baseline_smk(tmp_path, x)
-    assert len(baseline_job(smk, model, models.predict_logits, models.named_weights)) == 5
+    files = baseline_files(tmp_path, x)
+    assert (
+        len(
+            baseline_job(
+                model=model,
+                predict_logits=models.predict_logits,
+                named_tensors=models.named_weights,
+                **files,
+            )
+        )
+        == 5
+    )
     set_element(model.get_layer("logits").kernel, (9, 1), np.nan)  # later in model order
-    set_element(model.get_layer("bn").moving_variance, 2, np.inf)  # non-trainable, first in model order
+    set_element(
+        model.get_layer("bn").moving_variance, 2, np.inf
+    )  # non-trainable, first in model order
     with pytest.raises(ValueError) as error:
-        baseline_job(smk, model, models.predict_logits, models.named_weights)
+        baseline_job(
+            model=model,
+            predict_logits=models.predict_logits,
+            named_tensors=models.named_weights,
+            **files,
+        )
     assert str(error.value) == (
         "model tiny (results/models/d/tiny.keras): fault-free logits hold NaN/Inf on 5 of 5 images; first non-finite "
         "parameter tensor: tiny/bn/moving_variance (1 Inf). Set models.tiny.allow_nonfinite: true to study such a model anyway."
     )
     set_element(model.get_layer("bn").moving_variance, 2, 1.0)
-    with pytest.raises(ValueError, match=r"first non-finite parameter tensor: tiny/logits/kernel \(1 NaN\)\. "):
-        baseline_job(smk, model, models.predict_logits, models.named_weights)
-    assert len(baseline_job(smk, model, models.predict_logits, models.named_weights, allow_nonfinite=True)) == 5
+    with pytest.raises(
+        ValueError, match=r"first non-finite parameter tensor: tiny/logits/kernel \(1 NaN\)\. "
+    ):
+        baseline_job(
+            model=model,
+            predict_logits=models.predict_logits,
+            named_tensors=models.named_weights,
+            **files,
+        )
+    assert (
+        len(
+            baseline_job(
+                model=model,
+                predict_logits=models.predict_logits,
+                named_tensors=models.named_weights,
+                **files,
+                allow_nonfinite=True,
+            )
+        )
+        == 5
+    )
 
 
 def test_nan_kernel_hidden_by_max_pooling_still_stops_the_baseline(tmp_path):
     model = models.build("digits_sequential", (8, 8, 1), 10, seed=0)
     x = np.random.default_rng(1).uniform(0, 1, (6, 8, 8, 1)).astype(np.float32)
-    set_element(model.layers[1].kernel, (0, 0, 3, 5), np.nan)  # second convolution, before ReLU and max pooling
-    assert np.isfinite(models.predict_logits(model, x)).all()  # max pooling drops the NaN of output channel 5
-    with pytest.raises(ValueError, match=r"^model tiny \(results/models/d/tiny.keras\): fault-free logits are finite but "
-                                         r"hide a non-finite parameter \(max pooling can drop NaN\); first non-finite "
-                                         r"parameter tensor: " + re.escape(model.layers[1].kernel.path) +
-                                         r" \(1 NaN\)\. Set models.tiny.allow_nonfinite"):
-        baseline_job(baseline_smk(tmp_path, x), model, models.predict_logits, models.named_weights)
+    set_element(
+        model.layers[1].kernel, (0, 0, 3, 5), np.nan
+    )  # second convolution, before ReLU and max pooling
+    assert np.isfinite(
+        models.predict_logits(model, x)
+    ).all()  # max pooling drops the NaN of output channel 5
+    with pytest.raises(
+        ValueError,
+        match=r"^model tiny \(results/models/d/tiny.keras\): fault-free logits are finite but "
+        r"hide a non-finite parameter \(max pooling can drop NaN\); first non-finite "
+        r"parameter tensor: "
+        + re.escape(model.layers[1].kernel.path)
+        + r" \(1 NaN\)\. Set models.tiny.allow_nonfinite",
+    ):
+        baseline_job(
+            model=model,
+            predict_logits=models.predict_logits,
+            named_tensors=models.named_weights,
+            **baseline_files(tmp_path, x),
+        )
 
 
 EXPECTED = "a .keras archive or an HDF5 .h5 file written by Keras' model.save"
@@ -82,7 +139,9 @@ def test_truncated_or_text_model_files_name_the_key_and_the_path(tmp_path, suffi
         with pytest.raises(ValueError) as error:
             models.load(broken, "models.tiny.path")
         message = str(error.value)
-        assert message.startswith(f"models.tiny.path: {broken} is not a readable Keras model (expected {EXPECTED}: ")
+        assert message.startswith(
+            f"models.tiny.path: {broken} is not a readable Keras model (expected {EXPECTED}: "
+        )
         assert "\n" not in message
     assert models.load(saved, "models.tiny.path").get_layer("logits").units == 3
 
@@ -91,13 +150,20 @@ def test_application_weights_file_that_is_text(tmp_path):
     keras.utils.set_random_seed(0)
     model = models.application("MobileNet", (32, 32, 3), 10)
     model.save_weights(tmp_path / "mobilenet.weights.h5")
-    again = models.application("MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.weights.h5", key="models.mn.path")
+    again = models.application(
+        "MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.weights.h5", key="models.mn.path"
+    )
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     assert np.array_equal(models.predict_logits(model, x), models.predict_logits(again, x))
     (tmp_path / "mobilenet.h5").write_text("<html>not found</html>")
-    with pytest.raises(ValueError, match=r"^models.mn.path: .*mobilenet.h5 is not a readable Keras weights file \(expected "
-                                         r"weights of Keras' MobileNet with 10 classes, a .weights.h5 or .h5 file: OSError: "):
-        models.application("MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.h5", key="models.mn.path")
+    with pytest.raises(
+        ValueError,
+        match=r"^models.mn.path: .*mobilenet.h5 is not a readable Keras weights file \(expected "
+        r"weights of Keras' MobileNet with 10 classes, a .weights.h5 or .h5 file: OSError: ",
+    ):
+        models.application(
+            "MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.h5", key="models.mn.path"
+        )
 
 
 def test_diverged_training_names_the_learning_rate():
@@ -106,6 +172,9 @@ def test_diverged_training_names_the_learning_rate():
     model = models.build("digits_sequential", (8, 8, 1), 10, seed=0)
     history = models.train(model, x * 1e6, y, 2, 16, 1e36, 0)
     assert np.isnan(history.history["loss"][-1])
-    with pytest.raises(ValueError, match=r"^models.seq.train: training diverged \(first non-finite parameter tensor: "
-                                         r"\S*conv2d\S*/kernel \(\d+ NaN\)\); lower models.seq.train.learning_rate$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^models.seq.train: training diverged \(first non-finite parameter tensor: "
+        r"\S*conv2d\S*/kernel \(\d+ NaN\)\); lower models.seq.train.learning_rate$",
+    ):
         check_trained(models.named_weights(model), "models.seq.train")

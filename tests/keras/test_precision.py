@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from reference import reference_logits
 
-from dnnfi.faults import draw_activation_faults, draw_weight_faults
-from dnnfi.kerasfi.engine import KerasInjector
-from dnnfi.kerasfi.models import load, predict_logits
-from dnnfi.kerasfi.weights import WeightInjector
-from dnnfi.outcomes import classify, summarize_logits
-from dnnfi.precision import check_format
-from dnnfi.seeds import rng_for
+from dnnfi.engines.kerasfi.engine import KerasInjector
+from dnnfi.engines.kerasfi.models import load, predict_logits
+from dnnfi.engines.kerasfi.weights import WeightInjector
+from dnnfi.faults.lists import draw_activation_faults, draw_weight_faults
+from dnnfi.faults.outcomes import classify, summarize_logits
+from dnnfi.faults.precision import check_format
+from dnnfi.faults.seeds import rng_for
 
 pytestmark = pytest.mark.keras
 
@@ -25,7 +25,7 @@ NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 
 @pytest.fixture(scope="module")
 def cifar(shared):
-    from dnnfi.datasets import image_folder
+    from dnnfi.data.datasets import image_folder
 
     split = image_folder(shared / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
     return split.x.astype("float32"), split.y  # the MLPerf Tiny model takes raw 0-255 pixels
@@ -39,17 +39,23 @@ def resnet8(shared, precision):
 def test_activation_faults_in_the_format_match_the_reference(shared, cifar, precision):
     images, _ = cifar
     model = resnet8(shared, precision)
-    assert {str(v.dtype) for v in model.weights} == {precision} and str(model.inputs[0].dtype) == precision
+    assert {str(v.dtype) for v in model.weights} == {precision} and str(
+        model.inputs[0].dtype
+    ) == precision
     injector = KerasInjector(model, batch_size=128)
     sites = injector.sites()
     assert set(sites["dtype"]) == {precision}
     check_format(sites, precision, "models.resnet8")  # what a campaign job checks: accepted
     eligible = sites[sites["eligible"]]
     rng, n = rng_for(5, "precision", precision), np.arange(len(images))
-    faults = pd.concat([draw_activation_faults(eligible, 300, rng, n),
-                        draw_activation_faults(eligible, 60, rng, n, fault_model="random"),
-                        draw_activation_faults(eligible, 40, rng, n, elements_per_fault=2, bits_per_element=2)],
-                       ignore_index=True)
+    faults = pd.concat(
+        [
+            draw_activation_faults(eligible, 300, rng, n),
+            draw_activation_faults(eligible, 60, rng, n, fault_model="random"),
+            draw_activation_faults(eligible, 40, rng, n, elements_per_fault=2, bits_per_element=2),
+        ],
+        ignore_index=True,
+    )
     faults["fault_id"] = np.arange(len(faults))
     faults["elements"] = [v if isinstance(v, list) else None for v in faults["elements"]]
     faults["bits"] = [v if isinstance(v, list) else None for v in faults["bits"]]
@@ -70,12 +76,16 @@ def test_fault_free_outputs_are_computed_in_the_format(shared, cifar, precision)
     full = predict_logits(resnet8(shared, "float32"), images)
     half = predict_logits(resnet8(shared, precision), images)
     assert half.dtype == np.float32
-    np.testing.assert_array_equal(half, half.astype(NUMPY[precision]).astype(np.float32))  # values of the format
+    np.testing.assert_array_equal(
+        half, half.astype(NUMPY[precision]).astype(np.float32)
+    )  # values of the format
     assert not np.array_equal(half, full)  # not a silent float32 computation
     # softmax outputs; bf16 keeps 8 significant bits to fp16's 11: on one of these images its
     # outputs move by up to 0.058 with TensorFlow's own kernels (oneDNN off)
     np.testing.assert_allclose(half, full, atol={"float16": 0.05, "bfloat16": 0.1}[precision])
-    assert (half.argmax(1) == labels).mean() >= 0.6 and (half.argmax(1) == full.argmax(1)).mean() >= 0.9
+    assert (half.argmax(1) == labels).mean() >= 0.6 and (
+        half.argmax(1) == full.argmax(1)
+    ).mean() >= 0.9
 
 
 @pytest.mark.parametrize("precision", HALF)
@@ -90,12 +100,18 @@ def test_weight_faults_in_the_format(shared, cifar, precision):
     variables = {v.path: v for v in model.weights}
 
     def bits_at():
-        return np.array([np.asarray(variables[s].numpy()).reshape(-1)[e].view(np.uint16)
-                         for s, e in zip(faults["site"], faults["element"])])
+        return np.array(
+            [
+                np.asarray(variables[s].numpy()).reshape(-1)[e].view(np.uint16)
+                for s, e in zip(faults["site"], faults["element"])
+            ]
+        )
 
     before_bits, before = bits_at(), injector.logits(images)
     with injector.applied(faults):
-        np.testing.assert_array_equal(bits_at(), before_bits ^ (1 << faults["bit"].to_numpy()).astype(np.uint16))
+        np.testing.assert_array_equal(
+            bits_at(), before_bits ^ (1 << faults["bit"].to_numpy()).astype(np.uint16)
+        )
         faulty = injector.logits(images)
     assert (faults["bit"] == 14).sum() > 3 and not np.array_equal(faulty, before)
     np.testing.assert_array_equal(bits_at(), before_bits)  # restored bit-exactly
@@ -107,14 +123,22 @@ def test_nested_and_shared_layers_are_converted_and_exact(images16):
     every layer (the float32 logits too) and variable in the format, and the engine exact."""
     from conftest import zoo
 
-    from dnnfi.kerasfi.models import with_precision
+    from dnnfi.engines.kerasfi.models import with_precision
 
     model = with_precision(zoo("mixed_float16"), "bfloat16")
     injector = KerasInjector(model, batch_size=64)
     sites = injector.sites()
-    assert sites["site"].tolist()[:6] == ["stem", "inner/inner_dw", "inner/inner_bn", "inner/inner_relu",
-                                         "shared_pw:0", "shared_pw:1"]
-    assert set(sites["dtype"]) == {"bfloat16"} and {str(v.dtype) for v in model.weights} == {"bfloat16"}
+    assert sites["site"].tolist()[:6] == [
+        "stem",
+        "inner/inner_dw",
+        "inner/inner_bn",
+        "inner/inner_relu",
+        "shared_pw:0",
+        "shared_pw:1",
+    ]
+    assert set(sites["dtype"]) == {"bfloat16"} and {str(v.dtype) for v in model.weights} == {
+        "bfloat16"
+    }
     eligible = sites[sites["eligible"]]
     faults = draw_activation_faults(eligible, 150, rng_for(7, "zoo"), np.arange(len(images16)))
     golden, faulty = injector.logits(faults, images16, progress=False)

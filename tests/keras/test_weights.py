@@ -1,17 +1,17 @@
 """Weight and bias faults through the shared contract: sites by layer type, counts and rates,
 every fault model and distribution, exact restore, zero-change replicas, a hand-edit reference."""
 
+import keras
 import numpy as np
 import pytest
 from conftest import zoo
 
-import keras
-from dnnfi.campaign import evaluate_weight_faults
-from dnnfi.faults import draw_weight_faults
-from dnnfi.kerasfi.models import digits_sequential
-from dnnfi.kerasfi.weights import WeightInjector, weight_sites
-from dnnfi.outcomes import classify
-from dnnfi.seeds import rng_for
+from dnnfi.engines.kerasfi.models import digits_sequential
+from dnnfi.engines.kerasfi.weights import WeightInjector, weight_sites
+from dnnfi.engines.runner import evaluate_weight_faults
+from dnnfi.faults.lists import draw_weight_faults
+from dnnfi.faults.outcomes import classify
+from dnnfi.faults.seeds import rng_for
 
 pytestmark = pytest.mark.keras
 
@@ -28,7 +28,12 @@ def snapshot(model):
 
 def test_weight_sites_by_layer_type(model):
     kernels = weight_sites(model)
-    assert kernels["site"].tolist() == ["stem/kernel", "inner/inner_dw/kernel", "shared_pw/kernel", "logits/kernel"]
+    assert kernels["site"].tolist() == [
+        "stem/kernel",
+        "inner/inner_dw/kernel",
+        "shared_pw/kernel",
+        "logits/kernel",
+    ]
     assert kernels["size"].tolist() == [3 * 3 * 3 * 16, 3 * 3 * 16, 16 * 16, 32 * 10]
     assert weight_sites(model, ("linear",))["site"].tolist() == ["logits/kernel"]
     biases = set(weight_sites(model, biases=True)["site"]) - set(kernels["site"])
@@ -50,7 +55,9 @@ def test_rate_gives_rounded_count_without_replacement(model):
 def test_replicas_restore_weights_bit_exactly_and_match_a_manual_edit(model, images16):
     injector = WeightInjector(model)
     sites = injector.sites(biases=True)
-    faults = draw_weight_faults(sites, rng_for(2, "w"), count=20, replicas=4, fault_model="bitflip", bits=[30])
+    faults = draw_weight_faults(
+        sites, rng_for(2, "w"), count=20, replicas=4, fault_model="bitflip", bits=[30]
+    )
     before = snapshot(model)
     results = classify(evaluate_weight_faults(injector, faults, images16, progress=False))
     after = snapshot(model)
@@ -89,7 +96,9 @@ def test_zero_change_replicas_are_all_masked():
         flat[faults.loc[faults["site"] == site, "element"].to_numpy()] = 0.0
         variables[site].assign(flat.reshape(variables[site].shape))
     results = classify(evaluate_weight_faults(injector, faults, images, progress=False))
-    assert len(results) == 20 and (results["outcome"] == "masked").all() and results["identical"].all()
+    assert (
+        len(results) == 20 and (results["outcome"] == "masked").all() and results["identical"].all()
+    )
 
 
 def test_weight_faults_reject_both_count_and_rate(model):
@@ -104,10 +113,12 @@ def test_weight_faults_reject_both_count_and_rate(model):
 @pytest.mark.parametrize("distribution", ["layer_uniform", "layer_normal", "uniform"])
 def test_random_and_stuck_at_values(model, fault_model, distribution):
     """The values the variables hold during a replica are those of the shared contract."""
-    from dnnfi.faults import corrupt_weights
+    from dnnfi.faults.lists import corrupt_weights
 
     injector = WeightInjector(model)
-    faults = draw_weight_faults(injector.sites(), rng_for(4, "w"), rate=0.2, fault_model=fault_model)
+    faults = draw_weight_faults(
+        injector.sites(), rng_for(4, "w"), rate=0.2, fault_model=fault_model
+    )
     variables = {v.path: v for v in model.weights}
     before = snapshot(model)
     with injector.applied(faults, distribution, value_range=[2.0, 3.0]):

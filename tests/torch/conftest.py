@@ -6,10 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from dnnfi.datasets import image_folder, shared_dir
-from dnnfi.preprocess import preprocess
+from dnnfi.data.datasets import image_folder, shared_dir
+from dnnfi.data.preprocess import preprocess
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 def shared_path(*parts: str):
@@ -23,7 +34,9 @@ def shared_path(*parts: str):
 @pytest.fixture(scope="session")
 def cifar_images() -> np.ndarray:
     """The first 2 test images of each CIFAR-10 class, preprocessed, NHWC float32 (20 images)."""
-    split = image_folder(shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES, limit_per_class=2)
+    split = image_folder(
+        shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES, limit_per_class=2
+    )
     return preprocess(split.x, "imagenet_mean_std")
 
 

@@ -24,11 +24,10 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-
 from mixed_faults import assert_identical, mixed_fault_list
 
-from dnnfi.outcomes import classify, summarize_logits
-from dnnfi.torchfi.activations import TorchInjector
+from dnnfi.engines.torchfi.activations import TorchInjector
+from dnnfi.faults.outcomes import classify, summarize_logits
 
 SIDE = {"squeezenet1_1": 64, "efficientnet_b0": 32}
 N_IMAGES = 12
@@ -41,11 +40,15 @@ PLAN = {1: ({1: 48, 2: 96, 7: None}, 7), 2: ({1: 48, 2: 96, 7: None}, 64)}
 def model_and_images(name: str):
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None, num_classes=10).eval()
-    x = torch.randn((N_IMAGES, 3, SIDE[name], SIDE[name]), generator=torch.Generator().manual_seed(1))
+    x = torch.randn(
+        (N_IMAGES, 3, SIDE[name], SIDE[name]), generator=torch.Generator().manual_seed(1)
+    )
     return model, x
 
 
-def fault_list(sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120) -> pd.DataFrame:
+def fault_list(
+    sites: pd.DataFrame, seed: int, n_single: int = 900, n_multi: int = 120
+) -> pd.DataFrame:
     return mixed_fault_list(sites, seed, N_IMAGES, n_single, n_multi)
 
 
@@ -53,7 +56,6 @@ def logits(model, x, faults, batch_size: int, use_fx: bool):
     injector = TorchInjector(model, batch_size=batch_size, input_shape=x.shape[1:], use_fx=use_fx)
     assert injector.fast == use_fx
     return injector.logits(faults, x, progress=False)
-
 
 
 @pytest.fixture
@@ -66,8 +68,13 @@ def threads(request):
 
 @pytest.mark.parametrize(
     "name,use_fx,threads",
-    [("squeezenet1_1", True, 1), ("squeezenet1_1", True, 2), ("efficientnet_b0", True, 1), ("efficientnet_b0", True, 2),
-     ("squeezenet1_1", False, 1)],  # the hook fallback: a full forward per pass, at one thread only (cost)
+    [
+        ("squeezenet1_1", True, 1),
+        ("squeezenet1_1", True, 2),
+        ("efficientnet_b0", True, 1),
+        ("efficientnet_b0", True, 2),
+        ("squeezenet1_1", False, 1),
+    ],  # the hook fallback: a full forward per pass, at one thread only (cost)
     indirect=["threads"],
 )
 def test_same_logits_at_any_batch_size_in_any_list_and_alone(name, use_fx, threads):
@@ -85,7 +92,9 @@ def test_same_logits_at_any_batch_size_in_any_list_and_alone(name, use_fx, threa
     rng = np.random.default_rng(10)
     multi = np.flatnonzero(faults["elements"].notna().to_numpy())
     single = np.setdiff1d(np.arange(len(faults)), multi)
-    subset = np.concatenate([rng.choice(multi, 16, replace=False), rng.choice(single, 80, replace=False)])
+    subset = np.concatenate(
+        [rng.choice(multi, 16, replace=False), rng.choice(single, 80, replace=False)]
+    )
     subset = subset[rng.permutation(len(subset))]
     for batch_size, n in sizes.items():
         pick = np.arange(len(faults)) if n is None else np.sort(subset[:n])
@@ -101,9 +110,16 @@ def test_same_logits_at_any_batch_size_in_any_list_and_alone(name, use_fx, threa
     assert_identical(reference, (golden[back], faulty[back]), "shuffled among other faults")
 
     # a sample of faults, each alone in its list (the multi-element ones included)
-    sample = np.concatenate([rng.choice(multi, 5, replace=False),
-                             rng.choice(np.setdiff1d(np.arange(len(faults)), multi), N_ALONE - 5, replace=False)])
+    sample = np.concatenate(
+        [
+            rng.choice(multi, 5, replace=False),
+            rng.choice(np.setdiff1d(np.arange(len(faults)), multi), N_ALONE - 5, replace=False),
+        ]
+    )
     alone = [logits(model, x, faults.iloc[[i]], 64, use_fx) for i in sample]
-    assert_identical((reference[0][sample], reference[1][sample]),
-                     (np.concatenate([a[0] for a in alone]), np.concatenate([a[1] for a in alone])), "alone")
+    assert_identical(
+        (reference[0][sample], reference[1][sample]),
+        (np.concatenate([a[0] for a in alone]), np.concatenate([a[1] for a in alone])),
+        "alone",
+    )
     print(f"{name} use_fx={use_fx} threads={threads}: {time.perf_counter() - started:.1f} s")

@@ -10,13 +10,17 @@ import logging
 import numpy as np
 import pytest
 import torch
+from mixed_faults import (
+    assert_identical,
+    assert_refused_without_gpu,
+    assert_same_replica,
+    mixed_fault_list,
+)
 
-from mixed_faults import assert_identical, assert_refused_without_gpu, assert_same_replica, mixed_fault_list
-
-from dnnfi.devices import DeviceError
-from dnnfi.torchfi.activations import TorchInjector
-from dnnfi.torchfi.models import build, predict_logits, use_device
-from dnnfi.torchfi.weights import WeightInjector
+from dnnfi.engines.devices import DeviceError
+from dnnfi.engines.torchfi.activations import TorchInjector
+from dnnfi.engines.torchfi.models import build, predict_logits, use_device
+from dnnfi.engines.torchfi.weights import WeightInjector
 
 GPU = torch.cuda.is_available()
 N_IMAGES = 6
@@ -54,7 +58,9 @@ def test_cpu_and_auto_give_the_default_results(model_and_images, caplog):
 @pytest.mark.skipif(GPU, reason="needs a machine without a GPU")
 def test_cuda_without_a_gpu_is_refused_in_one_line(model_and_images):
     model, _ = model_and_images
-    assert_refused_without_gpu(TorchInjector, WeightInjector, model, "PyTorch (torch.cuda.device_count())")
+    assert_refused_without_gpu(
+        TorchInjector, WeightInjector, model, "PyTorch (torch.cuda.device_count())"
+    )
     assert next(model.parameters()).device == torch.device("cpu")  # not moved
     with pytest.raises(DeviceError, match="^config key device: unknown device 'gpu'"):
         use_device("gpu", "device")
@@ -71,4 +77,6 @@ def test_gpu_results_are_deterministic_and_batch_independent(model_and_images):
     alone = TorchInjector(model, batch_size=1).logits(faults.iloc[:40], x, progress=False)
     assert_identical(tuple(r[:40] for r in reference), alone, "batch size 1 vs 64 on the GPU")
     weights = WeightInjector(model)
-    np.testing.assert_array_equal(weights.logits(x).view(np.uint32), weights.logits(x).view(np.uint32))
+    np.testing.assert_array_equal(
+        weights.logits(x).view(np.uint32), weights.logits(x).view(np.uint32)
+    )

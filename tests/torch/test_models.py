@@ -10,17 +10,21 @@ from conftest import CIFAR10_CLASSES, shared_path
 from torchvision.models import get_model_weights
 from torchvision.transforms.functional import normalize
 
-from dnnfi.datasets import image_folder
-from dnnfi.preprocess import preprocess
-from dnnfi.torchfi.cifar import cifar_resnet, load_cifar_resnet
-from dnnfi.torchfi.models import build, predict_logits, to_tensor, torchvision_model
-from dnnfi.zoo import TORCHVISION_CLASSIFIERS, family_preprocessing
+from dnnfi.data.datasets import image_folder
+from dnnfi.data.preprocess import preprocess
+from dnnfi.engines.torchfi.cifar import cifar_resnet, load_cifar_resnet
+from dnnfi.engines.torchfi.models import build, predict_logits, to_tensor, torchvision_model
+from dnnfi.engines.zoo import TORCHVISION_CLASSIFIERS, family_preprocessing
 
 
-@pytest.mark.parametrize(("depth", "params"), [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018)])
+@pytest.mark.parametrize(
+    ("depth", "params"), [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018)]
+)
 def test_cifar_resnet_sizes(depth, params):
     model = cifar_resnet(depth)
-    assert sum(p.numel() for p in model.parameters()) == params  # He et al. 2016, Table 6: 0.27M .. 0.85M
+    assert (
+        sum(p.numel() for p in model.parameters()) == params
+    )  # He et al. 2016, Table 6: 0.27M .. 0.85M
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 
@@ -51,24 +55,32 @@ def test_torchvision_local_weights_round_trip(tmp_path):
     path = tmp_path / "resnet18.pth"
     torch.save(model.state_dict(), path)
     again = torchvision_model("resnet18", path)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+    )
     with pytest.raises(FileNotFoundError, match="resnet18"):
         torchvision_model("resnet18", tmp_path / "absent.pth")
-    with pytest.raises(ValueError, match=r"unknown torchvision classifier 'resnet9000' \(close matches: resnet50"):
+    with pytest.raises(
+        ValueError, match=r"unknown torchvision classifier 'resnet9000' \(close matches: resnet50"
+    ):
         torchvision_model("resnet9000")
 
 
 def test_zoo_lists_every_classifier_of_the_installed_torchvision():
-    assert TORCHVISION_CLASSIFIERS == tuple(torchvision.models.list_models(module=torchvision.models))
+    assert TORCHVISION_CLASSIFIERS == tuple(
+        torchvision.models.list_models(module=torchvision.models)
+    )
 
 
 @pytest.mark.parametrize("name", TORCHVISION_CLASSIFIERS)
 def test_family_preprocessing_equals_the_normalization_of_every_imagenet_weights(name):
-    """dnnfi.preprocess of the model's mode equals torchvision's Normalize with the mean and std of
+    """dnnfi.data.preprocess of the model's mode equals torchvision's Normalize with the mean and std of
     each of its classifier weights (pixels / 255 first, as torchvision's to-tensor step does)."""
     pixels = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3)).astype(np.uint8)
     ours = to_tensor(preprocess(pixels, family_preprocessing("torchvision", name)))
-    classifiers = [w for w in get_model_weights(name) if w.meta["categories"]]  # not vgg16's features-only weights
+    classifiers = [
+        w for w in get_model_weights(name) if w.meta["categories"]
+    ]  # not vgg16's features-only weights
     assert classifiers
     for weights in classifiers:
         t = weights.transforms()
@@ -94,9 +106,15 @@ def test_build_knows_digits_and_cifar_architectures():
 
 
 def test_layer_output_elements_counts_every_leaf_modules_output():
-    from dnnfi.torchfi.models import layer_output_elements
+    from dnnfi.engines.torchfi.models import layer_output_elements
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
-                                torch.nn.Linear(4 * 5 * 5, 2)).train()
-    assert layer_output_elements(model, (5, 5, 3)) == 100 + 100 + 100 + 2  # conv, relu, flatten, linear
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 5 * 5, 2),
+    ).train()
+    assert (
+        layer_output_elements(model, (5, 5, 3)) == 100 + 100 + 100 + 2
+    )  # conv, relu, flatten, linear
     assert model.training  # its mode is restored

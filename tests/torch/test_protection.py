@@ -8,13 +8,15 @@ import torch
 from protection_reference import EXPECTED, VALUES, reference_checker
 from test_activations import assert_matches_reference, mixed_faults
 
-from dnnfi.outcomes import classify
-from dnnfi.protection import Protection, protect
-from dnnfi.torchfi.activations import TorchInjector
-from dnnfi.torchfi.cifar import cifar_resnet
+from dnnfi.engines.protection import Protection, protect
+from dnnfi.engines.torchfi.activations import TorchInjector
+from dnnfi.engines.torchfi.cifar import cifar_resnet
+from dnnfi.faults.outcomes import classify
 
 
-@pytest.mark.parametrize("method,layers", [("range_restriction", "activations"), ("clip_to_zero", "relu|linear")])
+@pytest.mark.parametrize(
+    "method,layers", [("range_restriction", "activations"), ("clip_to_zero", "relu|linear")]
+)
 def test_protected_resnet_matches_clamping_reference(method, layers):
     """500 mixed faults on a CIFAR ResNet-8 (skip connections); bounds profiled on 4 of the 16
     images, so that golden values fall outside them too."""
@@ -24,14 +26,20 @@ def test_protected_resnet_matches_clamping_reference(method, layers):
     bounds = plain.ranges(x[:4])
     sites = plain.sites()
     protection = Protection.from_bounds(method, layers, bounds, sites)
-    assert len(protection.limits) == (7 if layers == "activations" else 8)  # ReLU calls: 1 + 2 per block
+    assert len(protection.limits) == (
+        7 if layers == "activations" else 8
+    )  # ReLU calls: 1 + 2 per block
     injector = TorchInjector(model, batch_size=64, input_shape=(3, 32, 32), protection=protection)
     faults = mixed_faults(sites, len(x), seed=12)
     protected = assert_matches_reference(model, x, faults, injector)["outcome"]
     unprotected = classify(plain.run(faults, x, progress=False))["outcome"]
-    if method == "range_restriction":  # clip_to_zero also zeroes golden values out of these narrow bounds
+    if (
+        method == "range_restriction"
+    ):  # clip_to_zero also zeroes golden values out of these narrow bounds
         assert (protected == "sdc").sum() < (unprotected == "sdc").sum()
-    assert (protected == "due").sum() == 0 < (unprotected == "due").sum()  # every value of the last checker is finite
+    assert (
+        (protected == "due").sum() == 0 < (unprotected == "due").sum()
+    )  # every value of the last checker is finite
 
 
 def test_ranges_are_the_site_extremes():
@@ -56,6 +64,10 @@ def test_checker_on_nan_infinities_and_bounds(method):
     zeros of both signs and values at and just beyond the bounds."""
     values, expected = VALUES, np.array(EXPECTED[method], dtype=np.float32)
     t = torch.from_numpy(values)
-    ours = protect(t, torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.0), method, torch.where).numpy()
+    ours = protect(
+        t, torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.0), method, torch.where
+    ).numpy()
     np.testing.assert_array_equal(ours.view(np.uint32), expected.view(np.uint32))
-    np.testing.assert_array_equal(reference_checker(method, 0.0, 1.0, values).view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(
+        reference_checker(method, 0.0, 1.0, values).view(np.uint32), expected.view(np.uint32)
+    )

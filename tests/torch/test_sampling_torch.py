@@ -4,17 +4,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dnnfi.faults import bit_sweep
-from dnnfi.outcomes import classify
-from dnnfi.torchfi.activations import TorchInjector
-from dnnfi.torchfi.cifar import cifar_resnet
+from dnnfi.engines.torchfi.activations import TorchInjector
+from dnnfi.engines.torchfi.cifar import cifar_resnet
+from dnnfi.faults.lists import bit_sweep
+from dnnfi.faults.outcomes import classify
 
 
 def test_golden_site_values_are_the_engines_and_a_bit_sweep_flips_them():
     torch.manual_seed(0)
     model = cifar_resnet(20)
     x = np.random.default_rng(0).standard_normal((20, 32, 32, 3)).astype(np.float32)
-    fast, slow = TorchInjector(model, input_shape=(3, 32, 32)), TorchInjector(model, input_shape=(3, 32, 32), use_fx=False)
+    fast, slow = (
+        TorchInjector(model, input_shape=(3, 32, 32)),
+        TorchInjector(model, input_shape=(3, 32, 32), use_fx=False),
+    )
     sites = fast.sites()
     names = list(sites["site"][sites["eligible"]][::7])
     values, again = fast.golden_site_values(x, names), slow.golden_site_values(x, names)

@@ -5,17 +5,17 @@ Faults run ``PASS_ROWS`` at a time, one per batch row (a last partial batch is p
 of its first row), and the golden logits come from the same batch without hooks: the fixed pass
 shape of docs/semantics.md, so the engine's logits must equal these bit for bit.
 With a protection, the hooks of protected calls also clamp / zero the (faulty or golden) output,
-written independently of :func:`dnnfi.protection.protect` (tests/protection_reference.py).
+written independently of :func:`dnnfi.engines.protection.protect` (tests/protection_reference.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-
-from dnnfi.bitflip import apply_fault
-from dnnfi.devices import PASS_ROWS
 from protection_reference import reference_checker
+
+from dnnfi.engines.devices import PASS_ROWS
+from dnnfi.faults.bitflip import apply_fault
 
 
 def _faulty_row(values: np.ndarray, fault) -> np.ndarray:
@@ -23,11 +23,17 @@ def _faulty_row(values: np.ndarray, fault) -> np.ndarray:
     applied in turn."""
     out = values.copy()
     elements = getattr(fault, "elements", None)
-    pairs = zip(fault.elements, fault.bits) if isinstance(elements, (list, tuple, np.ndarray)) else [(fault.element, fault.bit)]
+    pairs = (
+        zip(fault.elements, fault.bits)
+        if isinstance(elements, (list, tuple, np.ndarray))
+        else [(fault.element, fault.bit)]
+    )
     lo, hi = float(values.min()), float(values.max())  # float64 arithmetic, as documented
     for element, bit in pairs:
         random_value = [lo + fault.random_u * (hi - lo)] if fault.fault_model == "random" else None
-        out[element : element + 1] = apply_fault(out[element : element + 1], fault.fault_model, [bit], random_value)
+        out[element : element + 1] = apply_fault(
+            out[element : element + 1], fault.fault_model, [bit], random_value
+        )
     return out
 
 
@@ -35,21 +41,35 @@ def _as_numpy(t: torch.Tensor) -> np.ndarray:
     import ml_dtypes
 
     t = t.detach().contiguous()
-    return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16) if t.dtype == torch.bfloat16 else t.numpy()
+    return (
+        t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+        if t.dtype == torch.bfloat16
+        else t.numpy()
+    )
 
 
 def _as_tensor(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """``a`` as a tensor with the strides of ``like`` (e.g. a permute's): layers downstream can
     round otherwise in another layout."""
-    t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16) if like.dtype == torch.bfloat16 else torch.from_numpy(a)
+    t = (
+        torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+        if like.dtype == torch.bfloat16
+        else torch.from_numpy(a)
+    )
     return torch.empty_like(like).copy_(t.reshape(like.shape))
 
 
 @torch.no_grad()
-def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: int = PASS_ROWS["torch"]["cpu"],
-                     protection=None) -> tuple[np.ndarray, np.ndarray]:
+def reference_logits(
+    model,
+    x: torch.Tensor,
+    faults,
+    call_of_site: dict,
+    rows: int = PASS_ROWS["torch"]["cpu"],
+    protection=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(golden, faulty) logits as float32 numpy, one row per fault; ``x`` in the model's layout.
-    ``protection``: a :class:`dnnfi.protection.Protection` applied in both passes."""
+    ``protection``: a :class:`dnnfi.engines.protection.Protection` applied in both passes."""
     modules = dict(model.named_modules())
     checked = {call_of_site[s]: b for s, b in (protection.limits.items() if protection else ())}
     golden, faulty = [], []
@@ -73,8 +93,12 @@ def reference_logits(model, x: torch.Tensor, faults, call_of_site: dict, rows: i
         def forward(inject):
             calls.clear()
             layers = {call_of_site[s][0] for s in batch["site"]} | {layer for layer, _ in checked}
-            handles = [modules[layer].register_forward_hook(lambda m, a, o, layer=layer: hook(m, a, o, layer, inject))
-                       for layer in layers]
+            handles = [
+                modules[layer].register_forward_hook(
+                    lambda m, a, o, layer=layer: hook(m, a, o, layer, inject)
+                )
+                for layer in layers
+            ]
             try:
                 return model(images).float().numpy()
             finally:

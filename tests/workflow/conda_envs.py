@@ -14,6 +14,7 @@ import subprocess
 import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -27,8 +28,11 @@ SAME_MODULES = {"tensorflow-cpu": "tensorflow"}
 #: an env's own interpreter and installer: not pinned by the requirements files (pip's venv has them)
 TOOLS = {"python", "pip"}
 #: modules that only the jobs of one framework's models import (dnnfi keeps TensorFlow and PyTorch
-#: apart: dnnfi.campaign.injector_factory imports the one engine of the model's framework)
-FRAMEWORK_MODULES = {"keras": ("dnnfi.kerasfi", "keras", "tensorflow"), "torch": ("dnnfi.torchfi", "torch", "torchvision")}
+#: apart: dnnfi.engines.runner.injector_factory imports the one engine of the model's framework)
+FRAMEWORK_MODULES = {
+    "keras": ("dnnfi.engines.kerasfi", "keras", "tensorflow"),
+    "torch": ("dnnfi.engines.torchfi", "torch", "torchvision"),
+}
 
 
 def canonical(name: str) -> str:
@@ -67,13 +71,20 @@ def requirement_pins(path: Path) -> dict[str, str | None]:
     return {canonical(n): v for n, v in (_pin(line, "==") for line in lines if line)}
 
 
-def rules(configfile: Path, conda_envs: str) -> dict[str, dict]:
-    """{rule: {"env": env file, "script": script, "frameworks": [...]}} of every rule with a script,
-    the workflow loaded with ``configfile`` and config key ``conda_envs``; ``frameworks``: those of
-    the config's models that the rule's ``model`` wildcard constraint admits (none: the rule has no
-    job with this config); all frameworks for a rule without one (not a job of one model)."""
-    out = subprocess.run([sys.executable, __file__, str(configfile), conda_envs], capture_output=True, text=True,
-                         cwd=REPO, check=False)
+def rules(configfile: Path, conda_envs: str) -> dict[str, list[dict]]:
+    """{rule: [{"env": env file, "script": script, "frameworks": [...]}]} of every rule with a
+    script, the workflow loaded with ``configfile`` and config key ``conda_envs``: one entry per
+    framework of the config's models that the rule's ``model`` wildcard constraint admits (none:
+    the rule has no job with this config), its env and script chosen for a model of that framework
+    (a rule's `conda:` function and `{params.framework}` in its script path); one entry with all
+    frameworks for a rule without a model wildcard (not a job of one model)."""
+    out = subprocess.run(
+        [sys.executable, __file__, str(configfile), conda_envs],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
 
@@ -84,20 +95,53 @@ def _load_rules(configfile: str, conda_envs: str) -> dict[str, dict]:
 
     settings = ConfigSettings(configfiles=[Path(configfile)], config={"conda_envs": conda_envs})
     with SnakemakeApi() as api:
-        workflow = api.workflow(ResourceSettings(), settings, snakefile=REPO / "Snakefile")._workflow
+        workflow = api.workflow(
+            ResourceSettings(), settings, snakefile=REPO / "Snakefile"
+        )._workflow
         models = workflow.config["models"]
         found = {}
         for rule in workflow.rules:
             if rule.script is None:
                 continue
             basedir = Path(rule.basedir.get_path_or_uri(secret_free=True))
-            constraint = rule.wildcard_constraints.get("model")
-            frameworks = set(FRAMEWORK_MODULES) if constraint is None else \
-                {spec["framework"] for name, spec in models.items() if re.fullmatch(constraint, name)}
-            found[rule.name] = {"env": str((basedir / str(getattr(rule.conda_env, "file", rule.conda_env))).resolve()),
-                                "script": str((basedir / rule.script).resolve()),
-                                "frameworks": sorted(frameworks)}
+            if "model" not in rule.wildcard_names:
+                # not a job of one model: an analysis job runs none (its script reaches the engines
+                # only through design methods it does not call), another may run either framework
+                analysis = (
+                    Path(str(getattr(rule.conda_env, "file", rule.conda_env))).name
+                    == "analysis.yaml"
+                )
+                frameworks = [] if analysis else sorted(FRAMEWORK_MODULES)
+                found[rule.name] = [_entry(basedir, rule.conda_env, rule.script, frameworks)]
+                continue
+            constraint = rule.wildcard_constraints.get(
+                "model", workflow.wildcard_constraints.get("model")
+            )
+            admitted = {
+                spec["framework"]: name
+                for name, spec in models.items()
+                if re.fullmatch(constraint, name)
+            }
+            found[rule.name] = [
+                _entry(
+                    basedir,
+                    rule.conda_env(SimpleNamespace(model=model))
+                    if callable(rule.conda_env)
+                    else rule.conda_env,
+                    rule.script.replace("{params.framework}", framework),
+                    [framework],
+                )
+                for framework, model in sorted(admitted.items())
+            ]
         return found
+
+
+def _entry(basedir: Path, env, script: str, frameworks: list[str]) -> dict:
+    return {
+        "env": str((basedir / str(getattr(env, "file", env))).resolve()),
+        "script": str((basedir / script).resolve()),
+        "frameworks": frameworks,
+    }
 
 
 def _module_file(module: str) -> Path | None:
@@ -109,19 +153,32 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _import_units(node: ast.Import | ast.ImportFrom, package: str) -> list[tuple[str, tuple[str, str]]]:
+def _import_units(
+    node: ast.Import | ast.ImportFrom, package: str
+) -> list[tuple[str, tuple[str, str]]]:
     """[(the name it binds, unit)] of an import statement; a unit is (module, name): the use
     of ``name`` of ``module``, "*" when the module object itself is bound (any of its names may be
     used). ``import a.b`` binds ``a`` and imports ``a.b``."""
     if isinstance(node, ast.Import):
-        return [(alias.asname, (alias.name, "*")) if alias.asname else (alias.name.split(".")[0], (alias.name, "*"))
-                for alias in node.names]
+        return [
+            (alias.asname, (alias.name, "*"))
+            if alias.asname
+            else (alias.name.split(".")[0], (alias.name, "*"))
+            for alias in node.names
+        ]
     base = node.module or ""
     if node.level:
         parent = package.rsplit(".", node.level - 1)[0]
         base = f"{parent}.{base}" if base else parent
-    return [(alias.asname or alias.name, (f"{base}.{alias.name}", "*") if _module_file(f"{base}.{alias.name}")
-             else (base, alias.name)) for alias in node.names]
+    return [
+        (
+            alias.asname or alias.name,
+            (f"{base}.{alias.name}", "*")
+            if _module_file(f"{base}.{alias.name}")
+            else (base, alias.name),
+        )
+        for alias in node.names
+    ]
 
 
 def _names(nodes) -> set[str]:
@@ -134,21 +191,36 @@ def _analyse(path: Path, package: str) -> tuple[set, dict[str, set]]:
     the units its body uses}). Imports inside a function count as used by it: a branch that a run
     may take counts as taken."""
     tree = ast.parse(path.read_text(), str(path))
-    defs = {node.name: node for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    top = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    defs = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+    top = [
+        node
+        for node in tree.body
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
 
     def imports(nodes) -> list[tuple[str, tuple[str, str]]]:
-        return [item for node in nodes for imp in ast.walk(node) if isinstance(imp, (ast.Import, ast.ImportFrom))
-                for item in _import_units(imp, package)]
+        return [
+            item
+            for node in nodes
+            for imp in ast.walk(node)
+            if isinstance(imp, (ast.Import, ast.ImportFrom))
+            for item in _import_units(imp, package)
+        ]
 
     bindings = dict(imports(top))
 
     def used(nodes) -> set:
         """An imported name counts as used; a name of the body: the function or the import it names."""
         names = _names(nodes)
-        return {unit for _, unit in imports(nodes)} | {bindings[n] for n in names if n in bindings} | \
-            {("", n) for n in names if n in defs}
+        return (
+            {unit for _, unit in imports(nodes)}
+            | {bindings[n] for n in names if n in bindings}
+            | {("", n) for n in names if n in defs}
+        )
 
     return used(top), {name: used([node]) for name, node in defs.items()}
 
@@ -163,22 +235,32 @@ def needed_distributions(script: Path, frameworks: list[str]) -> dict[str, str]:
     rule's script: its imports followed through the dnnfi functions and classes it uses
     (transitively); the modules of the frameworks not in ``frameworks`` are not followed
     (FRAMEWORK_MODULES)."""
-    excluded = tuple(m for f, modules in FRAMEWORK_MODULES.items() if f not in frameworks for m in modules)
+    excluded = tuple(
+        m for f, modules in FRAMEWORK_MODULES.items() if f not in frameworks for m in modules
+    )
     distributions = _distributions()
     module_level, defs = _analyse(script, "")
     # breadth first, in a fixed order: each distribution's chain is a shortest one, the same every run
-    todo = collections.deque((unit, script.name) for unit in sorted(module_level.union(*defs.values()), key=str))
+    todo = collections.deque(
+        (unit, script.name) for unit in sorted(module_level.union(*defs.values()), key=str)
+    )
     needed, seen = {}, set()
     while todo:
         (module, name), chain = todo.popleft()
-        if (module, name) in seen or module == "" or any(module == m or module.startswith(f"{m}.") for m in excluded):
+        if (
+            (module, name) in seen
+            or module == ""
+            or any(module == m or module.startswith(f"{m}.") for m in excluded)
+        ):
             continue
         seen.add((module, name))
         where = f"{chain} -> {module}" + (f".{name}" if name not in (None, "*") else "")
         top = module.split(".")[0]
         if _module_file(module):
             path = _module_file(module)
-            module_level, defs = _analyse(path, module if path.name == "__init__.py" else module.rpartition(".")[0])
+            module_level, defs = _analyse(
+                path, module if path.name == "__init__.py" else module.rpartition(".")[0]
+            )
             parents = [(module.rsplit(".", i)[0], None) for i in range(1, module.count(".") + 1)]
             uses = module_level | set(parents)
             if name == "*":

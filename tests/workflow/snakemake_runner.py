@@ -19,8 +19,16 @@ def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.Comp
         path = workdir / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         config = path
-    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(config), *args]
+    cmd = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dnnfi.inputs import sha256
-from dnnfi.torchfi.cifar import cifar_resnet
+from dnnfi.data.inputs import sha256
+from dnnfi.engines.torchfi.cifar import cifar_resnet
 
 from .snakemake_runner import snakemake
 
@@ -20,16 +20,42 @@ pytestmark = pytest.mark.workflow
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CONFIG = {
     "threads": 1,
-    "datasets": {d: {"source": "image_folder", "path": f"images_{d}", "classes": CLASSES, "taxonomy": "cifar10"}
-                 for d in ("a", "b")},
-    "models": {m: {"framework": "torch", "dataset": d, "source": "file", "architecture": "resnet20_cifar",
-                   "path": f"{m}.th", "preprocess": "imagenet_mean_std"} for m, d in (("ra", "a"), ("rb", "b"))},
-    "campaigns": {"act": {"kind": "activation", "models": ["ra", "rb"], "injections": 20, "shards": 2, "images": 10}},
+    "datasets": {
+        d: {
+            "source": "image_folder",
+            "path": f"images_{d}",
+            "classes": CLASSES,
+            "taxonomy": "cifar10",
+        }
+        for d in ("a", "b")
+    },
+    "models": {
+        m: {
+            "framework": "torch",
+            "dataset": d,
+            "source": "file",
+            "architecture": "resnet20_cifar",
+            "path": f"{m}.th",
+            "preprocess": "imagenet_mean_std",
+        }
+        for m, d in (("ra", "a"), ("rb", "b"))
+    },
+    "campaigns": {
+        "act": {
+            "kind": "activation",
+            "models": ["ra", "rb"],
+            "injections": 20,
+            "shards": 2,
+            "images": 10,
+        }
+    },
 }
 #: what a replaced model file of ra reruns: its own jobs and the campaign's tables and figures
 MODEL_JOBS = {
-    "results/models/a/ra.pt", "results/baseline/a/ra.parquet",
-    "results/campaigns/act/a/ra/shard-0.parquet", "results/campaigns/act/a/ra/shard-1.parquet",
+    "results/models/a/ra.pt",
+    "results/baseline/a/ra.parquet",
+    "results/campaigns/act/a/ra/shard-0.parquet",
+    "results/campaigns/act/a/ra/shard-1.parquet",
     "results/campaigns/act/a/ra/injections.parquet",
 }
 CAMPAIGN_JOBS = {"results/tables/act/summary.csv", "results/figures/act/sdc_rate.png"}
@@ -38,7 +64,9 @@ CAMPAIGN_JOBS = {"results/tables/act/summary.csv", "results/figures/act/sdc_rate
 def checkpoint(path, seed):
     torch.manual_seed(seed)
     model = cifar_resnet(20, 10)
-    for module in model.modules():  # running statistics away from 0/1: the seed shows in the outputs
+    for (
+        module
+    ) in model.modules():  # running statistics away from 0/1: the seed shows in the outputs
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
@@ -49,7 +77,9 @@ def images(root, seed):
     rng = np.random.default_rng(seed)
     for name in CLASSES:
         (root / "test" / name).mkdir(parents=True)
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / "test" / name / "0.png")
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+            root / "test" / name / "0.png"
+        )
 
 
 def planned(workdir, config) -> set[str]:
@@ -77,7 +107,11 @@ def test_a_replaced_model_file_or_image_reruns_exactly_its_dependents(tmp_path):
     run(tmp_path, CONFIG)
     assert planned(tmp_path, CONFIG) == set()
     before = pd.read_parquet(tmp_path / "results/baseline/a/ra.parquet")
-    untouched = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*") if "/b/" in str(p) and p.is_file()}
+    untouched = {
+        p: p.stat().st_mtime_ns
+        for p in (tmp_path / "results").rglob("*")
+        if "/b/" in str(p) and p.is_file()
+    }
 
     checkpoint(tmp_path / "ra.th", seed=7)  # other weights at the same path
     plan = planned(tmp_path, CONFIG)
@@ -88,9 +122,13 @@ def test_a_replaced_model_file_or_image_reruns_exactly_its_dependents(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
 
     image = tmp_path / "images_a/test/cat/0.png"
-    Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(image)  # one image replaced in place
+    Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(
+        image
+    )  # one image replaced in place
     plan = planned(tmp_path, CONFIG)
-    assert per_dataset(plan) == MODEL_JOBS | {"results/data/a/test.npz"} and CAMPAIGN_JOBS <= plan, plan
+    assert (
+        per_dataset(plan) == MODEL_JOBS | {"results/data/a/test.npz"} and CAMPAIGN_JOBS <= plan
+    ), plan
     run(tmp_path, CONFIG)
     cat = CLASSES.index("cat")
     with np.load(tmp_path / "results/data/a/test.npz") as data:
@@ -105,11 +143,16 @@ def test_a_replaced_model_file_or_image_reruns_exactly_its_dependents(tmp_path):
 def test_a_wrong_checksum_stops_the_job_that_reads_the_file(tmp_path):
     checkpoint(tmp_path / "ra.th", 0)
     images(tmp_path / "images_a", 0)
-    config = {"threads": 1, "datasets": {"a": CONFIG["datasets"]["a"] | {"sha256": sha256(tmp_path / "images_a")}},
-              "models": {"ra": CONFIG["models"]["ra"] | {"sha256": "0" * 64}},
-              "campaigns": {"act": CONFIG["campaigns"]["act"] | {"models": ["ra"]}}}
+    config = {
+        "threads": 1,
+        "datasets": {"a": CONFIG["datasets"]["a"] | {"sha256": sha256(tmp_path / "images_a")}},
+        "models": {"ra": CONFIG["models"]["ra"] | {"sha256": "0" * 64}},
+        "campaigns": {"act": CONFIG["campaigns"]["act"] | {"models": ["ra"]}},
+    }
     result = snakemake(tmp_path, config, "--cores", "1", "results/models/a/ra.pt")
     assert result.returncode != 0
-    assert f"config key models.ra.sha256: ra.th has SHA-256 {sha256(tmp_path / 'ra.th')}, expected {'0' * 64}" \
+    assert (
+        f"config key models.ra.sha256: ra.th has SHA-256 {sha256(tmp_path / 'ra.th')}, expected {'0' * 64}"
         in result.stderr
+    )
     assert (tmp_path / "results/data/a/test.npz").exists()  # the data's checksum matched

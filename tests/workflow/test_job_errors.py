@@ -18,7 +18,9 @@ def image_folder(root, classes, per_class=2):
             folder = root / split / name
             folder.mkdir(parents=True)
             for i in range(per_class):
-                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                    folder / f"{i}.png"
+                )
 
 
 def test_taxonomy_that_does_not_fit_the_folders_stops_before_training_with_one_line(tmp_path):
@@ -30,18 +32,24 @@ def test_taxonomy_that_does_not_fit_the_folders_stops_before_training_with_one_l
     }
     result = snakemake(tmp_path, config, "--cores", "1", "--retries", "1")
     assert result.returncode != 0
-    cause = ("dnnfi.taxonomy.TaxonomyError: config key datasets.signs.taxonomy: taxonomy 'digits': its classes "
-             "differ from the data set's classes (10 vs 2 classes, first difference at label 0: 'stop' in the data set, "
-             "'0' in the taxonomy)")
+    cause = (
+        "dnnfi.analysis.taxonomy.TaxonomyError: config key datasets.signs.taxonomy: taxonomy 'digits': its classes "
+        "differ from the data set's classes (10 vs 2 classes, first difference at label 0: 'stop' in the data set, "
+        "'0' in the taxonomy)"
+    )
     lines = [line for line in result.stderr.splitlines() if line.startswith("Cause: ")]
     assert lines and all(line.endswith(cause) for line in lines), result.stderr[-3000:]
     assert {line.split(": ")[1] for line in lines} <= {
-        "results/logs/prepare_data/signs/train.log", "results/logs/prepare_data/signs/test.log"}
+        "results/logs/prepare_data/signs/train.log",
+        "results/logs/prepare_data/signs/test.log",
+    }
     for line in lines:  # the same line is in the job's log, and in its first attempt's, kept
         log = tmp_path / line.split(": ")[1]
         assert cause in log.read_text() and " INFO start prepare_data attempt 2 " in log.read_text()
         assert cause in log.with_name(f"{log.stem}.attempt-1.log").read_text()
-    assert not (tmp_path / "results/models").exists() and not list((tmp_path / "results/data").rglob("*.npz"))
+    assert not (tmp_path / "results/models").exists() and not list(
+        (tmp_path / "results/data").rglob("*.npz")
+    )
 
 
 def test_error_inside_a_later_job_is_printed(tmp_path):

@@ -27,10 +27,12 @@ def test_turning_onednn_on_reruns_the_keras_models_jobs_only(run):
     config["tensorflow_onednn"] = True
     counts, out = planned(snakemake(run, config, "-n"))
     keras_models = sorted(m for m, spec in TINY["models"].items() if spec["framework"] == "keras")
-    assert counts["train_keras"] == counts["baseline_keras"] == len(keras_models)
-    assert not [rule for rule in counts if "torch" in rule], counts
-    retrained = sorted(set(re.findall(r"results/models/digits/(\w+)\.keras", out)))
+    assert counts["train"] == counts["baseline"] == len(keras_models)
+    retrained = sorted(set(re.findall(r"results/models/digits/(\w+)\.(?:keras|pt)", out)))
     assert retrained == keras_models
+    assert set(re.findall(r"results/(?:baseline|campaigns/\w+)/digits/(\w+)[/.]", out)) == set(
+        keras_models
+    )
 
 
 def test_changing_a_frameworks_pass_rows_reruns_its_models_jobs_but_not_training(run):
@@ -38,7 +40,8 @@ def test_changing_a_frameworks_pass_rows_reruns_its_models_jobs_but_not_training
     config["pass_rows"] = {"torch": {"cpu": 8}}
     counts, out = planned(snakemake(run, config, "-n"))
     torch_models = sorted(m for m, spec in TINY["models"].items() if spec["framework"] == "torch")
-    assert counts["baseline_torch"] == len(torch_models)
-    assert not [rule for rule in counts if "keras" in rule or rule.startswith(("train", "fetch"))], counts
+    assert counts["baseline"] == len(torch_models)
+    assert not [rule for rule in counts if rule.startswith(("train", "fetch"))], counts
     rerun = sorted(set(re.findall(r"results/baseline/digits/(\w+)\.parquet", out)))
     assert rerun == torch_models
+    assert set(re.findall(r"results/campaigns/\w+/digits/(\w+)/", out)) <= set(torch_models)

@@ -1,4 +1,4 @@
-"""Each job's declared memory (resource mem_mb, dnnfi.resources) against its measured peak RSS
+"""Each job's declared memory (resource mem_mb, dnnfi.workflow.resources) against its measured peak RSS
 (its Snakemake benchmark file): on the demo and on a synthetic 224-px study of a keras.applications
 and a torchvision model with random weights, every job's peak is below its mem_mb and at least a
 quarter of it. And the plans of the shipped configs ask for what their data takes."""
@@ -20,17 +20,42 @@ STUDY_224 = {
     "threads": 2,
     "datasets": {"synth": {"source": "image_folder", "path": "synth", "taxonomy": "cifar10"}},
     "models": {
-        "kmobile": {"framework": "keras", "dataset": "synth", "source": "keras_applications",
-                    "architecture": "MobileNetV3Small"},
-        "tresnet": {"framework": "torch", "dataset": "synth", "source": "torchvision", "architecture": "resnet18"},
+        "kmobile": {
+            "framework": "keras",
+            "dataset": "synth",
+            "source": "keras_applications",
+            "architecture": "MobileNetV3Small",
+        },
+        "tresnet": {
+            "framework": "torch",
+            "dataset": "synth",
+            "source": "torchvision",
+            "architecture": "resnet18",
+        },
     },
     "campaigns": {
-        "act": {"kind": "activation", "models": ["kmobile", "tresnet"], "injections": 60, "shards": 2,
-                "images": 20},
-        "wr": {"kind": "weight_rate", "models": ["tresnet"], "frates": [0.01], "perturbations": ["zero"],
-               "replicas": 2, "images": 20},
-        "strat": {"kind": "activation", "models": ["tresnet"], "images": 10, "margin": 0.2,
-                  "stratified": {"pilot": 60, "round": 60, "max_injections": 120}},
+        "act": {
+            "kind": "activation",
+            "models": ["kmobile", "tresnet"],
+            "injections": 60,
+            "shards": 2,
+            "images": 20,
+        },
+        "wr": {
+            "kind": "weight_rate",
+            "models": ["tresnet"],
+            "frates": [0.01],
+            "perturbations": ["zero"],
+            "replicas": 2,
+            "images": 20,
+        },
+        "strat": {
+            "kind": "activation",
+            "models": ["tresnet"],
+            "images": 10,
+            "margin": 0.2,
+            "stratified": {"pilot": 60, "round": 60, "max_injections": 120},
+        },
     },
 }
 
@@ -42,7 +67,9 @@ def random_image_folder(root, per_class: int, side: int = 224) -> None:
         folder = root / "test" / name
         folder.mkdir(parents=True)
         for i in range(per_class):
-            Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(
+                folder / f"{i}.png"
+            )
 
 
 def declared_memory(log: str) -> dict[str, int]:
@@ -52,16 +79,24 @@ def declared_memory(log: str) -> dict[str, int]:
 
 
 def peak_rss(log_file) -> int:
-    """A job's peak RSS in MB as the kernel counted it, logged at exit (dnnfi.runlog)."""
+    """A job's peak RSS in MB as the kernel counted it, logged at exit (dnnfi.workflow.runlog)."""
     return int(re.findall(r"peak RSS (\d+) MB", log_file.read_text())[-1])
 
 
 def peaks_against_declared(workdir, log: str) -> pd.DataFrame:
     """Per job: declared mem_mb, the benchmark's sampled max_rss and the kernel's peak RSS (MB)."""
-    rows = [{"job": path.removeprefix("results/benchmarks/").removesuffix(".tsv"), "mem_mb": mb,
-             "max_rss": pd.read_csv(workdir / path, sep="\t")["max_rss"].max(),
-             "peak_rss": peak_rss(workdir / path.replace("results/benchmarks/", "results/logs/").replace(".tsv", ".log"))}
-            for path, mb in declared_memory(log).items()]
+    rows = [
+        {
+            "job": path.removeprefix("results/benchmarks/").removesuffix(".tsv"),
+            "mem_mb": mb,
+            "max_rss": pd.read_csv(workdir / path, sep="\t")["max_rss"].max(),
+            "peak_rss": peak_rss(
+                workdir
+                / path.replace("results/benchmarks/", "results/logs/").replace(".tsv", ".log")
+            ),
+        }
+        for path, mb in declared_memory(log).items()
+    ]
     table = pd.DataFrame(rows).sort_values("job", ignore_index=True)
     print(table.to_string())
     return table
@@ -74,7 +109,9 @@ def check_peaks(table: pd.DataFrame) -> None:
     assert len(table) and table["max_rss"].notna().all(), table
     over = (table["max_rss"] >= table["mem_mb"]) | (table["peak_rss"] >= table["mem_mb"])
     assert not over.any(), table[over]
-    assert (table["mem_mb"] <= 4 * table["peak_rss"]).all(), table[table["mem_mb"] > 4 * table["peak_rss"]]
+    assert (table["mem_mb"] <= 4 * table["peak_rss"]).all(), table[
+        table["mem_mb"] > 4 * table["peak_rss"]
+    ]
 
 
 def run_measured(workdir, config) -> pd.DataFrame:
@@ -99,8 +136,10 @@ def planned_memory(workdir, config: str) -> dict[str, int]:
     """Job (rule and wildcards) -> mem_mb of a shipped config's dry-run plan."""
     result = snakemake(workdir, REPO / "config" / config, "-n")
     assert result.returncode == 0, result.stderr[-3000:]
-    jobs = re.findall(r"rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)\n(?:    .*\n)*?    resources: .*?\bmem_mb=(\d+)",
-                      result.stdout)
+    jobs = re.findall(
+        r"rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)\n(?:    .*\n)*?    resources: .*?\bmem_mb=(\d+)",
+        result.stdout,
+    )
     return {f"{rule} {wildcards}": int(mb) for rule, wildcards, mb in jobs}
 
 
@@ -108,5 +147,7 @@ def test_imagenet_baselines_ask_for_their_images(tmp_path):
     """10,000 ImageNet images as float32: 6.0 GB at 224 px, 10.7 GB at 299 px."""
     plan = planned_memory(tmp_path, "tensorfi_plus.yaml")
     for side in (224, 299):
-        baselines = [mb for job, mb in plan.items() if job.startswith(f"baseline_keras dataset=imagenet_{side},")]
+        baselines = [
+            mb for job, mb in plan.items() if job.startswith(f"baseline dataset=imagenet_{side},")
+        ]
         assert baselines and min(baselines) > 10_000 * side * side * 3 * 4 / 2**20

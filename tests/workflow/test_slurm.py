@@ -28,7 +28,17 @@ def slurm_up() -> bool:
 def test_slurm_profile_reproduces_the_local_tables(run, tmp_path):
     result = snakemake(tmp_path, TINY, "--workflow-profile", str(REPO / "profiles" / "slurm"))
     assert result.returncode == 0, result.stderr[-5000:]
-    assert re.search(r"submitted with SLURM jobid \d+", result.stdout + result.stderr, re.I)  # through sbatch
-    for table in ("act/summary.csv", "act/scm.csv", "null/summary.csv", "wr/replicas.csv", "seq/summary.csv"):
-        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results/tables" / table),
-                                      pd.read_csv(run / "results/tables" / table))
+    assert re.search(
+        r"submitted with SLURM jobid \d+", result.stdout + result.stderr, re.I
+    )  # through sbatch
+    for table in (
+        "act/summary.csv",
+        "act/scm.csv",
+        "null/summary.csv",
+        "wr/replicas.csv",
+        "seq/summary.csv",
+    ):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "results/tables" / table),
+            pd.read_csv(run / "results/tables" / table),
+        )

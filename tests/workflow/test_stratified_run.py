@@ -2,12 +2,17 @@
 table is the library's estimators on the stored outcomes, the rounds are the library's
 allocations and stop by the margin, and another shard count gives the same faults and outcomes."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from dnnfi.sampling import estimate, margin_reached, pilot_allocation, round_allocation, stratum_counts
+from dnnfi.designs.strata import (
+    estimate,
+    margin_reached,
+    pilot_allocation,
+    round_allocation,
+    stratum_counts,
+)
 
 from .snakemake_runner import completed_run, rerun_with_one_shard
 from .test_tiny_run import TINY
@@ -16,9 +21,20 @@ pytestmark = pytest.mark.workflow
 
 STRAT = {"pilot": 100, "round": 100, "max_injections": 700}
 MODELS = ["tmlp", "kbranch"]
-CONFIG = {**TINY, "models": {m: TINY["models"][m] for m in MODELS},
-          "campaigns": {"strat": {"kind": "activation", "models": MODELS, "images": 100, "margin": 0.02,
-                                  "shards": 2, "stratified": STRAT}}}
+CONFIG = {
+    **TINY,
+    "models": {m: TINY["models"][m] for m in MODELS},
+    "campaigns": {
+        "strat": {
+            "kind": "activation",
+            "models": MODELS,
+            "images": 100,
+            "margin": 0.02,
+            "shards": 2,
+            "stratified": STRAT,
+        }
+    },
+}
 ROUNDS = 7  # the pilot and 6 allocation rounds of 100 (max_injections 700)
 
 
@@ -35,51 +51,90 @@ def strat(tmp_path_factory):
 def test_table_is_the_weighted_estimate_of_the_stored_outcomes(strat, model):
     table = pd.read_csv(strat / "results/tables/strat/stratified.csv")
     assert table[["dataset", "model", "scenario", "strata"]].values.tolist() == [
-        ["digits", m, "all", "field_value"] for m in sorted(MODELS)]
+        ["digits", m, "all", "field_value"] for m in sorted(MODELS)
+    ]
     injections = pd.read_parquet(strat / f"{folder(model)}/injections.parquet")
-    weights = pd.read_parquet(strat / f"{folder(model)}/all/round-0/strata.parquet")["weight"].to_numpy()
+    weights = pd.read_parquet(strat / f"{folder(model)}/all/round-0/strata.parquet")[
+        "weight"
+    ].to_numpy()
     counts = stratum_counts(injections[injections["round"] > 0], len(weights))
     row = table.set_index("model").loc[model]
     for metric, value in estimate(counts, weights).items():
         for part, suffix in (("estimate", ""), ("lo", "_lo"), ("hi", "_hi"), ("margin", "_margin")):
             assert row[metric + suffix] == pytest.approx(float(value[part]), rel=1e-12)
-    assert row["injections"] == len(injections) and row["pilot"] == 100 and row["images"] == 100  # population "all"
-    assert row["rounds"] == injections["round"].max() and row["injections"] == 100 * (row["rounds"] + 1)
+    assert (
+        row["injections"] == len(injections) and row["pilot"] == 100 and row["images"] == 100
+    )  # population "all"
+    assert row["rounds"] == injections["round"].max() and row["injections"] == 100 * (
+        row["rounds"] + 1
+    )
     assert row["achieved_margin"] == row["sdc_rate_margin"]
     assert (row["stopped_by"] == "margin") == (row["achieved_margin"] <= 0.02)
     assert not (strat / "results/tables/strat/summary.csv").exists()  # no unweighted tables
     assert "±2.00%" in (strat / "results/tables/strat/stratified.md").read_text()
-    assert all((strat / f"results/figures/strat/stratified.{ext}").stat().st_size > 0 for ext in ("png", "pdf"))
+    assert all(
+        (strat / f"results/figures/strat/stratified.{ext}").stat().st_size > 0
+        for ext in ("png", "pdf")
+    )
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_rounds_are_the_library_allocations_and_stop_by_the_margin(strat, model):
     injections = pd.read_parquet(strat / f"{folder(model)}/injections.parquet")
-    weights = pd.read_parquet(strat / f"{folder(model)}/all/round-0/strata.parquet")["weight"].to_numpy()
+    weights = pd.read_parquet(strat / f"{folder(model)}/all/round-0/strata.parquet")[
+        "weight"
+    ].to_numpy()
     per_round = {r: stratum_counts(part, len(weights)) for r, part in injections.groupby("round")}
     assert per_round[0]["trials"].tolist() == pilot_allocation(weights, 100).tolist()
     last = max(per_round)
-    assert last >= 2 and (last < ROUNDS - 1 or model != "tmlp")  # tmlp stops by the margin, after several rounds
+    assert last >= 2 and (
+        last < ROUNDS - 1 or model != "tmlp"
+    )  # tmlp stops by the margin, after several rounds
     so_far = None
     for r in range(1, last + 1):
-        assert per_round[r]["trials"].tolist() == round_allocation(per_round[0], weights, "sdc_rate", r, 100).tolist()
+        assert (
+            per_round[r]["trials"].tolist()
+            == round_allocation(per_round[0], weights, "sdc_rate", r, 100).tolist()
+        )
         so_far = per_round[r] if so_far is None else so_far + per_round[r]
         # every round before the last misses the margin; the last meets it unless it is the last allowed
-        assert margin_reached(so_far, weights, "sdc_rate", 0.02) == (r == last) or r == last == ROUNDS - 1
+        assert (
+            margin_reached(so_far, weights, "sdc_rate", 0.02) == (r == last)
+            or r == last == ROUNDS - 1
+        )
     for r in range(last + 1, ROUNDS):
         assert len(pd.read_parquet(strat / f"{folder(model)}/all/round-{r}/faults.parquet")) == 0
-    for r in range(last + 1):  # a progress line after each drawn round's golden pass, one after its draw
-        log = (strat / f"results/logs/stratified/strat/digits/{model}/all/round-{r}.log").read_text()
+    for r in range(
+        last + 1
+    ):  # a progress line after each drawn round's golden pass, one after its draw
+        log = (
+            strat / f"results/logs/stratified/strat/digits/{model}/all/round-{r}.log"
+        ).read_text()
         assert f" INFO progress round-{r} 1/2 " in log and f" INFO progress round-{r} 2/2 " in log
 
 
 def test_same_faults_and_outcomes_with_one_shard(strat, tmp_path):
     rerun_with_one_shard(strat, tmp_path, CONFIG, "strat")
-    columns = ["round", "stratum", "fault_id", "image", "site", "element", "bit", "outcome", "faulty_top1", "scm"]
+    columns = [
+        "round",
+        "stratum",
+        "fault_id",
+        "image",
+        "site",
+        "element",
+        "bit",
+        "outcome",
+        "faulty_top1",
+        "scm",
+    ]
     for model in MODELS:
         one = pd.read_parquet(tmp_path / f"{folder(model)}/injections.parquet")[columns]
         two = pd.read_parquet(strat / f"{folder(model)}/injections.parquet")[columns]
-        pd.testing.assert_frame_equal(one.sort_values(["round", "fault_id"], ignore_index=True),
-                                      two.sort_values(["round", "fault_id"], ignore_index=True))
-    assert np.array_equal(pd.read_csv(tmp_path / "results/tables/strat/stratified.csv").to_numpy(),
-                          pd.read_csv(strat / "results/tables/strat/stratified.csv").to_numpy())
+        pd.testing.assert_frame_equal(
+            one.sort_values(["round", "fault_id"], ignore_index=True),
+            two.sort_values(["round", "fault_id"], ignore_index=True),
+        )
+    assert np.array_equal(
+        pd.read_csv(tmp_path / "results/tables/strat/stratified.csv").to_numpy(),
+        pd.read_csv(strat / "results/tables/strat/stratified.csv").to_numpy(),
+    )

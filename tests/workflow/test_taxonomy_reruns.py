@@ -15,10 +15,18 @@ from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
 
-DIGITS = yaml.safe_load((REPO / "src/dnnfi/taxonomies/digits.yaml").read_text())
+DIGITS = yaml.safe_load((REPO / "src/dnnfi/analysis/taxonomies/digits.yaml").read_text())
 SCM_JOBS = {"collect_model", "summarize_activation", "figures_activation", "all"}
-ACTIVATION_MODELS = {("act", "kseq"), ("act", "kbranch"), ("null", "kseq"), ("lev", "kseq"), ("tact", "tmlp"),
-                     ("seq", "kseq"), ("kclip", "kbranch"), ("tranger", "tmlp")}
+ACTIVATION_MODELS = {
+    ("act", "kseq"),
+    ("act", "kbranch"),
+    ("null", "kseq"),
+    ("lev", "kseq"),
+    ("tact", "tmlp"),
+    ("seq", "kseq"),
+    ("kclip", "kbranch"),
+    ("tranger", "tmlp"),
+}
 #: the protected campaigns' paired tables count SCM too
 PROTECTION_JOBS = {"summarize_protection", "figures_protection"}
 
@@ -61,15 +69,24 @@ def test_editing_the_taxonomy_file_reruns_the_scm_tables(run, tmp_path):
     scm = pd.read_csv(tmp_path / "results/tables/act/scm.csv")
     assert scm["scm"].sum() == 0 and scm["mispredictions"].sum() > 0
 
-    (tmp_path / "speed.yaml").write_text(taxonomy(["low", "mid", "high"]))  # every change of band is SCM
+    (tmp_path / "speed.yaml").write_text(
+        taxonomy(["low", "mid", "high"])
+    )  # every change of band is SCM
     counts, _ = planned(snakemake(tmp_path, config, "-n"))
-    assert counts == {"collect_model": 2, "summarize_activation": 1, "figures_activation": 1, "all": 1}
+    assert counts == {
+        "collect_model": 2,
+        "summarize_activation": 1,
+        "figures_activation": 1,
+        "all": 1,
+    }
     second = snakemake(tmp_path, config, "--cores", "2")
     assert second.returncode == 0, second.stderr[-3000:]
     band = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2])  # low 0-2, mid 3-6, high 7-9
     for model in ("kseq", "kbranch"):
         inj = pd.read_parquet(tmp_path / f"results/campaigns/act/digits/{model}/injections.parquet")
-        expected = (inj["outcome"] == "sdc") & (band[inj["golden_top1"]] != band[inj["faulty_top1"]])
+        expected = (inj["outcome"] == "sdc") & (
+            band[inj["golden_top1"]] != band[inj["faulty_top1"]]
+        )
         assert inj["scm"].tolist() == expected.tolist() and expected.any()
     scm = pd.read_csv(tmp_path / "results/tables/act/scm.csv")
     fi = scm[scm["scenario"] == "fi_correct"].set_index("model")

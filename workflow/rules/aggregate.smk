@@ -1,11 +1,11 @@
 rule collect_model:
     input:
         shards=shard_files,
-        baseline="results/baseline/{dataset}/{model}.parquet",
-        data="results/data/{dataset}/test.npz",
+        baseline=BASELINE,
+        data=TEST_SPLIT,
         taxonomy=taxonomy_input,
     output:
-        "results/campaigns/{campaign}/{dataset}/{model}/injections.parquet",
+        f"{CAMPAIGN_MODEL}/injections.parquet",
     log:
         "results/logs/collect/{campaign}/{dataset}/{model}.log",
     benchmark:
@@ -15,7 +15,7 @@ rule collect_model:
     resources:
         mem_mb=analysis_mem,
     params:
-        kind=lambda w: CAMPAIGNS[w.campaign]["kind"],
+        kind=lambda w: design_of(w).kind,
     script:
         "../../scripts/collect_model.py"
 
@@ -52,12 +52,13 @@ rule summarize_activation:
     benchmark:
         "results/benchmarks/summarize/{campaign}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("activation"),
+        campaign=campaigns_making("results/tables/{campaign}/outcomes.csv"),
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=analysis_mem,
     params:
+        labels=campaign_labels,
         datasets=campaign_datasets,
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
         margin=lambda w: CAMPAIGNS[w.campaign]["margin"],
@@ -83,12 +84,13 @@ rule summarize_weight_rate:
     benchmark:
         "results/benchmarks/summarize/{campaign}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
+        campaign=campaigns_making("results/tables/{campaign}/replicas.csv"),
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=analysis_mem,
     params:
+        labels=campaign_labels,
         images=lambda w: CAMPAIGNS[w.campaign]["images"],
     script:
         "../../scripts/summarize_weight_rate.py"
@@ -96,9 +98,9 @@ rule summarize_weight_rate:
 
 rule summarize_protection:
     input:
-        protected=lambda w: paired_models(w, "injections.parquet"),
-        unprotected=lambda w: paired_models(w, "paired/injections.parquet"),
-        fault_free=lambda w: paired_models(w, "fault_free.parquet"),
+        protected=campaign_models,
+        unprotected=per_model("injections.parquet", paired_campaign),
+        fault_free=per_model("fault_free.parquet"),
     output:
         report(
             "results/tables/{campaign}/protection.csv",
@@ -111,12 +113,13 @@ rule summarize_protection:
     benchmark:
         "results/benchmarks/summarize_protection/{campaign}.tsv"
     wildcard_constraints:
-        campaign=_alternatives(protected_campaigns()),
+        campaign=campaigns_making("results/tables/{campaign}/protection.csv"),
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=analysis_mem,
     params:
+        labels=campaign_labels,
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
         protection=lambda w: "{method} ({layers})".format(
             **CAMPAIGNS[w.campaign]["protection"]

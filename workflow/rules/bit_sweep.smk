@@ -1,5 +1,5 @@
-# Bit-sweep activation campaigns (config key `bit_sweep`, dnnfi.sweep_campaign): the shards run
-# by the activation inject rules (dnnfi.campaign expands the points into their bits); only the
+# Bit-sweep campaigns (design bit_sweep, dnnfi.designs.bit_sweep): the shards run by the
+# activation inject rule (the design expands the points into their bits); only the
 # per-bit table and its figure are made here.
 
 
@@ -19,7 +19,7 @@ rule bit_sweep_table:
     benchmark:
         "results/benchmarks/summarize/{campaign}-bit_sweep.tsv"
     wildcard_constraints:
-        campaign=_alternatives(BIT_SWEEP),
+        campaign=campaigns_making("results/tables/{campaign}/bit_sweep.csv"),
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -47,7 +47,7 @@ rule figures_bit_sweep:
     benchmark:
         "results/benchmarks/figures/{campaign}-bit_sweep.tsv"
     wildcard_constraints:
-        campaign=_alternatives(BIT_SWEEP),
+        campaign=campaigns_making("results/figures/{campaign}/bit_sweep.png"),
     conda:
         "../../envs/analysis.yaml"
     resources:

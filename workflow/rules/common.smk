@@ -1,15 +1,16 @@
 # Helpers shared by all modules (vocabularies, paths, parameters). The config checks live in
-# dnnfi.config (unit-tested without Snakemake); here they are only called.
+# dnnfi.workflow.config (unit-tested without Snakemake); here they are only called.
 
-import math
 import os
 import sys
 
 from snakemake.logging import logger
 
-import dnnfi.config as config_checks
-import dnnfi.devices as devices
-import dnnfi.runlog as runlog
+import dnnfi.designs as designs
+import dnnfi.designs.base as campaign_files
+import dnnfi.workflow.config as config_checks
+import dnnfi.engines.devices as devices
+import dnnfi.workflow.runlog as runlog
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -43,6 +44,7 @@ def report_failed_jobs():
 DATASETS = config["datasets"]
 MODELS = config["models"]
 CAMPAIGNS = config["campaigns"]
+MODEL_DATASETS = {m: spec["dataset"] for m, spec in MODELS.items()}
 
 # TensorFlow's oneDNN kernels (`tensorflow_onednn`), fixed for every job (they inherit this
 # environment, on SLURM too): unset, TensorFlow chooses by CPU, and the two settings can give
@@ -62,27 +64,70 @@ def _alternatives(names):
     return "|".join(sorted(names)) or "^$"
 
 
-def models_of(framework, *sources):
-    """Alternatives of the models of a framework (and of the given sources, if any)."""
+def models_from(*sources):
+    """Alternatives of the models of the given sources."""
+    return _alternatives(m for m, spec in MODELS.items() if spec["source"] in sources)
+
+
+# Each campaign's design (dnnfi.designs): the rules ask it for shards, parameters, inputs and
+# outputs, and never test for a design by name.
+DESIGNS = {c: designs.of(spec) for c, spec in CAMPAIGNS.items()}
+
+
+def campaigns_where(test):
+    """Alternatives of the campaigns whose design passes `test(design)`."""
+    return _alternatives(c for c, d in DESIGNS.items() if test(d))
+
+
+def campaigns_making(pattern):
+    """Alternatives of the campaigns whose design asks for the file `pattern` (of {campaign}):
+    the campaign constraint of the rule that makes it."""
     return _alternatives(
-        m
-        for m, spec in MODELS.items()
-        if spec["framework"] == framework and (not sources or spec["source"] in sources)
+        c
+        for c, d in DESIGNS.items()
+        if pattern.format(campaign=c) in d.outputs(c, CAMPAIGNS[c])
     )
 
 
-def campaigns_of(kind):
-    return _alternatives(c for c, spec in CAMPAIGNS.items() if spec["kind"] == kind)
+def design_of(wildcards):
+    return DESIGNS[wildcards.campaign]
 
 
-def protected_campaigns():
-    """Activation campaigns with a protection (each replays its paired_with campaign's faults)."""
-    return [c for c, spec in CAMPAIGNS.items() if spec.get("protection")]
+# The files of a study (rules and input functions use these patterns, never spelled-out paths).
+DATA_SPLIT = "results/data/{dataset}/{split}.npz"
+TRAIN_SPLIT = "results/data/{dataset}/train.npz"
+TEST_SPLIT = "results/data/{dataset}/test.npz"
+MODEL_FILE = "results/models/{dataset}/{model}.{ext}"
+BASELINE = "results/baseline/{dataset}/{model}.parquet"
+CAMPAIGN_MODEL = campaign_files.CAMPAIGN_MODEL  # a campaign's files: dnnfi.designs.base
+SHARD = campaign_files.SHARD
+TABLE = campaign_files.TABLE
+FIGURE = campaign_files.FIGURE
+MODEL_EXT = {"keras": "keras", "torch": "pt"}
 
 
 def model_file(model):
-    ext = {"keras": "keras", "torch": "pt"}[MODELS[model]["framework"]]
-    return f"results/models/{MODELS[model]['dataset']}/{model}.{ext}"
+    spec = MODELS[model]
+    return MODEL_FILE.format(
+        dataset=spec["dataset"], model=model, ext=MODEL_EXT[spec["framework"]]
+    )
+
+
+def campaign_file(campaign, model, name):
+    """A file of one model's part of a campaign (`name`: shard-0.parquet, injections.parquet...)."""
+    folder = CAMPAIGN_MODEL.format(
+        campaign=campaign, dataset=MODELS[model]["dataset"], model=model
+    )
+    return f"{folder}/{name}"
+
+
+def framework(wildcards):
+    return MODELS[wildcards.model]["framework"]
+
+
+def framework_env(wildcards):
+    """Conda env of a model's jobs: TensorFlow's (`conda_envs`: cpu or gpu build) or PyTorch's."""
+    return TENSORFLOW_ENV if framework(wildcards) == "keras" else PYTORCH_ENV
 
 
 def model_input(wildcards):
@@ -134,6 +179,7 @@ def gpus(wildcards):
 # Conda environment of the TensorFlow rules (`conda_envs`): TensorFlow's CUDA build on GPU
 # nodes. PyTorch's env serves both: PyPI's Linux torch wheel is the CUDA build.
 TENSORFLOW_ENV = f"../../envs/{'tensorflow-gpu' if config['conda_envs'] == 'gpu' else 'tensorflow'}.yaml"
+PYTORCH_ENV = "../../envs/pytorch.yaml"
 
 # Where each conda env's post-deploy script (envs/install-dnnfi.sh) installs dnnfi from: this
 # checkout (Snakemake runs the script from its copy in .snakemake/conda, in this process's environment).
@@ -162,155 +208,79 @@ def taxonomy_file(dataset):
 
 def taxonomy_input(wildcards):
     """collect_model: the taxonomy file for activation campaigns (SCM flags), none for weight_rate."""
-    if CAMPAIGNS[wildcards.campaign]["kind"] != "activation":
+    if design_of(wildcards).kind != "activation":
         return []
     return taxonomy_file(wildcards.dataset)
 
 
-def injections(campaign, model):
-    """Activation injections of a model (dnnfi.config.planned_injections)."""
-    return config_checks.planned_injections(CAMPAIGNS[campaign], model)
-
-
-def n_shards(campaign, model):
-    """Shards of a model's campaign: rounds in sequential mode, else the configured count."""
-    spec = CAMPAIGNS[campaign]
-    if spec["kind"] == "activation" and spec["sequential"]:
-        return math.ceil(injections(campaign, model) / spec["round_size"])
-    return spec["shards"]
-
-
-SHARD_KEYS = {
-    "activation": [
-        "images",
-        "batch_size",
-        "cache_mb",
-        "fault_model",
-        "bits",
-        "sampling",
-        "bits_per_element",
-        "elements_per_fault",
-        "image_sampling",
-        "per_correct",
-        "per_misclassified",
-        "per_category",
-    ],
-    "weight_rate": [
-        "images",
-        "frates",
-        "perturbations",
-        "replicas",
-        "layer_types",
-        "biases",
-        "normalization",
-        "distribution",
-        "value_range",
-        "bits",
-    ],
-}
-
-
 def shard_params(wildcards):
-    """Everything a shard job depends on, per model, so that changing one model's injection
-    count reruns only that model's shards and other models' settings rerun nothing."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    params = {k: spec[k] for k in SHARD_KEYS[spec["kind"]]}
-    params |= {
-        "seed": config["seed"],
-        "campaign": wildcards.campaign,
-        "kind": spec["kind"],
-    }
-    params["shards"] = n_shards(wildcards.campaign, wildcards.model)
-    if spec["kind"] == "activation" and spec["protection"]:
-        params |= {k: spec[k] for k in ("protection", "paired_with")}
-    if spec["kind"] == "activation":
-        params["injections"] = injections(wildcards.campaign, wildcards.model)
-        # only when set: the params (and shards) of other campaigns stay as they were
-        if spec["bit_sweep"]:
-            params["bit_sweep"] = True
-        if spec["sequential"]:
-            params |= {k: spec[k] for k in ("margin", "confidence", "round_size")}
-    return params
+    """Everything a shard job depends on, per model (the design's `shard_params`), so that
+    changing one model's injection count reruns only that model's shards and other models'
+    settings rerun nothing."""
+    c = wildcards.campaign
+    return DESIGNS[c].shard_params(c, CAMPAIGNS[c], wildcards.model, config["seed"])
 
 
-def shard_path(campaign, dataset, model, shard):
-    return f"results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet"
+def shard_input(name):
+    """Input function: the files `name` (earlier, paired, bounds) a shard job of the campaign's
+    design reads (an empty list where its design reads none)."""
 
+    def files(wildcards):
+        w = wildcards
+        inputs = DESIGNS[w.campaign].shard_inputs(
+            w.campaign, CAMPAIGNS[w.campaign], w.dataset, w.model, int(w.shard)
+        )
+        return inputs[name]
 
-def paired_shard(wildcards):
-    """A protected campaign's shard replays the same shard of its paired campaign (same faults)."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    if spec["kind"] != "activation" or not spec["protection"]:
-        return []
-    return shard_path(
-        spec["paired_with"], wildcards.dataset, wildcards.model, wildcards.shard
-    )
-
-
-def bounds_input(wildcards):
-    """The profiled bounds of a protected campaign's model (none for other campaigns)."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    if spec["kind"] != "activation" or not spec["protection"]:
-        return []
-    w = wildcards
-    return f"results/campaigns/{w.campaign}/{w.dataset}/{w.model}/bounds.csv"
+    return files
 
 
 def profile_split(wildcards):
     """Bounds profile on the train split, or on the test split of a data set without one."""
     train = config_checks.has_train_split(DATASETS[wildcards.dataset])
-    return f"results/data/{wildcards.dataset}/{'train' if train else 'test'}.npz"
+    return DATA_SPLIT.format(
+        dataset=wildcards.dataset, split="train" if train else "test"
+    )
 
 
-def protection_params(wildcards):
-    """What a bounds job depends on: the campaign's protection and its evaluated images."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    return {"protection": spec["protection"], "images": spec["images"]}
+def bounds_params(wildcards):
+    """What a bounds job depends on (its design's `bounds_params`)."""
+    return design_of(wildcards).bounds_params(CAMPAIGNS[wildcards.campaign])
 
 
-def paired_models(wildcards, name):
-    """Per model of a protected campaign: `name` (injections.parquet, fault_free.parquet) of
-    the campaign, or of its paired campaign with name `paired/...`."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    campaign = spec["paired_with"] if name.startswith("paired/") else wildcards.campaign
-    return [
-        f"results/campaigns/{campaign}/{MODELS[m]['dataset']}/{m}/{name.split('/')[-1]}"
-        for m in spec["models"]
+def per_model(name, campaign_of=lambda w: w.campaign):
+    """Input function: file `name` of every model of a campaign (`campaign_of(wildcards)`:
+    the campaign whose files are read, e.g. a protected campaign's paired campaign)."""
+    return lambda w: [
+        campaign_file(campaign_of(w), m, name) for m in CAMPAIGNS[w.campaign]["models"]
     ]
+
+
+def paired_campaign(wildcards):
+    return CAMPAIGNS[wildcards.campaign]["paired_with"]
 
 
 def shard_files(wildcards):
-    if is_stratified(wildcards.campaign):
-        return stratified_shard_files(wildcards)
-    shards = range(n_shards(wildcards.campaign, wildcards.model))
-    return [
-        shard_path(wildcards.campaign, wildcards.dataset, wildcards.model, i)
-        for i in shards
-    ]
+    """collect_model: every shard file of a model (its design's layout)."""
+    c = wildcards.campaign
+    return DESIGNS[c].shard_files(c, CAMPAIGNS[c], wildcards.dataset, wildcards.model)
 
 
-def earlier_rounds(wildcards):
-    """In sequential mode a round reads the rounds before it to decide whether to run."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    if spec["kind"] != "activation" or not spec["sequential"] or spec["protection"]:
-        return []  # a protected campaign replays its pair's rounds (paired_shard)
-    shards = range(int(wildcards.shard))
-    return [
-        shard_path(wildcards.campaign, wildcards.dataset, wildcards.model, i)
-        for i in shards
-    ]
-
-
-def campaign_models(wildcards):
-    return [
-        f"results/campaigns/{wildcards.campaign}/{MODELS[m]['dataset']}/{m}/injections.parquet"
-        for m in CAMPAIGNS[wildcards.campaign]["models"]
-    ]
+campaign_models = per_model("injections.parquet")
 
 
 def campaign_baselines(wildcards):
     return [
-        f"results/baseline/{MODELS[m]['dataset']}/{m}.parquet"
+        BASELINE.format(dataset=MODELS[m]["dataset"], model=m)
+        for m in CAMPAIGNS[wildcards.campaign]["models"]
+    ]
+
+
+def campaign_labels(wildcards):
+    """The data set and model of each of campaign_models (and campaign_baselines), in their order:
+    scripts take them from here, never from the paths."""
+    return [
+        {"dataset": MODELS[m]["dataset"], "model": m}
         for m in CAMPAIGNS[wildcards.campaign]["models"]
     ]
 
@@ -328,66 +298,45 @@ def campaign_taxonomies(wildcards):
 
 
 def weight_stats_not_applicable(wildcards):
-    """Statistics the campaign's layout cannot support -> reason (dnnfi.config)."""
-    return config_checks.weight_stats_not_applicable(CAMPAIGNS[wildcards.campaign])
-
-
-ACTIVATION_TABLES = ["summary", "outcomes", "by_layer", "by_bit", "scm"]
-ACTIVATION_FIGURES = ["sdc_rate", "scm_probability", "sdc_by_bit", "sdc_by_layer"]
-WEIGHT_TABLES = ["summary", "replicas"]
-WEIGHT_STATS = list(config_checks.WEIGHT_STATS)
-WEIGHT_FIGURES = ["error_vs_frate", "replica_boxplots", "std_intervals"]
-
-
-BIT_SWEEP = [
-    c
-    for c, spec in CAMPAIGNS.items()
-    if spec["kind"] == "activation" and spec["bit_sweep"]
-]
-
-
-def is_bit_sweep(campaign):
-    return campaign in BIT_SWEEP
-
-
-def bit_sweep_outputs(campaign):
-    return [f"results/tables/{campaign}/bit_sweep.{ext}" for ext in ("csv", "md")] + [
-        f"results/figures/{campaign}/bit_sweep.{ext}" for ext in ("png", "pdf")
-    ]
+    """Statistics the campaign's layout cannot support -> reason (dnnfi.designs.weight_rate)."""
+    return designs.weight_rate.stats_not_applicable(CAMPAIGNS[wildcards.campaign])
 
 
 def final_outputs():
-    outputs = []
-    for name, spec in CAMPAIGNS.items():
-        # a stratified campaign: no unweighted tables or figures (docs/semantics.md, section 11)
-        if is_stratified(name):
-            outputs += stratified_outputs(name)
-        # a bit-sweep campaign: per-bit tables only, the tables assuming independent
-        # injections are not made (docs/semantics.md, section 16)
-        elif is_bit_sweep(name):
-            outputs += bit_sweep_outputs(name)
-        elif spec["kind"] == "activation":
-            outputs += expand("results/tables/{c}/{t}.csv", c=name, t=ACTIVATION_TABLES)
-            outputs += expand(
-                "results/figures/{c}/{f}.{ext}",
-                c=name,
-                f=ACTIVATION_FIGURES,
-                ext=["png", "pdf"],
-            )
-            if spec["protection"]:
-                outputs.append(f"results/tables/{name}/protection.csv")
-                outputs += expand(
-                    "results/figures/{c}/protection.{ext}", c=name, ext=["png", "pdf"]
-                )
-        else:
-            outputs += expand("results/tables/{c}/{t}.csv", c=name, t=WEIGHT_TABLES)
-            outputs += expand("results/stats/{c}/{t}.csv", c=name, t=WEIGHT_STATS)
-            outputs += expand(
-                "results/figures/{c}/{f}.{ext}",
-                c=name,
-                f=WEIGHT_FIGURES,
-                ext=["png", "pdf"],
-            )
-        if not is_stratified(name) and not is_bit_sweep(name):
-            outputs.append(f"results/tables/{name}/summary.md")
-    return outputs
+    """The tables, statistics and figures of every campaign, as its design lists them."""
+    return [f for c, d in DESIGNS.items() for f in d.outputs(c, CAMPAIGNS[c])]
+
+
+# Stratified campaigns (workflow/rules/stratified.smk): the design gives their files and parameters.
+STRATIFIED = campaigns_where(lambda d: d.shard_rule == "stratified_inject")
+STRATIFIED_ROUND = f"{CAMPAIGN_MODEL}/{{population}}/round-{{round}}"
+ROUND_0 = STRATIFIED_ROUND.replace("{round}", "0")
+POPULATIONS = _alternatives(
+    p for ps in designs.stratified.POPULATIONS.values() for p in ps
+)
+
+
+def stratified_params(wildcards):
+    """The parameters of the campaign's draw, inject and table jobs (the same for every model)."""
+    c = wildcards.campaign
+    return DESIGNS[c].shard_params(c, CAMPAIGNS[c], None, config["seed"])
+
+
+def stratified_earlier(wildcards):
+    """A round's draw job reads the outcomes of the rounds before it."""
+    w = wildcards
+    return design_of(w).earlier_rounds(
+        w.campaign, CAMPAIGNS[w.campaign], w.dataset, w.model, w.population, w.round
+    )
+
+
+def stratified_strata(wildcards):
+    """The strata tables (weights) of a campaign, per model and population."""
+    c = wildcards.campaign
+    return DESIGNS[c].strata_files(c, CAMPAIGNS[c], MODEL_DATASETS)
+
+
+def stratified_labels(wildcards):
+    """The data set, model and population of each of stratified_strata, in their order."""
+    c = wildcards.campaign
+    return DESIGNS[c].strata_labels(CAMPAIGNS[c], MODEL_DATASETS)

@@ -38,7 +38,7 @@ rule figures_activation:
     benchmark:
         "results/benchmarks/figures/{campaign}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("activation"),
+        campaign=campaigns_making("results/figures/{campaign}/sdc_rate.png"),
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -79,7 +79,7 @@ rule figures_weight_rate:
     benchmark:
         "results/benchmarks/figures/{campaign}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
+        campaign=campaigns_making("results/figures/{campaign}/error_vs_frate.png"),
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -104,7 +104,7 @@ rule figures_protection:
     benchmark:
         "results/benchmarks/figures_protection/{campaign}.tsv"
     wildcard_constraints:
-        campaign=_alternatives(protected_campaigns()),
+        campaign=campaigns_making("results/figures/{campaign}/protection.png"),
     conda:
         "../../envs/analysis.yaml"
     resources:

@@ -1,22 +1,25 @@
-rule inject_keras_activation:
+# Shards of activation and weight-rate campaigns and the bounds of protected campaigns, for
+# models of both frameworks (the framework's env by function; the engine is chosen in the job).
+
+
+rule inject_activation:
     input:
         model=model_input,
-        test="results/data/{dataset}/test.npz",
-        baseline="results/baseline/{dataset}/{model}.parquet",
-        earlier=earlier_rounds,
-        paired=paired_shard,
-        bounds=bounds_input,
+        test=TEST_SPLIT,
+        baseline=BASELINE,
+        earlier=shard_input("earlier"),
+        paired=shard_input("paired"),
+        bounds=shard_input("bounds"),
     output:
-        "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
+        SHARD,
     log:
         "results/logs/inject/{campaign}/{dataset}/{model}/shard-{shard}.log",
     benchmark:
         "results/benchmarks/inject/{campaign}/{dataset}/{model}/shard-{shard}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("activation"),
-        model=models_of("keras"),
+        campaign=campaigns_where(lambda d: d.shard_rule == "inject_activation"),
     conda:
-        TENSORFLOW_ENV
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("inject"),
@@ -30,148 +33,57 @@ rule inject_keras_activation:
         "../../scripts/inject_activation.py"
 
 
-rule inject_torch_activation:
+rule inject_weight_rate:
     input:
         model=model_input,
-        test="results/data/{dataset}/test.npz",
-        baseline="results/baseline/{dataset}/{model}.parquet",
-        earlier=earlier_rounds,
-        paired=paired_shard,
-        bounds=bounds_input,
+        test=TEST_SPLIT,
     output:
-        "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
+        SHARD,
     log:
         "results/logs/inject/{campaign}/{dataset}/{model}/shard-{shard}.log",
     benchmark:
         "results/benchmarks/inject/{campaign}/{dataset}/{model}/shard-{shard}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("activation"),
-        model=models_of("torch"),
+        campaign=campaigns_where(lambda d: d.shard_rule == "inject_weight_rate"),
     conda:
-        "../../envs/pytorch.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=model_mem("inject"),
-        runtime=model_runtime("inject"),
-        gpu=gpus,
-    params:
-        campaign=shard_params,
-        model=model_params,
-        device=device_params,
-    script:
-        "../../scripts/inject_activation.py"
-
-
-rule inject_torch_weight_rate:
-    input:
-        model=model_input,
-        test="results/data/{dataset}/test.npz",
-    output:
-        "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
-    log:
-        "results/logs/inject/{campaign}/{dataset}/{model}/shard-{shard}.log",
-    benchmark:
-        "results/benchmarks/inject/{campaign}/{dataset}/{model}/shard-{shard}.tsv"
-    wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
-        model=models_of("torch"),
-    conda:
-        "../../envs/pytorch.yaml"
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("weight_rate"),
         runtime=model_runtime("weight_rate"),
         gpu=gpus,
     params:
+        framework=framework,
         campaign=shard_params,
         model=model_params,
         device=device_params,
     script:
-        "../../scripts/inject_torch_weight_rate.py"
+        "../../scripts/inject_{params.framework}_weight_rate.py"
 
 
-rule inject_keras_weight_rate:
-    input:
-        model=model_input,
-        test="results/data/{dataset}/test.npz",
-    output:
-        "results/campaigns/{campaign}/{dataset}/{model}/shard-{shard}.parquet",
-    log:
-        "results/logs/inject/{campaign}/{dataset}/{model}/shard-{shard}.log",
-    benchmark:
-        "results/benchmarks/inject/{campaign}/{dataset}/{model}/shard-{shard}.tsv"
-    wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
-        model=models_of("keras"),
-    conda:
-        TENSORFLOW_ENV
-    threads: config["threads"]
-    resources:
-        mem_mb=model_mem("weight_rate"),
-        runtime=model_runtime("weight_rate"),
-        gpu=gpus,
-    params:
-        campaign=shard_params,
-        model=model_params,
-        device=device_params,
-    script:
-        "../../scripts/inject_keras_weight_rate.py"
-
-
-rule bounds_keras:
+rule bounds:
     input:
         model=model_input,
         profile=profile_split,
-        test="results/data/{dataset}/test.npz",
+        test=TEST_SPLIT,
     output:
-        bounds="results/campaigns/{campaign}/{dataset}/{model}/bounds.csv",
-        fault_free="results/campaigns/{campaign}/{dataset}/{model}/fault_free.parquet",
+        bounds=f"{CAMPAIGN_MODEL}/bounds.csv",
+        fault_free=f"{CAMPAIGN_MODEL}/fault_free.parquet",
     log:
         "results/logs/bounds/{campaign}/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/bounds/{campaign}/{dataset}/{model}.tsv"
     wildcard_constraints:
-        campaign=_alternatives(protected_campaigns()),
-        model=models_of("keras"),
+        campaign=campaigns_where(lambda d: hasattr(d, "bounds_job")),
     conda:
-        TENSORFLOW_ENV
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("bounds"),
         runtime=model_runtime("bounds"),
         gpu=gpus,
     params:
-        campaign=protection_params,
-        model=model_params,
-        device=device_params,
-    script:
-        "../../scripts/bounds.py"
-
-
-rule bounds_torch:
-    input:
-        model=model_input,
-        profile=profile_split,
-        test="results/data/{dataset}/test.npz",
-    output:
-        bounds="results/campaigns/{campaign}/{dataset}/{model}/bounds.csv",
-        fault_free="results/campaigns/{campaign}/{dataset}/{model}/fault_free.parquet",
-    log:
-        "results/logs/bounds/{campaign}/{dataset}/{model}.log",
-    benchmark:
-        "results/benchmarks/bounds/{campaign}/{dataset}/{model}.tsv"
-    wildcard_constraints:
-        campaign=_alternatives(protected_campaigns()),
-        model=models_of("torch"),
-    conda:
-        "../../envs/pytorch.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=model_mem("bounds"),
-        runtime=model_runtime("bounds"),
-        gpu=gpus,
-    params:
-        campaign=protection_params,
+        campaign=bounds_params,
         model=model_params,
         device=device_params,
     script:

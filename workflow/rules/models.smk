@@ -1,98 +1,55 @@
-rule train_keras:
+# Models of both frameworks: one rule per step; the framework's env and script by functions.
+
+
+rule train:
     input:
-        train="results/data/{dataset}/train.npz",
+        train=TRAIN_SPLIT,
     output:
-        "results/models/{dataset}/{model}.keras",
+        MODEL_FILE,
     log:
-        "results/logs/train/{dataset}/{model}.log",
+        "results/logs/train/{dataset}/{model}.{ext}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{model}.tsv"
+        "results/benchmarks/train/{dataset}/{model}.{ext}.tsv"
     wildcard_constraints:
-        model=models_of("keras", "train"),
+        model=models_from("train"),
+        ext="keras|pt",
     conda:
-        TENSORFLOW_ENV
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("train"),
         runtime=model_runtime("train"),
         gpu=gpus,
     params:
+        framework=framework,
         spec=train_params,
         device=device_params,
         seed=config["seed"],
     script:
-        "../../scripts/train_keras.py"
+        "../../scripts/train_{params.framework}.py"
 
 
-rule train_torch:
+rule fetch:
     input:
-        train="results/data/{dataset}/train.npz",
-    output:
-        "results/models/{dataset}/{model}.pt",
-    log:
-        "results/logs/train/{dataset}/{model}.log",
-    benchmark:
-        "results/benchmarks/train/{dataset}/{model}.tsv"
-    wildcard_constraints:
-        model=models_of("torch", "train"),
-    conda:
-        "../../envs/pytorch.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=model_mem("train"),
-        runtime=model_runtime("train"),
-        gpu=gpus,
-    params:
-        spec=train_params,
-        device=device_params,
-        seed=config["seed"],
-    script:
-        "../../scripts/train_torch.py"
-
-
-rule fetch_keras:
-    input:
-        test="results/data/{dataset}/test.npz",
+        test=TEST_SPLIT,
         weights=weights_input,
     output:
-        "results/models/{dataset}/{model}.keras",
+        MODEL_FILE,
     log:
-        "results/logs/fetch/{dataset}/{model}.log",
+        "results/logs/fetch/{dataset}/{model}.{ext}.log",
     benchmark:
-        "results/benchmarks/fetch/{dataset}/{model}.tsv"
+        "results/benchmarks/fetch/{dataset}/{model}.{ext}.tsv"
     wildcard_constraints:
-        model=models_of("keras", "file", "keras_applications"),
+        model=models_from("file", "keras_applications", "torchvision"),
+        ext="keras|pt",
     conda:
-        TENSORFLOW_ENV
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("fetch"),
         runtime=model_runtime("fetch"),
     params:
+        framework=framework,
         spec=fetch_params,
     script:
-        "../../scripts/fetch_keras.py"
-
-
-rule fetch_torch:
-    input:
-        test="results/data/{dataset}/test.npz",
-        weights=weights_input,
-    output:
-        "results/models/{dataset}/{model}.pt",
-    log:
-        "results/logs/fetch/{dataset}/{model}.log",
-    benchmark:
-        "results/benchmarks/fetch/{dataset}/{model}.tsv"
-    wildcard_constraints:
-        model=models_of("torch", "file", "torchvision"),
-    conda:
-        "../../envs/pytorch.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=model_mem("fetch"),
-        runtime=model_runtime("fetch"),
-    params:
-        spec=fetch_params,
-    script:
-        "../../scripts/fetch_torch.py"
+        "../../scripts/fetch_{params.framework}.py"

@@ -1,15 +1,14 @@
 # Resources of each job (mem_mb, runtime) from what it loads: its split, its model file, its
-# campaign's images and injections (dnnfi.resources; formulas in config/README.md, Resources).
+# campaign's images and injections (dnnfi.workflow.resources; formulas in config/README.md, Resources).
 # Each grows with `attempt`, so a job the cluster killed for memory comes back bigger.
 
-import dnnfi.resources as sizes
+import dnnfi.workflow.resources as sizes
 
 
 # Downloads and fetches need the network, which compute nodes usually lack.
 localrules:
     prepare_data,
-    fetch_keras,
-    fetch_torch,
+    fetch,
 
 
 def _split(dataset, split="test"):
@@ -25,18 +24,10 @@ def _used(wildcards, shape):
 
 
 def _shard_passes(wildcards):
-    """Faulty passes of one shard (injections, or replicas x images for weight_rate)."""
-    spec = CAMPAIGNS[wildcards.campaign]
-    if spec["kind"] == "weight_rate":
-        units = config_checks.weight_units(spec) / spec["shards"]
-        return units * _used(wildcards, _split(wildcards.dataset))
-    if spec["stratified"]:
-        strat = spec["stratified"]
-        return max(strat["pilot"], strat["round"]) / spec["shards"]
-    if spec["sequential"]:
-        return spec["round_size"]
-    total = config_checks.max_injections(spec, wildcards.model)[0]
-    return total / n_shards(wildcards.campaign, wildcards.model)
+    """Faulty passes of one shard job (its design's `faulty_passes`)."""
+    c = wildcards.campaign
+    used = _used(wildcards, _split(wildcards.dataset))
+    return DESIGNS[c].faulty_passes(CAMPAIGNS[c], wildcards.model, used)
 
 
 def _model_job(wildcards, kind):
@@ -83,7 +74,7 @@ def _model_job(wildcards, kind):
 
 
 def model_mem(kind):
-    """The mem_mb callable of a model job of `kind` (dnnfi.resources.mem_mb)."""
+    """The mem_mb callable of a model job of `kind` (dnnfi.workflow.resources.mem_mb)."""
 
     def mem_mb(wildcards, attempt):
         fw, shape, used, model_mb, act, _, copies = _model_job(wildcards, kind)
@@ -93,7 +84,7 @@ def model_mem(kind):
 
 
 def model_runtime(kind):
-    """The runtime callable (minutes) of a model job of `kind` (dnnfi.resources.runtime_min)."""
+    """The runtime callable (minutes) of a model job of `kind` (dnnfi.workflow.resources.runtime_min)."""
 
     def runtime(wildcards, attempt):
         _, shape, _, model_mb, _, passes, _ = _model_job(wildcards, kind)

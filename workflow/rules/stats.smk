@@ -43,7 +43,7 @@ rule stats_weight_rate:
     benchmark:
         "results/benchmarks/stats/{campaign}.tsv"
     wildcard_constraints:
-        campaign=campaigns_of("weight_rate"),
+        campaign=campaigns_making("results/stats/{campaign}/descriptive.csv"),
     conda:
         "../../envs/analysis.yaml"
     resources:

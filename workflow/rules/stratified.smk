@@ -1,28 +1,27 @@
-# Stratified activation campaigns (config key `stratified`, dnnfi.stratified_campaign): per model
-# and population, round 0 (the pilot) and allocation rounds 1..R chained like `sequential`
-# rounds: round r's draw job reads the outcomes of rounds 0..r-1, draws the whole round
-# centrally (or nothing once the target margin is met), and `shards` jobs cut it.
+# Stratified campaigns (design stratified, dnnfi.designs.stratified): per model and population,
+# round 0 (the pilot) and allocation rounds 1..R chained like sequential rounds: round r's draw
+# job reads the outcomes of rounds 0..r-1, draws the whole round centrally (or nothing once the
+# target margin is met), and `shards` jobs cut it. The design gives the files and parameters.
 
 
 rule stratified_pilot:
     input:
         model=model_input,
-        test="results/data/{dataset}/test.npz",
-        baseline="results/baseline/{dataset}/{model}.parquet",
+        test=TEST_SPLIT,
+        baseline=BASELINE,
         taxonomy=lambda w: taxonomy_file(w.dataset),
     output:
-        faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/faults.parquet",
-        strata="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/strata.parquet",
+        faults=f"{ROUND_0}/faults.parquet",
+        strata=f"{ROUND_0}/strata.parquet",
     log:
         "results/logs/stratified/{campaign}/{dataset}/{model}/{population}/round-0.log",
     benchmark:
         "results/benchmarks/stratified/{campaign}/{dataset}/{model}/{population}/round-0.tsv"
     wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
-        model=models_of("torch"),
-        population="all|fi_correct|fi_misclassified",
+        campaign=STRATIFIED,
+        population=POPULATIONS,
     conda:
-        "../../envs/pytorch.yaml"
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("draw"),
@@ -39,43 +38,41 @@ rule stratified_pilot:
 use rule stratified_pilot as stratified_draw with:
     input:
         model=model_input,
-        test="results/data/{dataset}/test.npz",
-        baseline="results/baseline/{dataset}/{model}.parquet",
+        test=TEST_SPLIT,
+        baseline=BASELINE,
         taxonomy=lambda w: taxonomy_file(w.dataset),
         earlier=stratified_earlier,
-        strata="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/strata.parquet",
-        pilot_faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-0/faults.parquet",
+        strata=f"{ROUND_0}/strata.parquet",
+        pilot_faults=f"{ROUND_0}/faults.parquet",
     output:
-        faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/faults.parquet",
+        faults=f"{STRATIFIED_ROUND}/faults.parquet",
     log:
         "results/logs/stratified/{campaign}/{dataset}/{model}/{population}/round-{round}.log",
     benchmark:
         "results/benchmarks/stratified/{campaign}/{dataset}/{model}/{population}/round-{round}.tsv"
     wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
-        model=models_of("torch"),
-        population="all|fi_correct|fi_misclassified",
+        campaign=STRATIFIED,
+        population=POPULATIONS,
         round=r"[1-9]\d*",
 
 
 rule stratified_inject:
     input:
         model=model_input,
-        test="results/data/{dataset}/test.npz",
-        faults="results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/faults.parquet",
+        test=TEST_SPLIT,
+        faults=f"{STRATIFIED_ROUND}/faults.parquet",
     output:
-        "results/campaigns/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.parquet",
+        f"{STRATIFIED_ROUND}/shard-{{shard}}.parquet",
     log:
         "results/logs/inject/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.log",
     benchmark:
         "results/benchmarks/inject/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.tsv"
     wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
-        model=models_of("torch"),
-        population="all|fi_correct|fi_misclassified",
+        campaign=STRATIFIED,
+        population=POPULATIONS,
         round=r"\d+",
     conda:
-        "../../envs/pytorch.yaml"
+        framework_env
     threads: config["threads"]
     resources:
         mem_mb=model_mem("inject"),
@@ -107,13 +104,15 @@ rule stratified_table:
     benchmark:
         "results/benchmarks/summarize/{campaign}-stratified.tsv"
     wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
+        campaign=campaigns_making("results/tables/{campaign}/stratified.csv"),
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=analysis_mem,
     params:
         campaign=stratified_params,
+        labels=campaign_labels,
+        strata_labels=stratified_labels,
     script:
         "../../scripts/stratified_table.py"
 
@@ -134,40 +133,10 @@ rule figures_stratified:
     benchmark:
         "results/benchmarks/figures/{campaign}-stratified.tsv"
     wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
+        campaign=campaigns_making("results/figures/{campaign}/stratified.png"),
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=analysis_mem,
     script:
         "../../scripts/figures_stratified.py"
-
-
-# The same jobs on Keras models, in TensorFlow's environment (the scripts pick the engine).
-use rule stratified_pilot as stratified_pilot_keras with:
-    wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
-        model=models_of("keras"),
-        population="all|fi_correct|fi_misclassified",
-    conda:
-        TENSORFLOW_ENV
-
-
-use rule stratified_draw as stratified_draw_keras with:
-    wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
-        model=models_of("keras"),
-        population="all|fi_correct|fi_misclassified",
-        round=r"[1-9]\d*",
-    conda:
-        TENSORFLOW_ENV
-
-
-use rule stratified_inject as stratified_inject_keras with:
-    wildcard_constraints:
-        campaign=_alternatives(STRATIFIED),
-        model=models_of("keras"),
-        population="all|fi_correct|fi_misclassified",
-        round=r"\d+",
-    conda:
-        TENSORFLOW_ENV

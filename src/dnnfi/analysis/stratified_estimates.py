@@ -1,0 +1,124 @@
+"""Estimates and confidence intervals of a stratified campaign (docs/semantics.md, section 11).
+
+A stratified campaign splits the fault distribution into strata h of known probability W_h
+(sum 1) and samples n_h injections in each; every function here takes per-stratum counts as
+arrays whose last axis runs over the strata (leading axes are independent campaigns, which the
+tests and the bench use to evaluate thousands of campaigns at once).
+
+- A rate (SDC, SDC top-5, DUE, SCM per injection) is estimated by p = sum W_h k_h / n_h, unbiased.
+  Its interval is the Wilson score interval at the *effective sample size* n_eff = p~ (1 - p~) / v~
+  with k_eff = p n_eff events, where v~ = sum W_h^2 p~_h (1 - p~_h) / n_h, p~_h = (k_h + W_h / 2)
+  / (n_h + W_h) and p~ = sum W_h p~_h: half a pseudo-event and half a pseudo-non-event in all,
+  spread over the strata by weight (Jeffreys' prior for the whole population). They keep a stratum
+  without events (or with only events) from claiming zero variance, so a lightly sampled heavy
+  stratum widens the interval as it should, while many light strata without events cost little;
+  with one stratum this is exactly Wilson's interval at n.
+- The SCM probability (SCM / SDC) is the ratio estimator R = sum W_h x_h/n_h / sum W_h y_h/n_h
+  (consistent; its bias is of order 1/n). Its variance by linearisation, v~ = sum W_h^2 s_h^2 /
+  n_h / Y~^2, where s_h^2 is the variance of d = x - R~ y in stratum h computed from shrunk shares
+  (SDC rate y~_h as above, SCM share of SDCs (x_h + 1/2) / (y_h + 1)), Y~ = sum W_h y~_h and R~ the
+  ratio of the shrunk shares; its interval is Wilson's at the effective number of SDCs m_eff =
+  R~ (1 - R~) / v~ with m_eff R events, capped at the SDCs observed (the ratio cannot be more
+  certain than the events it is taken over).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dnnfi.analysis.intervals import wilson
+
+
+def _check(weights, trials) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(weights, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    if w.ndim != 1 or n.shape[-1] != len(w):
+        raise ValueError(
+            f"{len(w)} stratum weights for counts of shape {n.shape}: the last axis must be the strata"
+        )
+    if (w < 0).any() or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-9):
+        raise ValueError(f"stratum weights must be >= 0 and sum to 1, got sum {w.sum()}")
+    if ((n == 0) & (w > 0)).any():
+        raise ValueError(
+            "a stratum of positive weight has no injection: its rate cannot be estimated"
+        )
+    return w, n
+
+
+def effective_wilson(rate, events, trials, confidence):
+    """Wilson bounds at (possibly fractional) effective counts around ``rate``, with ``n_eff``
+    (also the clustered intervals of a bit-sweep campaign, :mod:`dnnfi.designs.bit_sweep`)."""
+    return wilson(events, trials, confidence, rate) | {"n_eff": trials}
+
+
+def shrunk_rates(weights, events, trials) -> np.ndarray:
+    """Stratum rates (k_h + W_h / 2) / (n_h + W_h): half a pseudo-event and half a pseudo-non-event
+    in all, spread by weight; never 0 or 1 in a stratum of positive weight, 0 in one of weight 0."""
+    w = np.asarray(weights, dtype=float)
+    with np.errstate(invalid="ignore"):  # 0/0 in strata of weight 0, which count for nothing
+        return np.where(
+            w > 0, (np.asarray(events, float) + w / 2) / (np.asarray(trials, float) + w), 0.0
+        )
+
+
+def ratio_spreads(weights, numerator, denominator, trials, ratio) -> np.ndarray:
+    """Per-stratum standard deviation of d = x - ratio y (x: SCM, y: SDC indicators) from shrunk
+    stratum shares: the SDC rate by :func:`shrunk_rates`, the SCM share of SDCs as (x + 1/2) / (y + 1)."""
+    y = shrunk_rates(weights, denominator, trials)
+    x = y * (np.asarray(numerator, float) + 0.5) / (np.asarray(denominator, float) + 1)
+    r = np.asarray(ratio, float)[..., None]
+    return np.sqrt(np.maximum(x * (1 - r) ** 2 + (y - x) * r**2 - (x - r * y) ** 2, 0))
+
+
+def shrunk_ratio(weights, numerator, denominator, trials) -> np.ndarray:
+    """R~: the ratio of the shrunk SCM and SDC shares of :func:`ratio_spreads`."""
+    y = shrunk_rates(weights, denominator, trials)
+    x = y * (np.asarray(numerator, float) + 0.5) / (np.asarray(denominator, float) + 1)
+    return (weights * x).sum(axis=-1) / (weights * y).sum(axis=-1)
+
+
+def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[str, np.ndarray]:
+    """Stratified rate with its effective-size Wilson interval (module docstring).
+
+    ``weights`` (H,): stratum probabilities; ``events``, ``trials`` (..., H): counts per stratum.
+    Returns arrays of shape (...): ``estimate``, ``lo``, ``hi``, ``margin`` (larger distance from
+    the estimate to a bound) and ``n_eff``. Strata of weight 0 are ignored.
+    """
+    w, n = _check(weights, trials)
+    k = np.asarray(events, dtype=float)
+    safe = np.maximum(n, 1)
+    rate = (w * k / safe).sum(axis=-1)
+    shrunk = shrunk_rates(w, k, n)
+    variance = (w**2 * shrunk * (1 - shrunk) / safe).sum(axis=-1)
+    centre = (w * shrunk).sum(axis=-1)
+    n_eff = centre * (1 - centre) / variance
+    return effective_wilson(rate, rate * n_eff, n_eff, confidence)
+
+
+def stratified_ratio(
+    weights, numerator, denominator, trials, confidence: float = 0.95
+) -> dict[str, np.ndarray]:
+    """Ratio estimate of sum W_h x_h / sum W_h y_h (SCM / SDC) with its linearised, effective-size
+    Wilson interval (module docstring). Every injection counted in ``numerator`` must also be in
+    ``denominator`` (an SCM is an SDC). NaN where no stratum has a denominator event."""
+    w, n = _check(weights, trials)
+    x = np.asarray(numerator, dtype=float)
+    y = np.asarray(denominator, dtype=float)
+    if (x > y).any():
+        raise ValueError(
+            "numerator events exceed denominator events in a stratum (every SCM is an SDC)"
+        )
+    safe = np.maximum(n, 1)
+    top, bottom = (w * x / safe).sum(axis=-1), (w * y / safe).sum(axis=-1)
+    centre = shrunk_ratio(w, x, y, n)
+    spread = ratio_spreads(w, x, y, n, centre)
+    variance = (w**2 * spread**2 / safe).sum(axis=-1) / (w * shrunk_rates(w, y, n)).sum(
+        axis=-1
+    ) ** 2
+    observed = y.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = top / bottom
+        m_eff = np.where(
+            observed > 0, np.minimum(centre * (1 - centre) / variance, observed), np.nan
+        )
+    return effective_wilson(ratio, ratio * m_eff, m_eff, confidence)

@@ -1,0 +1,1 @@
+"""Data sets as arrays, preprocessing, and the external inputs with their checksums."""

@@ -1,0 +1,48 @@
+"""Input preprocessing by name, on NHWC numpy arrays (no framework import).
+
+Stored splits keep raw pixels (uint8) so that every model applies its own preprocessing:
+
+- ``none``: float32 cast only (the digits demo, the MLPerf Tiny ResNet-8 with 0-255 inputs);
+- ``unit``: pixels / 255;
+- ``imagenet_mean_std``: pixels / 255, then (x - mean) / std with the ImageNet RGB statistics
+  (torchvision models and the CIFAR ResNet-20/56 weights in ``shared/models``);
+- ``half_mean_std``: pixels / 255, then (x - 0.5) / 0.5 (torchvision's ``efficientnet_v2_l`` weights);
+- ``keras_caffe``, ``keras_tf``, ``keras_torch``: Keras' own ``preprocess_input`` in that mode
+  (VGG/ResNet: caffe; MobileNet/Inception/Xception: tf; DenseNet: torch), for Keras jobs only.
+
+``dnnfi.engines.zoo.family_preprocessing`` names the mode of each keras.applications and torchvision classifier.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+PREPROCESSING = (
+    "none",
+    "unit",
+    "imagenet_mean_std",
+    "half_mean_std",
+    "keras_caffe",
+    "keras_tf",
+    "keras_torch",
+)
+
+
+def preprocess(x: np.ndarray, name: str) -> np.ndarray:
+    """Preprocessed float32 copy of the NHWC batch ``x``."""
+    x = np.asarray(x, dtype=np.float32)
+    if name == "none":
+        return x
+    if name == "unit":
+        return x / 255.0
+    if name == "imagenet_mean_std":
+        return (x / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    if name == "half_mean_std":
+        return (x / 255.0 - np.float32(0.5)) / np.float32(0.5)
+    if name.startswith("keras_") and name in PREPROCESSING:
+        from keras.applications import imagenet_utils
+
+        return imagenet_utils.preprocess_input(x, mode=name.removeprefix("keras_"))
+    raise ValueError(f"unknown preprocessing {name!r}: expected one of {PREPROCESSING}")

@@ -1,0 +1,321 @@
+"""The protected design (``design: protected``; docs/semantics.md, section 12): a campaign that
+replays the fault list of another campaign (``paired_with``) with a checker after each protected
+layer (``protection``), shard by shard, so that both give paired results on the same faults.
+
+It composes over the design of its paired campaign (:data:`dnnfi.designs.COMPOSES_OVER` says
+which): the shards, their parameters and the tables are the base design's, with the protection
+added; a shard job reads the paired campaign's shard and the model's profiled bounds instead of
+drawing faults (and, over a sequential campaign, instead of reading earlier rounds: the paired
+rounds after its stop are empty, and so are the replays). Every fault-list key comes from the
+paired campaign; only the keys below may be set here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from dnnfi.designs.base import (
+    COMMON_KEYS,
+    FAULT_LIST_KEYS,
+    ConfigError,
+    Design,
+    campaign_dir,
+    figures,
+    shard_path,
+    tables,
+)
+
+PROTECTED_KEYS = yaml.safe_load("""
+paired_with:
+  type: string
+  description: "The campaign whose fault list this one replays (same faults, same images, same shards); its fault keys are taken from there."
+protection:
+  type: object
+  description: "A checker after each protected layer (docs/semantics.md, section 12)."
+  additionalProperties: false
+  required: [method]
+  properties:
+    method:
+      type: string
+      enum: [range_restriction, clip_to_zero]
+      description: "range_restriction: out-of-range values (NaN too) to the nearer bound (NaN: min); clip_to_zero: out-of-range values and NaN to 0."
+    layers:
+      type: string
+      default: activations
+      description: "activations (activation-function outputs, the last layer excepted), all, or a regular expression searched in layer names."
+    profile_images:
+      type: integer
+      minimum: 1
+      default: 1000
+      description: Train images (evenly spread; the test split if the data set has none) whose fault-free outputs give each layer's [min, max].
+""")
+
+
+def _inherited(keys: dict) -> dict:
+    """Properties without their defaults: a key not set here comes from the paired campaign."""
+    return {k: {p: v for p, v in prop.items() if p != "default"} for k, prop in keys.items()}
+
+
+class Protected(Design):
+    name = "protected"
+    summary = "the fault list of the campaign paired_with, replayed with a checker after each protected layer"
+    keys = (
+        _inherited(
+            {
+                "models": COMMON_KEYS["models"]
+                | {"description": "Models of the paired campaign to protect (default all)."}
+            }
+        )
+        | PROTECTED_KEYS
+        | _inherited({k: FAULT_LIST_KEYS[k] for k in ("batch_size", "cache_mb")})
+        | _inherited({"confidence": COMMON_KEYS["confidence"]})
+    )
+    required = ("paired_with", "protection")
+    #: the tables of the pair beside the campaign's own
+    TABLES = ["protection"]
+    FIGURES = ["protection"]
+
+    def __init__(self, base: Design | None = None):
+        #: the design of the paired campaign, whose shards and tables this one takes
+        self.base = base
+
+    def over(self, base: Design) -> Protected:
+        """This design over the paired campaign's."""
+        return Protected(base)
+
+    def refuse_key(self, name: str, campaign: dict, key: str) -> str | None:
+        return (
+            f"a protected campaign replays the faults of campaigns.{campaign.get('paired_with')} (paired_with); "
+            f"set {key} there, here only {', '.join(['design', *self.keys])}"
+        )
+
+    def inherit(self, name: str, campaign: dict, paired: dict) -> None:
+        """Take every key of the (checked) paired campaign not set here, in place."""
+        import copy
+
+        extra = sorted(set(campaign.get("models", [])) - set(paired["models"]))
+        if extra:
+            raise ConfigError(
+                f"config key campaigns.{name}.models: model {extra[0]} is not a model of "
+                f"campaigns.{campaign['paired_with']}, expected some of {paired['models']}"
+            )
+        campaign.update(
+            {k: copy.deepcopy(v) for k, v in paired.items() if k not in campaign and k != "design"}
+        )
+
+    def check(self, name: str, campaign: dict, config: dict) -> None:
+        layers = campaign["protection"]["layers"]
+        try:
+            re.compile(layers)
+        except re.error as e:
+            raise ConfigError(
+                f"config key campaigns.{name}.protection.layers: {layers!r} is not a regular "
+                f"expression ({e})"
+            ) from None
+
+    # -- shards: the base design's, replayed --------------------------------------------------
+
+    def planned_injections(self, campaign: dict, model: str) -> int:
+        return self.base.planned_injections(campaign, model)
+
+    def max_injections(self, campaign: dict, model: str) -> tuple[int, str]:
+        return self.base.max_injections(campaign, model)
+
+    def n_shards(self, campaign: dict, model: str) -> int:
+        return self.base.n_shards(campaign, model)
+
+    def shard_params(self, name: str, campaign: dict, model: str, seed: int) -> dict:
+        params = self.base.shard_params(name, campaign, model, seed)
+        head = list(params)[
+            : list(params).index("shards") + 1
+        ]  # the protection after the shard count
+        return (
+            {k: params[k] for k in head}
+            | {k: campaign[k] for k in ("protection", "paired_with")}
+            | {k: v for k, v in params.items() if k not in head}
+        )
+
+    def shard_inputs(self, name: str, campaign: dict, dataset: str, model: str, shard: int) -> dict:
+        """The paired campaign's same shard (same faults) and the model's bounds; no earlier
+        rounds (a sequential pair's rounds after its stop are empty: so are these)."""
+        return {
+            "earlier": [],
+            "paired": shard_path(campaign["paired_with"], dataset, model, shard),
+            "bounds": self.bounds_file(name, dataset, model),
+        }
+
+    def faulty_passes(self, campaign: dict, model: str, images: int) -> float:
+        return self.base.faulty_passes(campaign, model, images)
+
+    def outputs(self, name: str, campaign: dict) -> list[str]:
+        """The base design's tables (judged against the protected fault-free run) and the paired table."""
+        return (
+            self.base.outputs(name, campaign)
+            + tables(name, self.TABLES)
+            + figures(name, self.FIGURES)
+        )
+
+    # -- the jobs ------------------------------------------------------------------------------
+
+    def shard_job(
+        self,
+        params: dict,
+        model_spec: dict,
+        dataset: str,
+        model: str,
+        shard: int,
+        make_injector,
+        test: str,
+        baseline: str,
+        earlier=(),
+        paired: str | None = None,
+        bounds: str | None = None,
+    ) -> pd.DataFrame:
+        """The paired campaign's shard file ``paired`` replayed (same faults, same images) with the
+        protection of the bounds file ``bounds`` (:meth:`dnnfi.designs.uniform.Uniform.shard_job`);
+        a sequential pair's rounds after its stop are empty: so are these."""
+        from dnnfi.designs.uniform import activation_shard_job
+
+        return activation_shard_job(
+            self,
+            params,
+            model_spec,
+            dataset,
+            model,
+            shard,
+            make_injector,
+            test,
+            baseline,
+            paired,
+            bounds,
+        )
+
+    def injector(self, make_injector, shape, params: dict, bounds: str | None):
+        return protected_injector(make_injector, shape, params, bounds)
+
+    def shard_results(
+        self,
+        injector,
+        x: np.ndarray,
+        keep: np.ndarray,
+        params: dict,
+        dataset: str,
+        model: str,
+        shard: int,
+        baseline: str,
+        paired: str | None,
+    ) -> pd.DataFrame:
+        from dnnfi.engines.runner import replay
+
+        return replay(paired_faults(pd.read_parquet(paired), keep, params), injector, x)
+
+    def bounds_job(
+        self,
+        params: dict,
+        campaign: str,
+        preprocessing: str,
+        make_injector,
+        profile: str,
+        test: str,
+        path: str,
+    ) -> pd.DataFrame:
+        """The body of a bounds job of ``campaign`` (``params``: :meth:`bounds_params`): writes the
+        bounds table (file ``path``) of the model's site outputs on ``profile_images`` images of
+        the split file ``profile`` and returns, per evaluated image of ``test``, the fault-free
+        top-1 without and with the campaign's protection (same injector path)."""
+        import logging
+
+        from dnnfi.data.datasets import Split
+        from dnnfi.data.preprocess import preprocess
+        from dnnfi.workflow.runlog import Progress
+
+        steps = Progress(
+            total=3, desc="bounds", mininterval=0
+        )  # a line per pass (profile, plain, protected)
+        profiled = Split.load(profile).spread(params["protection"]["profile_images"])
+        plain = make_injector(profiled.x.shape[1:])
+        bounds = plain.ranges(preprocess(profiled.x, preprocessing))
+        steps.update()
+        split = Split.load(test)
+        keep = split.spread_indices(params["images"])
+        x = preprocess(split.x[keep], preprocessing)
+        bounds.to_csv(path, index=False)
+        protected = protected_injector(
+            make_injector, x.shape[1:], {**params, "campaign": campaign}, path
+        )
+        unprotected = plain.golden_logits(x).argmax(axis=1)
+        steps.update()
+        fault_free = pd.DataFrame(
+            {
+                "image": keep,
+                "label": split.y[keep],
+                "top1_unprotected": unprotected,
+                "top1_protected": protected.golden_logits(x).argmax(axis=1),
+            }
+        )
+        steps.update()
+        steps.close()
+        logging.getLogger("dnnfi").info(
+            "bounds of %d sites; fault-free top-1 changed on %d of %d images",
+            len(bounds),
+            (fault_free["top1_unprotected"] != fault_free["top1_protected"]).sum(),
+            len(x),
+        )
+        return fault_free
+
+    # -- the bounds job's files ---------------------------------------------------------------
+
+    def bounds_file(self, name: str, dataset: str, model: str) -> str:
+        return f"{campaign_dir(name, dataset, model)}/bounds.csv"
+
+    def fault_free_file(self, name: str, dataset: str, model: str) -> str:
+        return f"{campaign_dir(name, dataset, model)}/fault_free.parquet"
+
+    def bounds_params(self, campaign: dict) -> dict:
+        """What a bounds job depends on: the protection and the evaluated images."""
+        return {"protection": campaign["protection"], "images": campaign["images"]}
+
+    def paired_files(
+        self, name: str, campaign: dict, datasets: dict[str, str], file: str, paired: bool = False
+    ) -> list[str]:
+        """Per model: ``file`` (injections.parquet, fault_free.parquet) of the campaign, or with
+        ``paired`` of its paired campaign (``datasets``: the data set of each model)."""
+        campaign_name = campaign["paired_with"] if paired else name
+        return [f"{campaign_dir(campaign_name, datasets[m], m)}/{file}" for m in campaign["models"]]
+
+
+def protected_injector(make_injector, shape, spec: dict, bounds_csv: str):
+    """The injector with the campaign's protection on the sites it selects, bounds from ``bounds_csv``."""
+    from dnnfi.engines.protection import Protection, read_bounds
+
+    p = spec["protection"]
+    sites = make_injector(shape).sites()
+    protection = Protection.from_bounds(
+        p["method"],
+        p["layers"],
+        read_bounds(bounds_csv),
+        sites,
+        key=f"campaigns.{spec['campaign']}.protection",
+    )
+    return make_injector(shape, protection)
+
+
+def paired_faults(shard: pd.DataFrame, keep: np.ndarray, spec: dict) -> pd.DataFrame:
+    """The paired campaign's shard with ``image`` as a position in the evaluated images ``keep``."""
+    position = np.searchsorted(keep, shard["image"].to_numpy())
+    if (
+        not (position < len(keep)).all()
+        or not (keep[np.minimum(position, len(keep) - 1)] == shard["image"]).all()
+    ):
+        raise ValueError(
+            f"config key campaigns.{spec['campaign']}.paired_with: the shard of {spec['paired_with']} "
+            "uses images this campaign does not evaluate (rerun it with the current config)"
+        )
+    return shard.assign(image=position)
+
+
+DESIGN = Protected()

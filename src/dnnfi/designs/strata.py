@@ -1,0 +1,370 @@
+"""Stratified sampling of an activation campaign's fault distribution (docs/semantics.md, section 11).
+
+The distribution itself is the campaign's (image uniform over the population's images, site
+layer-uniform or size-proportional, element uniform, bit uniform over the format or ``bits``);
+stratification only changes how it is sampled and weighted. An *atom* is (site, bit, value class),
+the value class saying what the golden value at the element is: ``zero`` (+-0), or positive /
+negative with the flipped bit clear (0 -> 1) or set (1 -> 0). Atom probabilities are exact: the
+site and bit probabilities of the campaign times the share of (image, element) pairs of the site
+in that class, counted from a golden pass. A stratum is a union of atoms, by ``STRATA``.
+
+A campaign runs a pilot (injections spread by weight, at least ``floor`` per stratum of positive
+weight), then rounds of Neyman allocation on the estimates so far, and stops after the first
+round at which the target metric's achieved margin is at most ``margin``
+(:func:`run_stratified`). Estimates and intervals: :mod:`dnnfi.analysis.stratified_estimates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from dnnfi.analysis.stratified_estimates import (
+    ratio_spreads,
+    shrunk_rates,
+    shrunk_ratio,
+    stratified_rate,
+    stratified_ratio,
+)
+from dnnfi.faults.bitflip import n_bits
+from dnnfi.faults.lists import BIT_MODELS
+
+#: stratifications: the atom columns a stratum keeps
+STRATA = {
+    "bit": ("bit",),
+    "bit_value": ("bit", "value"),
+    "field_value": ("field", "value"),
+    "site_bit": ("site", "bit"),
+    "site_bit_value": ("site", "bit", "value"),
+    "site_field_value": ("site", "field", "value"),
+}
+VALUE_CLASSES = ("zero", "positive_clear", "positive_set", "negative_clear", "negative_set")
+METRICS = ("sdc_rate", "scm_probability")
+#: mantissa bits per format: a ``field`` stratum pools them (-1), exponent and sign bits stay apart
+MANTISSA_BITS = {"float32": 23, "float16": 10, "bfloat16": 7}
+#: per-stratum counts a campaign keeps (``scm`` counts SDCs that are SCM)
+COUNTS = ("trials", "sdc", "sdc_top5", "due", "scm")
+
+
+def _sign_zero(encoding: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sign bit set, value is +-0) of unsigned integer encodings of ``width`` bits."""
+    unit = encoding.dtype.type
+    return ((encoding >> unit(width - 1)) & unit(1)).astype(bool), (
+        encoding & unit((1 << (width - 1)) - 1)
+    ) == 0
+
+
+def _bit_set(encoding: np.ndarray, bit) -> np.ndarray:
+    return ((encoding >> np.asarray(bit).astype(encoding.dtype)) & encoding.dtype.type(1)).astype(
+        bool
+    )
+
+
+def value_class(encoding: np.ndarray, bit, width: int) -> np.ndarray:
+    """Index into ``VALUE_CLASSES`` of golden values given as unsigned integer encodings of
+    ``width`` bits, for the flip of ``bit`` (one bit, or one per value)."""
+    encoding = np.asarray(encoding)
+    sign, zero = _sign_zero(encoding, width)
+    return np.where(
+        zero, 0, 1 + 2 * sign.astype(np.int64) + _bit_set(encoding, bit).astype(np.int64)
+    )
+
+
+def class_counts(encoding: np.ndarray, width: int) -> np.ndarray:
+    """(width, 5) counts of ``value_class`` for each bit, in one pass over the values."""
+    encoding = np.asarray(encoding).reshape(-1)
+    sign, zero = _sign_zero(encoding, width)
+    out = np.zeros((width, len(VALUE_CLASSES)), np.int64)
+    out[:, 0] = zero.sum()
+    for column, values in ((1, encoding[~zero & ~sign]), (3, encoding[~zero & sign])):
+        # bit b of a little-endian encoding is bit b of its bytes unpacked least significant first
+        set_per_bit = (
+            np.unpackbits(
+                values.astype(values.dtype.newbyteorder("<")).view(np.uint8), bitorder="little"
+            )
+            .reshape(-1, width)
+            .sum(axis=0)
+        )
+        out[:, column], out[:, column + 1] = len(values) - set_per_bit, set_per_bit
+    return out
+
+
+def field_of(bit, dtype: str) -> np.ndarray:
+    """The ``field`` of a bit: -1 for any mantissa bit, the bit itself for exponent and sign bits."""
+    bit = np.asarray(bit)
+    return np.where(bit < MANTISSA_BITS[dtype], -1, bit)
+
+
+def _encodings(values: np.ndarray) -> np.ndarray:
+    return values.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[values.dtype.itemsize])
+
+
+def atom_table(
+    sites: pd.DataFrame,
+    site_values: Callable[[str], np.ndarray],
+    sampling: str = "layer_uniform",
+    bits: list[int] | None = None,
+) -> pd.DataFrame:
+    """Every atom (``site``, ``bit``, ``value``) of positive probability with its probability ``p``
+    under the campaign's distribution, its ``count`` of (image, element) pairs and the bit's
+    ``field`` (:func:`field_of`).
+
+    ``sites``: the eligible sites (``site``, ``size``, ``dtype``) in model order;
+    ``site_values(site)``: golden output of the site for the population's images, shape (images,
+    elements per image), in the site's format.
+    """
+    sizes = sites["size"].to_numpy(dtype=float)
+    p_site = (
+        sizes / sizes.sum()
+        if sampling == "size_proportional"
+        else np.full(len(sites), 1 / len(sites))
+    )
+    rows = []
+    for (site, dtype), p in zip(sites[["site", "dtype"]].itertuples(index=False), p_site):
+        width = n_bits(dtype)
+        allowed = np.arange(width) if bits is None else np.asarray(bits)
+        encoding = _encodings(np.asarray(site_values(site))).reshape(-1)
+        counts = class_counts(encoding, width)
+        for bit in allowed:
+            for value in np.flatnonzero(counts[bit]):
+                rows.append(
+                    (
+                        site,
+                        int(bit),
+                        int(field_of(bit, dtype)),
+                        VALUE_CLASSES[value],
+                        int(counts[bit, value]),
+                        p / len(allowed) * counts[bit, value] / len(encoding),
+                    )
+                )
+    return pd.DataFrame(rows, columns=["site", "bit", "field", "value", "count", "p"])
+
+
+def strata_of(atoms: pd.DataFrame, strata: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """(strata table with ``stratum`` and ``weight``, stratum index of each atom)."""
+    if strata not in STRATA:
+        raise ValueError(f"unknown strata {strata!r}: expected one of {list(STRATA)}")
+    keys = list(STRATA[strata])
+    codes, uniques = pd.MultiIndex.from_frame(atoms[keys]).factorize()
+    table = pd.DataFrame(list(uniques), columns=keys)
+    table["weight"] = np.bincount(codes, weights=atoms["p"], minlength=len(table))
+    table.insert(0, "stratum", np.arange(len(table)))
+    return table, codes
+
+
+def allocate(weights: np.ndarray, spread: np.ndarray, total: int, floor: int = 0) -> np.ndarray:
+    """Injections per stratum summing to ``total``: ``floor`` for every stratum of positive weight,
+    the rest in proportion to weight x ``spread`` (Neyman; spread = weight alone gives proportional
+    allocation), rounded by largest remainders (ties to the lower stratum)."""
+    weights, spread = np.asarray(weights, float), np.asarray(spread, float)
+    base = np.where(weights > 0, floor, 0)
+    rest = total - base.sum()
+    if rest < 0:
+        raise ValueError(
+            f"{total} injections cannot give {floor} to each of {np.count_nonzero(base)} strata"
+        )
+    share = weights * spread
+    share = share / share.sum() if share.sum() > 0 else weights / weights.sum()
+    exact = rest * share
+    n = np.floor(exact).astype(np.int64)
+    n[np.argsort(-(exact - n), kind="stable")[: rest - n.sum()]] += 1
+    return base + n
+
+
+def spreads(pilot: pd.DataFrame, weights: np.ndarray, metric: str, trials=None) -> np.ndarray:
+    """Predicted per-stratum standard deviation of the metric's per-injection variable (the SDC
+    indicator, or d = SCM - R SDC for the SCM probability R, by linearisation) once stratum h has
+    ``trials[h]`` injections (default: the pilot's): the pilot's stratum rates, shrunk as the
+    final estimate will shrink them (:mod:`dnnfi.analysis.stratified_estimates`), so that a stratum without pilot
+    events looks the less uncertain the more it is sampled."""
+    n_pilot = pilot["trials"].to_numpy(float)
+    n = n_pilot if trials is None else np.asarray(trials, float)
+    scale = n / np.maximum(n_pilot, 1)
+    y, x = pilot["sdc"].to_numpy(float) * scale, pilot["scm"].to_numpy(float) * scale
+    if metric == "sdc_rate":
+        rate = shrunk_rates(weights, y, n)
+        return np.sqrt(rate * (1 - rate))
+    return ratio_spreads(weights, x, y, n, shrunk_ratio(weights, x, y, n))
+
+
+def plan(
+    pilot: pd.DataFrame, weights: np.ndarray, metric: str, total: int, floor: int = 0
+) -> np.ndarray:
+    """Cumulative allocation of ``total`` injections: Neyman on :func:`spreads` predicted at the
+    allocation itself (a fixed point, reached in a few steps)."""
+    n = allocate(weights, spreads(pilot, weights, metric), total, floor)
+    for _ in range(10):
+        n = allocate(weights, spreads(pilot, weights, metric, np.maximum(n, 1)), total, floor)
+    return n
+
+
+def estimate(
+    counts: pd.DataFrame, weights: np.ndarray, confidence: float = 0.95
+) -> dict[str, dict]:
+    """Estimates with intervals of every metric from per-stratum counts (columns ``COUNTS``)."""
+    n = counts["trials"].to_numpy()
+    out = {
+        f"{name}_rate": stratified_rate(weights, counts[name].to_numpy(), n, confidence)
+        for name in ("sdc", "sdc_top5", "due", "scm")
+    }
+    out["scm_probability"] = stratified_ratio(
+        weights, counts["scm"].to_numpy(), counts["sdc"].to_numpy(), n, confidence
+    )
+    return out
+
+
+def pilot_allocation(weights: np.ndarray, pilot: int, floor: int = 1) -> np.ndarray:
+    """The pilot: ``pilot`` injections spread evenly over the strata of positive weight, at least
+    ``floor`` each."""
+    positive = (np.asarray(weights, float) > 0).astype(float)
+    return allocate(positive, positive, pilot, floor)
+
+
+def round_allocation(
+    pilot_counts: pd.DataFrame,
+    weights: np.ndarray,
+    metric: str,
+    r: int,
+    round_size: int,
+    floor: int = 1,
+) -> np.ndarray:
+    """Injections per stratum of allocation round r >= 1, from the pilot's counts and r alone:
+    round 1 is :func:`plan` of ``round_size`` (with the floor); round r brings the rounds' total
+    towards :func:`plan` of r x ``round_size``, ``round_size`` injections in proportion to what
+    each stratum still lacks."""
+    weights = np.asarray(weights, float)
+    planned = plan(pilot_counts, weights, metric, round_size, floor)
+    n = planned
+    for k in range(2, r + 1):
+        want = np.maximum(plan(pilot_counts, weights, metric, k * round_size, floor) - planned, 0)
+        n = allocate(want, np.ones(len(want)), round_size)
+        planned = planned + n
+    return n
+
+
+def margin_reached(
+    counts: pd.DataFrame, weights: np.ndarray, metric: str, margin: float, confidence: float = 0.95
+) -> bool:
+    """Whether the allocation rounds' ``counts`` give ``metric`` an achieved margin <= ``margin``."""
+    return bool(estimate(counts, weights, confidence)[metric]["margin"] <= margin)
+
+
+def run_stratified(
+    weights: np.ndarray,
+    evaluate: Callable[[np.ndarray, int], pd.DataFrame],
+    metric: str,
+    margin: float,
+    pilot: int,
+    round_size: int,
+    max_injections: int,
+    floor: int = 1,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, list[int]]:
+    """A pilot, then rounds of Neyman allocation until ``metric``'s achieved margin is <= ``margin``.
+
+    ``evaluate(n, round)`` runs n[h] injections in stratum h (round 0 is the pilot) and returns
+    their per-stratum counts (columns ``COUNTS``, one row per stratum). The pilot
+    (:func:`pilot_allocation`, so that rare strata show their rates too) only sets the
+    allocation: its counts enter no estimate, because an allocation that depends on a stratum's
+    own outcomes would bias that stratum's rate. Round r (``round_size`` injections) is
+    :func:`round_allocation`; the margin is checked after each round, and the campaign stops at
+    the first round that meets it or before a round would exceed ``max_injections``.
+    Returns (counts of the allocation rounds, injections after each round, pilot included).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}: expected one of {METRICS}")
+    weights = np.asarray(weights, float)
+    pilot_counts = evaluate(pilot_allocation(weights, pilot, floor), 0)
+    counts, done = None, [pilot]
+    while done[-1] + round_size <= max_injections:
+        new = evaluate(
+            round_allocation(pilot_counts, weights, metric, len(done), round_size, floor), len(done)
+        )
+        counts = new if counts is None else counts + new
+        done.append(done[-1] + round_size)
+        if margin_reached(counts, weights, metric, margin, confidence):
+            break
+    if counts is None:
+        raise ValueError(
+            f"max_injections {max_injections} leaves no round after a pilot of {pilot}"
+        )
+    return counts, done
+
+
+def draw_strata(
+    atoms: pd.DataFrame,
+    codes: np.ndarray,
+    n: np.ndarray,
+    rng: np.random.Generator,
+    site_values: Callable[[str], np.ndarray],
+    images: np.ndarray,
+    fault_model: str = "bitflip",
+) -> pd.DataFrame:
+    """A fault list with n[h] faults from stratum h (``codes``: stratum of each atom, see
+    :func:`strata_of`): the atom by its probability within the stratum, then (image, element)
+    uniformly among the pairs of that atom's class. ``images``: the population's image indices
+    (rows of ``site_values``). Rows come stratum by stratum, with a ``stratum`` column. Only
+    single-bit bit-model faults have (bit, value) atoms: other fault models are refused."""
+    if fault_model not in BIT_MODELS:
+        raise ValueError(
+            f"stratified sampling needs a single-bit fault model {BIT_MODELS}, got {fault_model!r}"
+        )
+    p = atoms["p"].to_numpy()
+    members = [np.flatnonzero(codes == h) for h in range(len(n))]
+    atom = np.concatenate(
+        [rng.choice(m, size=k, p=p[m] / p[m].sum()) for m, k in zip(members, n) if k > 0]
+        or [np.zeros(0, np.int64)]
+    )
+    stratum = codes[atom]
+    image, element = np.zeros(len(atom), np.int64), np.zeros(len(atom), np.int64)
+    chosen = atoms.iloc[atom].reset_index(drop=True)
+    for site, rows in chosen.groupby("site", sort=False).groups.items():
+        values = np.asarray(site_values(site))
+        encoding, size = _encodings(values).reshape(-1), values.shape[1]
+        sign, zero = _sign_zero(encoding, values.dtype.itemsize * 8)
+        signed = (~zero & ~sign, ~zero & sign)
+        for (bit, value), part in (
+            chosen.loc[rows].groupby(["bit", "value"], sort=True).groups.items()
+        ):
+            cls = VALUE_CLASSES.index(value)  # 1 + 2 sign + bit set, or 0 for zero (value_class)
+            mask = (
+                zero
+                if cls == 0
+                else signed[(cls - 1) // 2] & (_bit_set(encoding, bit) == bool((cls - 1) % 2))
+            )
+            where = np.flatnonzero(mask)
+            pick = where[rng.integers(0, len(where), size=len(part))]
+            image[part], element[part] = images[pick // size], pick % size
+    return pd.DataFrame(
+        {
+            "fault_id": np.arange(len(atom), dtype=np.int64),
+            "image": image,
+            "site": chosen["site"],
+            "element": element,
+            "bit": chosen["bit"].to_numpy(np.int64),
+            "fault_model": fault_model,
+            "random_u": np.nan,
+            "stratum": stratum,
+        }
+    )
+
+
+def stratum_counts(results: pd.DataFrame, n_strata: int) -> pd.DataFrame:
+    """Per-stratum ``COUNTS`` of classified injections with ``stratum``, ``outcome``, ``sdc_top5``, ``scm``."""
+    h = results["stratum"].to_numpy()
+    sdc = (results["outcome"] == "sdc").to_numpy()
+    flags = {
+        "trials": np.ones(len(h)),
+        "sdc": sdc,
+        "sdc_top5": results["sdc_top5"].to_numpy(bool),
+        "due": (results["outcome"] == "due").to_numpy(),
+        "scm": results["scm"].to_numpy(bool) & sdc,
+    }
+    return pd.DataFrame(
+        {
+            k: np.bincount(h, weights=v, minlength=n_strata).astype(np.int64)
+            for k, v in flags.items()
+        }
+    )

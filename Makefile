@@ -12,7 +12,7 @@ GPU_VENV ?= .venv-gpu
 CONFIG ?= config/config.yaml
 CORES ?= all
 # Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
-INPUTS ?= $(or $(DNNFI_SHARED),../shared)
+INPUTS ?= $(or $(DNNFI_INPUTS),inputs)
 # The commit `make check-unchanged` compares the working tree with.
 BASE ?= 82c7448
 BIN := $(VENV)/bin
@@ -90,7 +90,7 @@ bench-torch: $(BIN)/.installed
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	$(BIN)/python bench/torch_bench.py $(BENCH_DEVICE)
 
-# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of ../shared (checked by `make inputs`; docs/sampling.md);
+# Stratified vs uniform fault sampling on the CIFAR-10 ResNet-20 of the inputs folder (checked by `make inputs`; docs/sampling.md);
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
 bench-sampling: inputs
 	$(BIN)/python bench/sampling_bench.py

@@ -12,13 +12,13 @@ For ResNet50 (224x224, weights=None) and the pretrained MLPerf-Tiny ResNet-8 (32
 - peak resident memory of each of the three, each measured in a process of its own (model,
   images and TensorFlow included).
 
-Without the shared folder (``DNNFI_SHARED``) it prints "skipping ResNet-8" and runs every other row.
+Without the inputs folder (``make inputs``, ``DNNFI_INPUTS``) it prints "skipping ResNet-8" and runs every other row.
 
 ``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``): where everything runs, as the pipeline's
 ``device`` setting.
 
 Protection (``--protection-only`` runs just this row): the engine's fault-free time per image on
-ResNet-8 (ResNet50 without the shared folder) with range restriction / clipping to zero after
+ResNet-8 (ResNet50 without the inputs folder) with range restriction / clipping to zero after
 every activation, relative to the engine unprotected (bench/protection_cost.py).
 
 Last line: ``keras overhead_resnet50=<engine / fault-free> speedup_vs_tensorfi_plus=<baseline / engine>``.
@@ -109,11 +109,11 @@ def tensorfi_plus_per_injection(model, images: np.ndarray, n: int) -> float:
 
 
 def resnet8_files():
-    """The pretrained ResNet-8's model file and CIFAR-10 test folder in the shared folder, or None."""
-    from dnnfi.data.datasets import shared_dir
+    """The pretrained ResNet-8's model file and CIFAR-10 test folder in the inputs folder, or None."""
+    from dnnfi.data.datasets import inputs_dir
 
-    path = shared_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
-    data = shared_dir() / "data" / "cifar10-jpeg" / "test"
+    path = inputs_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
+    data = inputs_dir() / "data" / "cifar10-jpeg" / "test"
     return (path, data) if path.is_file() and data.is_dir() else None
 
 
@@ -179,7 +179,7 @@ def measure(args) -> list[tuple]:
     names = ["ResNet50"]
     if resnet8_files() is None:
         print(
-            "skipping ResNet-8: its model or images are not in the shared folder (set DNNFI_SHARED)"
+            "skipping ResNet-8: its model or images are not in the inputs folder (make inputs, DNNFI_INPUTS)"
         )
     else:
         names.append("ResNet-8")

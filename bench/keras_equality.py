@@ -3,7 +3,7 @@ faulty logits through the engine of a reference commit and through the working t
 
 Runs at one thread (TensorFlow intra- and inter-op), on the models of the Keras engine tests
 (tests/keras/test_engine.py, test_protection.py): the nested/shared-layer zoo in three
-precisions, keras.applications at test sizes, and with ``DNNFI_SHARED`` the pretrained ResNet-8,
+precisions, keras.applications at test sizes, and with the inputs folder (``make inputs``) the pretrained ResNet-8,
 plain and range-restricted. ``--commit``: the engine to compare against (default 32084dd, the
 last one with 128-row padded golden passes and chunked sweeps).
 Prints one line per model and the totals; exits non-zero on the first difference.
@@ -75,15 +75,15 @@ def cases(names: list[str]):
             model = application(name, (side, side, 3), classes=10, classifier_activation=None)
             yield name, model, random_images(6, side), [dict(n=500)], None
     if "ResNet-8" in names:
-        from dnnfi.data.datasets import image_folder, shared_dir
+        from dnnfi.data.datasets import image_folder, inputs_dir
         from dnnfi.engines.kerasfi.engine import KerasInjector
         from dnnfi.engines.kerasfi.models import load
         from dnnfi.engines.protection import Protection
 
-        path = shared_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
-        data = shared_dir() / "data" / "cifar10-jpeg" / "test"
+        path = inputs_dir() / "models" / "mlperf-tiny-resnet8-cifar10.h5"
+        data = inputs_dir() / "data" / "cifar10-jpeg" / "test"
         if not path.is_file() or not data.is_dir():
-            print(f"skipping ResNet-8: {path} or {data} not found (set DNNFI_SHARED)")
+            print(f"skipping ResNet-8: {path} or {data} not found (make inputs, DNNFI_INPUTS)")
             return
         model = load(path)
         images = image_folder(data, limit_per_class=2).x.astype("float32")

@@ -1,5 +1,5 @@
 """The ground-truth pool of ``make bench-sampling``: a uniform bit-sweep campaign on the
-pretrained CIFAR-10 ResNet-20 (``../shared``), 1,000,000 injections.
+pretrained CIFAR-10 ResNet-20 (the inputs folder, ``make inputs``), 1,000,000 injections.
 
 31,250 points (image, site, element) are drawn as an activation campaign draws them (image
 uniform over 100 test images spread over the split, layer-uniform site, uniform element) and each
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dnnfi.analysis.taxonomy import load as load_taxonomy
-from dnnfi.data.datasets import image_folder, shared_dir, spread_indices
+from dnnfi.data.datasets import image_folder, inputs_dir, spread_indices
 from dnnfi.data.preprocess import preprocess
 from dnnfi.faults.lists import bit_sweep, draw_activation_faults
 from dnnfi.faults.outcomes import classify
@@ -36,10 +36,10 @@ def setup():
     from dnnfi.engines.torchfi.activations import TorchInjector
     from dnnfi.engines.torchfi.cifar import load_cifar_resnet
 
-    test = image_folder(shared_dir() / "data/cifar10-jpeg/test")
+    test = image_folder(inputs_dir() / "data/cifar10-jpeg/test")
     keep = spread_indices(len(test.y), IMAGES)
     x = preprocess(test.x[keep], "imagenet_mean_std")
-    model = load_cifar_resnet(shared_dir() / "models/resnet20-cifar10-12fca82f.th")
+    model = load_cifar_resnet(inputs_dir() / "models/resnet20-cifar10-12fca82f.th")
     injector = TorchInjector(model, batch_size=256, input_shape=(3, 32, 32))
     sites = injector.sites()
     return (

@@ -8,6 +8,7 @@ interpreters.switch(snakemake.config, snakemake.wildcards.model)
 import functools
 
 from dnnfi import designs
+from dnnfi.designs.base import ShardJob
 
 # the campaign's design, named by the checked config (never inferred from the parameters)
 design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
@@ -35,18 +36,18 @@ def injector(shape, protection=None):
 
 
 w, inputs = snakemake.wildcards, snakemake.input
-results = design.shard_job(
+job = ShardJob(
     snakemake.params.campaign,
     snakemake.params.model,
     w.dataset,
     w.model,
     int(w.shard),
-    injector,
     inputs.test,
     inputs.baseline,
-    inputs.earlier,
+    tuple(inputs.earlier),
     inputs.get("paired"),
     inputs.get("bounds"),
 )
+results = design.shard_job(job, injector)
 log.info("%d injections: %s", len(results), results["outcome"].value_counts().to_dict())
 results.to_parquet(snakemake.output[0])

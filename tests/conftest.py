@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dnnfi.data.datasets import shared_dir
+from dnnfi.data.datasets import inputs_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,8 +16,9 @@ def repo() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared() -> Path:
-    path = shared_dir()
+def inputs_folder() -> Path:
+    """The external images and weights (``make inputs``), or skip the test."""
+    path = inputs_dir()
     if not (path / "models").is_dir():
-        pytest.skip(f"shared data folder not found at {path} (set DNNFI_SHARED)")
+        pytest.skip(f"inputs folder not found at {path} (make inputs, or set DNNFI_INPUTS)")
     return path

@@ -17,8 +17,8 @@ statistics, same jobs.
      bfloat16 precision) plus a bit-sweep and a sequential campaign, which it lacks, on 4 of its
      models (ResNet-20 and ResNet-8, and each in a half format), 20 images per class and split,
      a few dozen injections per model (:data:`SUBSET`). It reads the pretrained
-     weights and JPEGs under ``$DNNFI_SHARED`` (else ``../shared``); without that folder only the
-     demo runs, and the tool says so.
+     weights and JPEGs of the inputs folder (``make inputs``; ``$DNNFI_INPUTS``, else ``inputs/``);
+     without them only the demo runs, and the tool says so.
 
    Each side runs its own copy of the config (``config/*.yaml`` of its checkout). A probe
    ``sitecustomize.py`` on the ``PYTHONPATH`` records which ``dnnfi`` every Python process of a
@@ -41,8 +41,8 @@ statistics, same jobs.
    ``tools/unchanged-82c7448.json`` is a record of 82c7448 against itself, as evidence.
 
 4. **Dry runs.** For every ``config/*.yaml`` (and the cifar10 subset), ``snakemake -n`` at base
-   and at head in empty working directories (beside a ``shared`` link to the shared folder, so
-   that ``../shared`` paths resolve): each job is identified by the set of its output files, which
+   and at head in empty working directories (each config's external inputs pointed at the inputs
+   folder, :func:`at_inputs`): each job is identified by the set of its output files, which
    a rule rename leaves unchanged; for every output set the base's rule name, mapped through
    :data:`RULE_RENAMES`, must be the head's. Jobs without outputs (``all``) are identified by their
    rule name.
@@ -75,6 +75,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from snakemake.utils import update_config
+
+from dnnfi.data.inputs import MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -169,23 +171,28 @@ atexit.register(_report)
 """
 
 
-def shared_dir() -> Path:
-    """The shared data and weights, as ``dnnfi.data.datasets.shared_dir`` finds them."""
-    return Path(os.environ.get("DNNFI_SHARED", REPO.parent / "shared")).resolve()
+def at_inputs(config: dict, inputs: Path) -> dict:
+    """``config`` with the path of every data set and model that is an external input
+    (:data:`dnnfi.data.inputs.MANIFEST`, whichever folder the commit's config names) pointing into
+    ``inputs`` (the runs' working directories are elsewhere)."""
+    config = copy.deepcopy(config)
+    for spec in [*config.get("datasets", {}).values(), *config.get("models", {}).values()]:
+        path = str(spec.get("path", ""))
+        for entry in MANIFEST:
+            if path == entry.path or path.endswith("/" + entry.path):
+                spec["path"] = str(inputs / entry.path)
+    return config
 
 
-def cifar10_subset(cifar10: dict, shared: Path) -> dict:
-    """config/cifar10.yaml cut to :data:`SUBSET_MODELS` and :data:`SUBSET`, with its
-    ``../shared`` paths pointing into ``shared`` (the runs' working directories are elsewhere)."""
+def cifar10_subset(cifar10: dict, inputs: Path) -> dict:
+    """config/cifar10.yaml cut to :data:`SUBSET_MODELS` and :data:`SUBSET`, its external inputs
+    in ``inputs``."""
     config = copy.deepcopy(cifar10)
     config["models"] = {m: config["models"][m] for m in SUBSET_MODELS}
     for campaign in config["campaigns"].values():
         campaign["models"] = [m for m in campaign["models"] if m in SUBSET_MODELS]
     update_config(config, SUBSET)
-    for spec in [*config["datasets"].values(), *config["models"].values()]:
-        if str(spec.get("path", "")).startswith("../shared/"):
-            spec["path"] = str(shared / Path(spec["path"]).relative_to("../shared"))
-    return config
+    return at_inputs(config, inputs)
 
 
 def snakemake(checkout: Path, workdir: Path, config: Path, *args: str, env: dict | None = None):
@@ -287,7 +294,7 @@ def run_config(name: str, configs: dict[str, Path], base_src: Path, out: Path, c
             # The copies carry no .snakemake metadata, so the params, input, code and
             # software-env triggers have no record to compare with; mtime is the only trigger
             # left, and copy2 keeps the base's mtimes, under which every output is newer than
-            # its inputs (the shared images and weights are untouched, a model is newer than
+            # its inputs (the external images and weights are untouched, a model is newer than
             # its data). `--rerun-triggers mtime` states this explicitly, and the dry run below
             # checks it: no head job may write under the copied folders.
             for folder in REUSED:
@@ -334,7 +341,7 @@ def run_config(name: str, configs: dict[str, Path], base_src: Path, out: Path, c
 
 
 def dry_runs(
-    sides: dict[str, Path], extra: dict[str, dict[str, Path]], out: Path, shared: Path
+    sides: dict[str, Path], extra: dict[str, dict[str, Path]], out: Path, inputs: Path
 ) -> dict:
     """:func:`compare_plans` of every config/*.yaml of either side and of ``extra`` configs
     ({name: {side: config file}}), each planned in an empty working directory."""
@@ -357,9 +364,11 @@ def dry_runs(
             folder = out / "dry-run" / side / name
             shutil.rmtree(folder, ignore_errors=True)
             (folder / "work").mkdir(parents=True)
-            if shared.is_dir():
-                (folder / "shared").symlink_to(shared)  # the configs' ../shared paths
-            run = snakemake(checkout, folder / "work", files[side], "-n")
+            config = folder / "config.yaml"
+            config.write_text(
+                yaml.safe_dump(at_inputs(yaml.safe_load(files[side].read_text()), inputs))
+            )
+            run = snakemake(checkout, folder / "work", config, "-n")
             if run.returncode:
                 print(f"dry run of {name} at {side} failed:\n{run.stdout[-2000:]}")
             plans[side] = planned_jobs(run.stdout) if run.returncode == 0 else {}
@@ -448,23 +457,23 @@ def main() -> int:
         shutil.rmtree(base_src, ignore_errors=True)
     git("worktree", "add", "--detach", str(base_src), base)
     sides = {"base": base_src, "head": REPO}
-    shared = shared_dir()
+    inputs = Path(os.environ.get("DNNFI_INPUTS", REPO / "inputs")).resolve()
     try:
         configs = {
             "demo": {side: checkout / "config" / "config.yaml" for side, checkout in sides.items()}
         }
-        if (shared / "models").is_dir() and (shared / "data" / "cifar10-jpeg").is_dir():
+        if all((inputs / entry.path).exists() for entry in MANIFEST):
             configs["cifar10"] = {}
             for side, checkout in sides.items():
                 subset = cifar10_subset(
-                    yaml.safe_load((checkout / "config" / "cifar10.yaml").read_text()), shared
+                    yaml.safe_load((checkout / "config" / "cifar10.yaml").read_text()), inputs
                 )
                 configs["cifar10"][side] = out / "cifar10" / f"{side}-config.yaml"
                 configs["cifar10"][side].parent.mkdir(parents=True, exist_ok=True)
                 configs["cifar10"][side].write_text(yaml.safe_dump(subset, sort_keys=False))
         else:
             print(
-                f"shared folder {shared} (DNNFI_SHARED) missing: the cifar10 subset does not run, only the demo"
+                f"inputs folder {inputs} (make inputs, DNNFI_INPUTS) incomplete: the cifar10 subset does not run, only the demo"
             )
         runs = (
             {}
@@ -478,7 +487,7 @@ def main() -> int:
             sides,
             {f"{name}-subset": files for name, files in configs.items() if name != "demo"},
             out,
-            shared,
+            inputs,
         )
     finally:
         subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", base_src], check=False)

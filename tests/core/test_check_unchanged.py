@@ -112,14 +112,21 @@ def test_dry_run_plans_compare_by_outputs_with_renames():
 
 def test_cifar10_subset_keeps_every_design_on_few_models():
     config = yaml.safe_load((ROOT / "config/cifar10.yaml").read_text())
-    subset = check.cifar10_subset(config, Path("/data/shared"))
+    subset = check.cifar10_subset(config, Path("/data/in"))
     assert list(subset["models"]) == list(check.SUBSET_MODELS)
     assert set(config["campaigns"]) < set(subset["campaigns"])
     assert all(
         c["models"] and set(c["models"]) <= set(check.SUBSET_MODELS)
         for c in subset["campaigns"].values()
     )
-    assert subset["datasets"]["cifar10"]["path"] == "/data/shared/data/cifar10-jpeg"
+    assert subset["datasets"]["cifar10"]["path"] == "/data/in/data/cifar10-jpeg"
+    assert subset["models"]["resnet8"]["path"] == "/data/in/models/mlperf-tiny-resnet8-cifar10.h5"
+    # a config naming its inputs elsewhere (an older commit's) is pointed at the same files
+    moved = check.at_inputs(
+        {"models": {"m": {"path": "../x/models/resnet20-cifar10-12fca82f.th"}}}, Path("/i")
+    )
+    assert moved["models"]["m"]["path"] == "/i/models/resnet20-cifar10-12fca82f.th"
     assert (
-        subset["models"]["resnet8"]["path"] == "/data/shared/models/mlperf-tiny-resnet8-cifar10.h5"
+        check.at_inputs({"models": {"m": {"path": "own.h5"}}}, Path("/i"))["models"]["m"]["path"]
+        == "own.h5"
     )

@@ -268,7 +268,7 @@ def test_local_inputs_and_their_checksums(tmp_path, monkeypatch):
     missing = C.check(config)
     assert any(
         m.startswith(
-            "config key models.resnet20.path: ../shared/models/resnet20-cifar10-12fca82f.th not found"
+            "config key models.resnet20.path: inputs/models/resnet20-cifar10-12fca82f.th not found"
         )
         and m.endswith(
             "(`make inputs` downloads it and checks its SHA-256: README, External inputs)"

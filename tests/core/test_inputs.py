@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dnnfi.data import inputs
-from dnnfi.data.datasets import shared_dir
+from dnnfi.data.datasets import inputs_dir
 from dnnfi.data.inputs import MANIFEST, Input, fetch, sha256, verify
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_make_inputs_downloads_what_is_missing_and_verifies_everything(tmp_path,
 
 def test_the_shipped_config_checks_the_manifest_checksums():
     config = yaml.safe_load((REPO / "config/cifar10.yaml").read_text())
-    manifest = {f"../shared/{entry.path}": entry.sha256 for entry in MANIFEST}
+    manifest = {f"inputs/{entry.path}": entry.sha256 for entry in MANIFEST}
     entries = [*config["datasets"].values(), *config["models"].values()]
     local = [e for e in entries if "path" in e]
     assert local and all(e.get("sha256") == manifest[e["path"]] for e in local)
@@ -106,8 +106,9 @@ def test_every_entry_has_its_source_and_documentation():
 
 
 @pytest.mark.skipif(
-    not shared_dir().is_dir(), reason="needs ../shared (real images and weights; make inputs)"
+    not inputs_dir().is_dir(),
+    reason="needs the inputs folder (real images and weights; make inputs, DNNFI_INPUTS)",
 )
 def test_the_local_copies_are_the_published_files():
     for entry in MANIFEST:
-        verify(shared_dir() / entry.path, entry.sha256, entry.path)
+        verify(inputs_dir() / entry.path, entry.sha256, entry.path)

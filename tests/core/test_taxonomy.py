@@ -3,7 +3,7 @@ import json
 import pytest
 
 from dnnfi.analysis.taxonomy import TaxonomyError, from_mapping, load
-from dnnfi.data.datasets import shared_dir
+from dnnfi.data.datasets import inputs_dir
 
 SPEC = {
     "name": "toy",
@@ -54,10 +54,10 @@ def test_shipped_digits_taxonomy():
 
 
 def reference(name):
-    path = shared_dir() / "reference" / f"scm-taxonomy-{name}.json"
+    path = inputs_dir() / "reference" / f"scm-taxonomy-{name}.json"
     if not path.is_file():
         pytest.skip(
-            f"{path} not found: set DNNFI_SHARED to the shared folder to compare with the study's taxonomy"
+            f"{path} not found: set DNNFI_INPUTS to a folder with the study's reference/ to compare with its taxonomy"
         )
     return json.loads(path.read_text())
 
@@ -82,9 +82,9 @@ def test_shipped_study_taxonomies_equal_the_reference_class_by_class(name):
 
 
 def test_imagenet_classes_are_the_standard_names_and_wnids():
-    path = shared_dir() / "reference" / "imagenet-classes.tsv"
+    path = inputs_dir() / "reference" / "imagenet-classes.tsv"
     if not path.is_file():
-        pytest.skip(f"{path} not found: set DNNFI_SHARED to the shared folder")
+        pytest.skip(f"{path} not found: set DNNFI_INPUTS to a folder with the study's reference/")
     rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
     names, wnids = [r[2] for r in rows], [r[1] for r in rows]
     assert wnids == sorted(wnids) and len(names) == 1000

@@ -61,11 +61,11 @@ def test_500_bit_flips_match_reference(name, side):
     assert counts["masked"] > 50 and counts["benign"] + counts["sdc"] > 50
 
 
-def test_pretrained_resnet8_matches_reference(shared):
+def test_pretrained_resnet8_matches_reference(inputs_folder):
     from dnnfi.data.datasets import image_folder
 
-    model = load(shared / "models" / "mlperf-tiny-resnet8-cifar10.h5")
-    split = image_folder(shared / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
+    model = load(inputs_folder / "models" / "mlperf-tiny-resnet8-cifar10.h5")
+    split = image_folder(inputs_folder / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
     images = split.x.astype("float32")  # the MLPerf-Tiny model takes raw 0-255 pixels
     injector = KerasInjector(model, batch_size=128)
     assert (injector.golden_logits(images).argmax(1) == split.y).mean() >= 0.6

@@ -24,21 +24,23 @@ NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 
 
 @pytest.fixture(scope="module")
-def cifar(shared):
+def cifar(inputs_folder):
     from dnnfi.data.datasets import image_folder
 
-    split = image_folder(shared / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
+    split = image_folder(inputs_folder / "data" / "cifar10-jpeg" / "test", limit_per_class=2)
     return split.x.astype("float32"), split.y  # the MLPerf Tiny model takes raw 0-255 pixels
 
 
-def resnet8(shared, precision):
-    return load(shared / "models" / "mlperf-tiny-resnet8-cifar10.h5", "models.resnet8", precision)
+def resnet8(inputs_folder, precision):
+    return load(
+        inputs_folder / "models" / "mlperf-tiny-resnet8-cifar10.h5", "models.resnet8", precision
+    )
 
 
 @pytest.mark.parametrize("precision", HALF)
-def test_activation_faults_in_the_format_match_the_reference(shared, cifar, precision):
+def test_activation_faults_in_the_format_match_the_reference(inputs_folder, cifar, precision):
     images, _ = cifar
-    model = resnet8(shared, precision)
+    model = resnet8(inputs_folder, precision)
     assert {str(v.dtype) for v in model.weights} == {precision} and str(
         model.inputs[0].dtype
     ) == precision
@@ -71,10 +73,10 @@ def test_activation_faults_in_the_format_match_the_reference(shared, cifar, prec
 
 
 @pytest.mark.parametrize("precision", HALF)
-def test_fault_free_outputs_are_computed_in_the_format(shared, cifar, precision):
+def test_fault_free_outputs_are_computed_in_the_format(inputs_folder, cifar, precision):
     images, labels = cifar
-    full = predict_logits(resnet8(shared, "float32"), images)
-    half = predict_logits(resnet8(shared, precision), images)
+    full = predict_logits(resnet8(inputs_folder, "float32"), images)
+    half = predict_logits(resnet8(inputs_folder, precision), images)
     assert half.dtype == np.float32
     np.testing.assert_array_equal(
         half, half.astype(NUMPY[precision]).astype(np.float32)
@@ -89,9 +91,9 @@ def test_fault_free_outputs_are_computed_in_the_format(shared, cifar, precision)
 
 
 @pytest.mark.parametrize("precision", HALF)
-def test_weight_faults_in_the_format(shared, cifar, precision):
+def test_weight_faults_in_the_format(inputs_folder, cifar, precision):
     images, _ = cifar
-    model = resnet8(shared, precision)
+    model = resnet8(inputs_folder, precision)
     injector = WeightInjector(model)
     sites = injector.sites(biases=True, normalization=True)
     assert set(sites["dtype"]) == {precision}

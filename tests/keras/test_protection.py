@@ -16,15 +16,15 @@ pytestmark = pytest.mark.keras
 @pytest.mark.parametrize(
     "method,layers", [("range_restriction", "activations"), ("clip_to_zero", "activation|dense")]
 )
-def test_protected_resnet8_matches_clamping_reference(method, layers, shared):
+def test_protected_resnet8_matches_clamping_reference(method, layers, inputs_folder):
     """500 bit flips on the pretrained MLPerf-Tiny ResNet-8 (skip connections); bounds profiled
     on 5 of its 20 images, so that golden values fall outside them too."""
     from dnnfi.data.datasets import image_folder
 
-    model = load(shared / "models" / "mlperf-tiny-resnet8-cifar10.h5")
-    images = image_folder(shared / "data" / "cifar10-jpeg" / "test", limit_per_class=2).x.astype(
-        "float32"
-    )
+    model = load(inputs_folder / "models" / "mlperf-tiny-resnet8-cifar10.h5")
+    images = image_folder(
+        inputs_folder / "data" / "cifar10-jpeg" / "test", limit_per_class=2
+    ).x.astype("float32")
     plain = KerasInjector(model, batch_size=128)
     sites = plain.sites()
     bounds = plain.ranges(images[:5])

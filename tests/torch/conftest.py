@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dnnfi.data.datasets import image_folder, shared_dir
+from dnnfi.data.datasets import image_folder, inputs_dir
 from dnnfi.data.preprocess import preprocess
 
 CIFAR10_CLASSES = [
@@ -23,11 +23,11 @@ CIFAR10_CLASSES = [
 ]
 
 
-def shared_path(*parts: str):
-    """A path under the shared folder, or skip the test with the reason."""
-    path = shared_dir().joinpath(*parts)
+def inputs_path(*parts: str):
+    """A path under the inputs folder (``make inputs``), or skip the test with the reason."""
+    path = inputs_dir().joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared folder absent: {path} (set DNNFI_SHARED to run this test)")
+        pytest.skip(f"inputs folder absent: {path} (make inputs, or set DNNFI_INPUTS)")
     return path
 
 
@@ -35,7 +35,7 @@ def shared_path(*parts: str):
 def cifar_images() -> np.ndarray:
     """The first 2 test images of each CIFAR-10 class, preprocessed, NHWC float32 (20 images)."""
     split = image_folder(
-        shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES, limit_per_class=2
+        inputs_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES, limit_per_class=2
     )
     return preprocess(split.x, "imagenet_mean_std")
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from conftest import shared_path
+from conftest import inputs_path
 from torch import nn
 from torch_reference import reference_logits
 
@@ -123,7 +123,7 @@ def assert_matches_reference(model, x, faults, injector):
 
 
 def real_resnet(name):
-    return load_cifar_resnet(shared_path("models", name))
+    return load_cifar_resnet(inputs_path("models", name))
 
 
 CASES = {

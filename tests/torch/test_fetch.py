@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import inputs_path
 
 from dnnfi.engines import zoo
 from dnnfi.engines.torchfi import models
 
 
 def test_cifar_checkpoint_roundtrip_and_depth_check(tmp_path, cifar_images):
-    path = shared_path("models", "resnet20-cifar10-12fca82f.th")
+    path = inputs_path("models", "resnet20-cifar10-12fca82f.th")
     model = models.fetch("file", "resnet20_cifar", path, 10)
     models.save(model, "resnet20_cifar", (32, 32, 3), 10, tmp_path / "m.pt")
     again = models.load(tmp_path / "m.pt")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from conftest import CIFAR10_CLASSES, shared_path
+from conftest import CIFAR10_CLASSES, inputs_path
 from torchvision.models import get_model_weights
 from torchvision.transforms.functional import normalize
 
@@ -29,8 +29,8 @@ def test_cifar_resnet_sizes(depth, params):
 
 
 def test_real_resnet20_reaches_its_accuracy_on_jpeg_cifar10():
-    split = image_folder(shared_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES)
-    model = load_cifar_resnet(shared_path("models", "resnet20-cifar10-12fca82f.th"))
+    split = image_folder(inputs_path("data", "cifar10-jpeg", "test"), CIFAR10_CLASSES)
+    model = load_cifar_resnet(inputs_path("models", "resnet20-cifar10-12fca82f.th"))
     logits = predict_logits(model, preprocess(split.x, "imagenet_mean_std"))
     accuracy = (logits.argmax(axis=1) == split.y).mean()
     assert len(split.y) == 10_000
@@ -38,7 +38,7 @@ def test_real_resnet20_reaches_its_accuracy_on_jpeg_cifar10():
 
 
 def test_real_resnet56_loads_with_its_depth():
-    model = load_cifar_resnet(shared_path("models", "resnet56-cifar10-4bfd9763.th"))
+    model = load_cifar_resnet(inputs_path("models", "resnet56-cifar10-4bfd9763.th"))
     assert len(model.layer1) == 9 and not model.training
 
 

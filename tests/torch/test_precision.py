@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared_path
+from conftest import inputs_path
 from mixed_faults import mixed_fault_list
 from test_activations import assert_matches_reference
 from torch import nn
@@ -27,7 +27,7 @@ LABELS = np.repeat(np.arange(10), 2)  # cifar_images: 2 test images per class, i
 
 def resnet20(precision: str) -> nn.Module:
     return with_precision(
-        load_cifar_resnet(shared_path("models", "resnet20-cifar10-12fca82f.th")), precision
+        load_cifar_resnet(inputs_path("models", "resnet20-cifar10-12fca82f.th")), precision
     )
 
 

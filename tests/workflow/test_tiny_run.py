@@ -364,8 +364,8 @@ def test_status_reads_the_finished_runs_job_logs(run):
     assert header.split() == ["JOB", "STATE", "ATTEMPT", "PROGRESS", "RATE", "ETA", "UPDATED"]
     rows = {row.split()[0]: row.split() for row in rows}
     for job, progress in [
-        ("train/digits/tmlp", "epochs 15/15"),
-        ("train/digits/kseq", "epochs 15/15"),
+        ("train/digits/tmlp.pt", "epochs 15/15"),
+        ("train/digits/kseq.keras", "epochs 15/15"),
         ("baseline/digits/tmlp", "passes 34/34"),  # 540 test images in passes of 16
         ("inject/wr/digits/tmlp/shard-0", "replicas 4/4"),  # 2 frates x 2 perturbations x 2 / 2
         ("bounds/kclip/digits/kbranch", "bounds 3/3"),
@@ -383,8 +383,8 @@ def test_status_reads_the_finished_runs_job_logs(run):
 @pytest.mark.parametrize(
     "log, framework",
     [
-        ("train/digits/tmlp", "PyTorch"),
-        ("train/digits/kseq", "TensorFlow"),
+        ("train/digits/tmlp.pt", "PyTorch"),
+        ("train/digits/kseq.keras", "TensorFlow"),
         ("inject/act/digits/kseq/shard-0", "TensorFlow"),
     ],
 )

@@ -58,7 +58,7 @@ rule inject_weight_rate:
         model=model_params,
         device=device_params,
     script:
-        "../../scripts/inject_{params.framework}_weight_rate.py"
+        "../../scripts/inject_weight_rate.py"
 
 
 rule bounds:

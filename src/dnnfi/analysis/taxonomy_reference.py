@@ -1,7 +1,7 @@
 """Convert the TensorFI+ study's class groupings (``reference/scm-taxonomy-*.json``) to the
 project's taxonomy YAML (``dnnfi/analysis/taxonomies/cifar100.yaml``, ``imagenet.yaml``).
 
-Regenerate with ``python -m dnnfi.analysis.taxonomy_reference`` (reads ``dnnfi.data.datasets.shared_dir()``).
+Regenerate with ``python -m dnnfi.analysis.taxonomy_reference`` (reads ``dnnfi.data.datasets.inputs_dir()``).
 The JSON files hold, per class index, the class name, the group and the supergroup; ImageNet
 class names come from ``reference/imagenet-classes.tsv`` (sorted-wnid order, the Keras order).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from dnnfi.data.datasets import shared_dir
+from dnnfi.data.datasets import inputs_dir
 
 REASONING = {
     "cifar100": (
@@ -81,7 +81,7 @@ def spec_from_reference(
 
 
 def main() -> None:
-    reference_dir = shared_dir() / "reference"
+    reference_dir = inputs_dir() / "reference"
     out_dir = Path(__file__).parent / "taxonomies"
     for name in ("cifar100", "imagenet"):
         reference = json.loads((reference_dir / f"scm-taxonomy-{name}.json").read_text())

@@ -286,9 +286,10 @@ def gtsrb_train(root: str | Path, size: int, key: str | None = None) -> Split:
     return Split(x, np.concatenate(ys), GTSRB_CLASSES)
 
 
-def shared_dir() -> Path:
-    """The shared data/model folder: ``$DNNFI_SHARED`` or ``../shared`` beside the repository."""
-    return Path(os.environ.get("DNNFI_SHARED", Path(__file__).resolve().parents[4] / "shared"))
+def inputs_dir() -> Path:
+    """The folder of the external images and weights (:data:`dnnfi.data.inputs.MANIFEST`, ``make
+    inputs``): ``$DNNFI_INPUTS``, else ``inputs`` in the checkout."""
+    return Path(os.environ.get("DNNFI_INPUTS", Path(__file__).resolve().parents[3] / "inputs"))
 
 
 SPLITS = ("train", "test")

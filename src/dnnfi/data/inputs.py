@@ -14,7 +14,6 @@ order, which coreutils reproduce::
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dnnfi.data.datasets import inputs_dir
 from dnnfi.engines.health import key_prefix
 
 
@@ -59,7 +59,7 @@ def verify(path: str | Path, expected: str, key: str | None = None) -> None:
 
 @dataclass(frozen=True)
 class Input:
-    path: str  #: where it lies in the inputs folder (``../shared`` for the shipped configs)
+    path: str  #: where it lies in the inputs folder (:func:`dnnfi.data.datasets.inputs_dir`)
     url: str  #: the publisher's download
     sha256: str  #: of the file, or the tree digest of the folder
     about: str  #: what it is, its license
@@ -136,4 +136,4 @@ def fetch(folder: str | Path, manifest=MANIFEST) -> None:
 
 
 if __name__ == "__main__":
-    fetch(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("DNNFI_SHARED", "../shared"))
+    fetch(sys.argv[1] if len(sys.argv) > 1 else inputs_dir())

@@ -5,7 +5,7 @@ Stored splits keep raw pixels (uint8) so that every model applies its own prepro
 - ``none``: float32 cast only (the digits demo, the MLPerf Tiny ResNet-8 with 0-255 inputs);
 - ``unit``: pixels / 255;
 - ``imagenet_mean_std``: pixels / 255, then (x - mean) / std with the ImageNet RGB statistics
-  (torchvision models and the CIFAR ResNet-20/56 weights in ``shared/models``);
+  (torchvision models and the CIFAR ResNet-20/56 weights of ``make inputs``);
 - ``half_mean_std``: pixels / 255, then (x - 0.5) / 0.5 (torchvision's ``efficientnet_v2_l`` weights);
 - ``keras_caffe``, ``keras_tf``, ``keras_torch``: Keras' own ``preprocess_input`` in that mode
   (VGG/ResNet: caffe; MobileNet/Inception/Xception: tf; DenseNet: torch), for Keras jobs only.

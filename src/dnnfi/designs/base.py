@@ -14,6 +14,8 @@ job's environment (envs/*.yaml).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import yaml
 
 from dnnfi.errors import ConfigError
@@ -172,6 +174,29 @@ def without(keys: dict, *names: str) -> dict:
 # the protocol
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """What the workflow gives a shard job: its labels, parameters and input files (plain values,
+    never Snakemake's object)."""
+
+    #: the job's parameters (:meth:`Design.shard_params`)
+    params: dict
+    #: the model's config (``models.<model>``, checked)
+    model_spec: dict
+    dataset: str
+    model: str
+    shard: int
+    #: the split file of the evaluated images
+    test: str
+    #: the model's fault-free table (activation designs)
+    baseline: str | None = None
+    #: the files of :meth:`Design.shard_inputs`: the rounds before it, the shard it replays, the
+    #: profiled bounds
+    earlier: tuple = ()
+    paired: str | None = None
+    bounds: str | None = None
+
+
 class Design:
     """A campaign design. Subclasses set the class attributes and override what differs; every
     method takes the campaign's name and its checked spec (the config's mapping, defaults filled
@@ -245,6 +270,14 @@ class Design:
     def faulty_passes(self, campaign: dict, model: str, images: int) -> float:
         """Faulty forward passes of one shard job (its runtime and memory estimate);
         ``images``: the images a job evaluates."""
+        raise NotImplementedError
+
+    # -- the job ------------------------------------------------------------------------------
+
+    def shard_job(self, job: ShardJob, injector):
+        """The body of a shard job: its table of outcomes. ``injector``: what the design's rule
+        builds with the framework (an activation design gets ``make_injector(input_shape_nhwc,
+        protection=None)``, the weight-rate design a weight injector)."""
         raise NotImplementedError
 
     # -- outputs ------------------------------------------------------------------------------

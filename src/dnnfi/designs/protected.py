@@ -23,11 +23,13 @@ from dnnfi.designs.base import (
     FAULT_LIST_KEYS,
     ConfigError,
     Design,
+    ShardJob,
     campaign_dir,
     figures,
     shard_path,
     tables,
 )
+from dnnfi.designs.uniform import Uniform
 
 PROTECTED_KEYS = yaml.safe_load("""
 paired_with:
@@ -161,57 +163,21 @@ class Protected(Design):
 
     # -- the jobs ------------------------------------------------------------------------------
 
-    def shard_job(
-        self,
-        params: dict,
-        model_spec: dict,
-        dataset: str,
-        model: str,
-        shard: int,
-        make_injector,
-        test: str,
-        baseline: str,
-        earlier=(),
-        paired: str | None = None,
-        bounds: str | None = None,
-    ) -> pd.DataFrame:
-        """The paired campaign's shard file ``paired`` replayed (same faults, same images) with the
-        protection of the bounds file ``bounds`` (:meth:`dnnfi.designs.uniform.Uniform.shard_job`);
-        a sequential pair's rounds after its stop are empty: so are these."""
-        from dnnfi.designs.uniform import activation_shard_job
+    # the job of the base design (:meth:`dnnfi.designs.uniform.Uniform.shard_job`) with this
+    # design's injector and results: the paired campaign's shard file ``job.paired`` replayed (same
+    # faults, same images) with the protection of the bounds file ``job.bounds``; a sequential
+    # pair's rounds after its stop are empty: so are these
+    shard_job = Uniform.shard_job
 
-        return activation_shard_job(
-            self,
-            params,
-            model_spec,
-            dataset,
-            model,
-            shard,
-            make_injector,
-            test,
-            baseline,
-            paired,
-            bounds,
-        )
-
-    def injector(self, make_injector, shape, params: dict, bounds: str | None):
-        return protected_injector(make_injector, shape, params, bounds)
+    def injector(self, make_injector, shape, job: ShardJob):
+        return protected_injector(make_injector, shape, job.params, job.bounds)
 
     def shard_results(
-        self,
-        injector,
-        x: np.ndarray,
-        keep: np.ndarray,
-        params: dict,
-        dataset: str,
-        model: str,
-        shard: int,
-        baseline: str,
-        paired: str | None,
+        self, injector, x: np.ndarray, keep: np.ndarray, job: ShardJob
     ) -> pd.DataFrame:
         from dnnfi.engines.runner import replay
 
-        return replay(paired_faults(pd.read_parquet(paired), keep, params), injector, x)
+        return replay(paired_faults(pd.read_parquet(job.paired), keep, job.params), injector, x)
 
     def bounds_job(
         self,

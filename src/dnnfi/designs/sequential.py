@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from dnnfi.designs.base import ConfigError, shard_path
+from dnnfi.designs.base import ConfigError, ShardJob, shard_path
 from dnnfi.designs.uniform import MARGIN, Uniform
 
 SEQUENTIAL_KEYS = {
@@ -109,28 +109,14 @@ class Sequential(Uniform):
         size = params["round_size"]
         return slice(shard * size, min((shard + 1) * size, len(faults)))
 
-    def shard_job(
-        self,
-        params: dict,
-        model_spec: dict,
-        dataset: str,
-        model: str,
-        shard: int,
-        make_injector,
-        test: str,
-        baseline: str,
-        earlier=(),
-        paired: str | None = None,
-        bounds: str | None = None,
-    ) -> pd.DataFrame:
-        """A round (:meth:`Uniform.shard_job`); once the rounds before it (the files ``earlier``)
-        met the target it is an empty table (same columns), and loads no framework."""
-        done = [pd.read_parquet(p) for p in earlier]
-        if self.target_reached(done, params):
+    def shard_job(self, job: ShardJob, make_injector) -> pd.DataFrame:
+        """A round (:meth:`Uniform.shard_job`); once the rounds before it (the files
+        ``job.earlier``) met the target it is an empty table (same columns), and loads no
+        framework."""
+        done = [pd.read_parquet(p) for p in job.earlier]
+        if self.target_reached(done, job.params):
             return done[0].iloc[:0]
-        return super().shard_job(
-            params, model_spec, dataset, model, shard, make_injector, test, baseline
-        )
+        return super().shard_job(job, make_injector)
 
     def target_reached(self, earlier: list[pd.DataFrame], params: dict) -> bool:
         """Whether the rounds before this one already met the SDC margin."""

@@ -245,7 +245,7 @@ class Stratified(Design):
         from dnnfi.engines.runner import evaluated_images, injector_factory
         from dnnfi.faults.precision import check_format
 
-        x, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
+        x, _, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
         correct = pd.read_parquet(baseline)["correct"].to_numpy()[keep]
         injector = injector_factory(
             model_spec["framework"],
@@ -293,7 +293,7 @@ class Stratified(Design):
             return rows
         from dnnfi.engines.runner import evaluated_images, injector_factory, run_faults
 
-        x, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
+        x, _, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
         injector = injector_factory(
             model_spec["framework"],
             model_path,

@@ -18,6 +18,7 @@ from dnnfi.designs.base import (
     FAULT_LIST_KEYS,
     ConfigError,
     Design,
+    ShardJob,
     check_fault_keys,
     figures,
     tables,
@@ -151,86 +152,30 @@ class Uniform(Design):
         faults = self.fault_list(sites, params, dataset, model, correct)
         return run_faults(injector, faults.iloc[self.shard_rows(faults, shard, params)], sites, x)
 
-    def shard_job(
-        self,
-        params: dict,
-        model_spec: dict,
-        dataset: str,
-        model: str,
-        shard: int,
-        make_injector,
-        test: str,
-        baseline: str,
-        earlier=(),
-        paired: str | None = None,
-        bounds: str | None = None,
-    ) -> pd.DataFrame:
-        """The body of an activation shard job: shard ``shard`` of the campaign (``params``: the
-        job's parameters, :meth:`shard_params`) on ``model`` (``model_spec``: its config) of
-        ``dataset``; ``test``, ``baseline``: the split and fault-free table files; the files of
-        :meth:`shard_inputs` (``earlier``, ``paired``, ``bounds``);
-        ``make_injector(input_shape_nhwc, protection=None)`` builds the framework's injector."""
-        return activation_shard_job(
-            self,
-            params,
-            model_spec,
-            dataset,
-            model,
-            shard,
-            make_injector,
-            test,
-            baseline,
-            paired,
-            bounds,
-        )
+    def shard_job(self, job: ShardJob, make_injector) -> pd.DataFrame:
+        """An activation shard job: shard ``job.shard`` of the campaign on the evaluated images,
+        with the injector of :meth:`injector` and the outcomes of :meth:`shard_results`; ``image``
+        of the outcomes is the index in the whole test split, as in the baseline."""
+        from dnnfi.engines.runner import evaluated_images
+        from dnnfi.faults.precision import check_format
 
-    def injector(self, make_injector, shape, params: dict, bounds: str | None):
+        x, _, keep = evaluated_images(job.test, job.params["images"], job.model_spec["preprocess"])
+        injector = self.injector(make_injector, x.shape[1:], job)
+        check_format(injector.sites(), job.model_spec["precision"], f"models.{job.model}")
+        results = self.shard_results(injector, x, keep, job)
+        results["image"] = keep[results["image"].to_numpy()]
+        return results
+
+    def injector(self, make_injector, shape, job: ShardJob):
         """The injector of a shard job."""
         return make_injector(shape)
 
     def shard_results(
-        self,
-        injector,
-        x: np.ndarray,
-        keep: np.ndarray,
-        params: dict,
-        dataset: str,
-        model: str,
-        shard: int,
-        baseline: str,
-        paired: str | None,
+        self, injector, x: np.ndarray, keep: np.ndarray, job: ShardJob
     ) -> pd.DataFrame:
         """The outcomes of a shard job on the evaluated images ``x`` (``keep``: their indices)."""
-        correct = pd.read_parquet(baseline)["correct"].to_numpy()[keep]
-        return self.run_shard(injector, x, correct, params, dataset, model, shard)
-
-
-def activation_shard_job(
-    design,
-    params: dict,
-    model_spec: dict,
-    dataset: str,
-    model: str,
-    shard: int,
-    make_injector,
-    test: str,
-    baseline: str,
-    paired: str | None,
-    bounds: str | None,
-) -> pd.DataFrame:
-    """An activation shard job of ``design`` (its ``injector`` and ``shard_results``); ``image`` of
-    the outcomes is the index in the whole test split, as in the baseline."""
-    from dnnfi.engines.runner import evaluated_images
-    from dnnfi.faults.precision import check_format
-
-    x, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
-    injector = design.injector(make_injector, x.shape[1:], params, bounds)
-    check_format(injector.sites(), model_spec["precision"], f"models.{model}")
-    results = design.shard_results(
-        injector, x, keep, params, dataset, model, shard, baseline, paired
-    )
-    results["image"] = keep[results["image"].to_numpy()]
-    return results
+        correct = pd.read_parquet(job.baseline)["correct"].to_numpy()[keep]
+        return self.run_shard(injector, x, correct, job.params, job.dataset, job.model, job.shard)
 
 
 def image_pool(spec: dict, correct: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:

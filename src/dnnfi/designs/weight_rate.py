@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from dnnfi.designs.base import (
@@ -19,6 +20,7 @@ from dnnfi.designs.base import (
     COMMON_KEYS,
     ConfigError,
     Design,
+    ShardJob,
     figures,
     statistics,
     tables,
@@ -218,44 +220,31 @@ class WeightRate(Design):
             ]
         ]
 
-    def shard_job(
-        self,
-        params: dict,
-        model_spec: dict,
-        dataset: str,
-        model: str,
-        shard: int,
-        injector,
-        test: str,
-    ):
+    def shard_job(self, job: ShardJob, injector) -> pd.DataFrame:
         """The body of a weight-rate shard job (both frameworks): per (frate, perturbation,
-        replica) unit of the shard on ``model`` (``model_spec``: its config) of ``dataset``, draw
-        the faults (:func:`dnnfi.faults.lists.draw_weight_faults`), apply them with the framework's
-        weight ``injector`` and record top-1 / top-5 error on the split file ``test`` beside the
-        fault list."""
-        import pandas as pd
-
-        from dnnfi.data.datasets import Split
-        from dnnfi.data.preprocess import preprocess
+        replica) unit of the shard, draw the faults (:func:`dnnfi.faults.lists.draw_weight_faults`),
+        apply them with the framework's weight ``injector`` and record top-1 / top-5 error on the
+        evaluated images beside the fault list."""
+        from dnnfi.engines.runner import evaluated_images
         from dnnfi.faults.lists import draw_weight_faults
         from dnnfi.faults.outcomes import error_rates, top_k
         from dnnfi.faults.precision import check_format
         from dnnfi.workflow.runlog import Progress
 
-        split = Split.load(test).spread(params["images"])
-        x = preprocess(split.x, model_spec["preprocess"])
+        params = job.params
+        x, y, _ = evaluated_images(job.test, params["images"], job.model_spec["preprocess"])
         sites = injector.sites(params["layer_types"], params["biases"], params["normalization"])
-        check_format(sites, model_spec["precision"], f"models.{model}")
+        check_format(sites, job.model_spec["precision"], f"models.{job.model}")
         rows = []
         for frate, perturbation, replica, rng in Progress(
-            self.shard_units(params, dataset, model, shard), desc="replicas"
+            self.shard_units(params, job.dataset, job.model, job.shard), desc="replicas"
         ):
             faults = draw_weight_faults(
                 sites, rng, rate=frate, fault_model=perturbation, bits=params["bits"]
             )
             with injector.applied(faults, params["distribution"], params["value_range"]):
                 faulty = injector.logits(x)
-            top1_error, top5_error = error_rates(top_k(faulty)[0], split.y)
+            top1_error, top5_error = error_rates(top_k(faulty)[0], y)
             rows.append(
                 dict(
                     frate=frate,

@@ -6,6 +6,8 @@ designs (:mod:`dnnfi.designs`) decide which faults a job runs.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -33,6 +35,33 @@ def injector_factory(
     return engine_factory(model_path, batch_size, precision, device, pass_rows, cache_mb)
 
 
+@contextlib.contextmanager
+def weight_injector(
+    framework: str,
+    model_path,
+    precision: str = "float32",
+    device: dict | None = None,
+    pass_rows: dict | None = None,
+):
+    """The weight injector of ``framework``'s engine on the model of ``model_path``
+    (:class:`dnnfi.engines.kerasfi.weights.WeightInjector`,
+    :class:`dnnfi.engines.torchfi.weights.WeightInjector`), on ``device`` while the context lasts;
+    the framework is imported only here, when a job needs it."""
+    device = device or {}
+    if framework == "keras":
+        from dnnfi.engines.kerasfi import models
+        from dnnfi.engines.kerasfi.weights import WeightInjector
+
+        with models.on_device(**device):
+            yield WeightInjector(models.load(model_path, precision=precision), pass_rows=pass_rows)
+    else:
+        from dnnfi.engines.torchfi import models
+        from dnnfi.engines.torchfi.weights import WeightInjector
+
+        model = models.load(model_path, precision=precision).to(models.use_device(**device))
+        yield WeightInjector(model, pass_rows=pass_rows)
+
+
 def run_faults(
     injector, faults: pd.DataFrame, sites: pd.DataFrame, x: np.ndarray, progress: bool = True
 ) -> pd.DataFrame:
@@ -53,14 +82,15 @@ def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:
 
 
 def evaluated_images(test: str, images: int | None, preprocessing: str):
-    """(preprocessed images, their indices in the split) of a campaign's evaluated images: ``images``
-    evenly spread over the split file ``test`` (None: all)."""
+    """(preprocessed images, labels, indices in the split) of a campaign's evaluated images:
+    ``images`` evenly spread over the split file ``test`` (None: all). Every job of a campaign
+    takes its images from here."""
     from dnnfi.data.datasets import Split
     from dnnfi.data.preprocess import preprocess
 
     split = Split.load(test)
     keep = split.spread_indices(images)
-    return preprocess(split.x[keep], preprocessing), keep
+    return preprocess(split.x[keep], preprocessing), split.y[keep], keep
 
 
 def evaluate_weight_faults(

@@ -1,6 +1,6 @@
 """CIFAR ResNet-20/32/44/56 (He et al. 2016, option-A shortcuts) and its published weights.
 
-The layout matches the widely used weights of Y. Idelbayev (``shared/models/resnet*-cifar10-*.th``:
+The layout matches the widely used weights of Y. Idelbayev (``inputs/models/resnet*-cifar10-*.th``:
 a dict ``{'best_prec1', 'state_dict'}`` whose keys carry a ``module.`` prefix), so those files load
 as they are. Inputs: RGB in [0, 1] normalized with the ImageNet mean and std (preprocessing
 ``imagenet_mean_std``), NCHW 3x32x32. Activation functions are modules (one ReLU module per block,

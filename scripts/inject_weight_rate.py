@@ -6,26 +6,22 @@ log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 interpreters.switch(snakemake.config, snakemake.wildcards.model)
 
 from dnnfi import designs
+from dnnfi.designs.base import ShardJob
+from dnnfi.engines.runner import weight_injector
 
 # the campaign's design, named by the checked config (never inferred from the parameters)
 design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
-
-from dnnfi.engines.torchfi import models
-from dnnfi.engines.torchfi.weights import WeightInjector
-
-model = models.load(snakemake.input.model, precision=snakemake.params.model["precision"]).to(
-    models.use_device(**snakemake.params.device)
-)
 w, spec = snakemake.wildcards, snakemake.params.model
-injector = WeightInjector(model, pass_rows=spec["pass_rows"])
-table = design.shard_job(
-    snakemake.params.campaign,
-    spec,
-    w.dataset,
-    w.model,
-    int(w.shard),
-    injector,
-    snakemake.input.test,
+job = ShardJob(
+    snakemake.params.campaign, spec, w.dataset, w.model, int(w.shard), snakemake.input.test
 )
+with weight_injector(
+    spec["framework"],
+    snakemake.input.model,
+    spec["precision"],
+    snakemake.params.device,
+    spec["pass_rows"],
+) as injector:
+    table = design.shard_job(job, injector)
 log.info("%d replicas: mean top-1 error %.4f", len(table), table["top1_error"].mean())
 table.to_parquet(snakemake.output[0])

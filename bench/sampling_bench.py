@@ -31,6 +31,7 @@ from dnnfi.designs.strata import (
     atom_table,
     estimate,
     field_of,
+    golden_counts,
     run_stratified,
     strata_of,
     stratum_counts,
@@ -164,8 +165,13 @@ def real_campaigns(truth_sdc: float) -> pd.DataFrame:
     from dnnfi.faults.outcomes import classify
 
     injector, sites, x, labels, taxonomy = sampling_pool.setup()
-    values = injector.golden_site_values(x, list(sites["site"]))
-    atoms = atom_table(sites, values.__getitem__)
+
+    def recompute(positions, names):
+        return injector.golden_site_values(x[positions], names)
+
+    # as the pipeline does: counts from golden passes, values recomputed for the drawn images
+    counts = golden_counts(recompute, len(x), list(sites["site"]), block=256)
+    atoms = atom_table(sites, counts.__getitem__)
     table, codes = strata_of(atoms, DESIGN)
     weights = table["weight"].to_numpy()
     rows = []
@@ -177,7 +183,8 @@ def real_campaigns(truth_sdc: float) -> pd.DataFrame:
                 codes,
                 n,
                 rng_for(seed, "bench-sampling", "real", round_),
-                values.__getitem__,
+                counts.__getitem__,
+                recompute,
                 np.arange(len(x)),
             )
             results = classify(injector.run(faults, x, progress=False))

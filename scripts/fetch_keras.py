@@ -35,4 +35,4 @@ log.info(
     model.output_shape,
 )
 model.save(snakemake.output[0])
-write_layer_outputs(snakemake.output[0], models.layer_output_elements(model))
+write_layer_outputs(snakemake.output[0], models.layer_output_sizes(model))

@@ -51,8 +51,10 @@ def test_layer_outputs_recorded_next_to_the_model_replace_the_estimate(tmp_path)
     shape = resources.Shape(10, 224 * 224 * 3, 1)
     model = tmp_path / "m.keras"
     assert resources.layer_outputs(model, shape) == resources.ACTIVATIONS_PER_INPUT * shape.pixels
-    resources.write_layer_outputs(model, 5_208_734)
+    assert resources.layer_count(model) == resources.FALLBACK_LAYERS
+    resources.write_layer_outputs(model, [5_208_000, 734])
     assert resources.layer_outputs(model, shape) == 5_208_734
+    assert resources.layer_count(model) == 2
     # a Keras pass of 128 rows keeps them all, in the model's precision
     assert resources.pass_mb(128, 5_208_734, "float32") == 2 * resources.pass_mb(
         128, 5_208_734, "float16"

@@ -9,8 +9,10 @@ from dnnfi.designs.strata import (
     VALUE_CLASSES,
     allocate,
     atom_table,
-    class_counts,
+    class_table,
     draw_strata,
+    golden_counts,
+    image_counts,
     run_stratified,
     strata_of,
     value_class,
@@ -23,6 +25,12 @@ VALUES = {
     "b": np.array([[2.0, -1.0], [0.0, 4.0]], np.float32),
 }
 SITES = pd.DataFrame({"site": ["a", "b"], "size": [4, 2], "dtype": ["float32", "float32"]})
+COUNTS = {site: image_counts(values.view(np.uint32)) for site, values in VALUES.items()}
+
+
+def recompute(positions, sites):
+    """The population's golden values at ``positions``, as an engine recomputes them for a draw."""
+    return {site: VALUES[site][positions] for site in sites}
 
 
 def test_value_classes():
@@ -44,24 +52,43 @@ def test_value_classes():
     ]
 
 
-def test_class_counts_match_value_classes():
+def test_image_counts_give_every_class_of_every_bit():
+    rng = np.random.default_rng(0)
     for dtype, width in (("float32", 32), ("float16", 16)):
-        values = np.random.default_rng(0).standard_normal(999).astype(dtype)
-        values[::7] = 0
-        values[::11] = -0.0
-        enc = values.view(f"uint{width}")
-        expected = [np.bincount(value_class(enc, b, width), minlength=5) for b in range(width)]
-        assert (class_counts(enc, width) == np.array(expected)).all()
+        values = (rng.standard_normal((3, 333)) * 1e3).astype(dtype)
+        values[:, ::7] = 0
+        values[:, ::11] = -0.0
+        values[0, :4] = [np.inf, -np.inf, np.nan, -np.nan]
+        encoding = values.view(f"uint{width}")
+        counts = image_counts(encoding)
+        assert counts.shape == (3, 3 + 2 * width) and counts.dtype == np.uint16
+        for bit in range(width):
+            expected = [np.bincount(value_class(row, bit, width), minlength=5) for row in encoding]
+            assert (class_table(counts, bit) == np.array(expected)).all(), (dtype, bit)
+            # the population's table is the sum of the images'
+            assert (class_table(counts.sum(axis=0), bit) == np.sum(expected, axis=0)).all()
+
+
+def test_golden_counts_hold_only_counts_computed_a_block_at_a_time():
+    asked = []
+
+    def values(positions, sites):
+        asked.append(list(positions))
+        return recompute(positions, sites)
+
+    counts = golden_counts(values, 2, ["a", "b"], block=1)
+    assert asked == [[0], [1]]
+    assert all((counts[s] == COUNTS[s]).all() for s in COUNTS)
 
 
 def test_atom_probabilities_are_exact():
-    atoms = atom_table(SITES, VALUES.__getitem__)
+    atoms = atom_table(SITES, COUNTS.__getitem__)
     assert atoms["p"].sum() == pytest.approx(1.0)
     # layer-uniform: site a has 1/2, bit 30 1/32; of its 8 values 2 are zero, 4 positive with bit 30 clear
     a30 = atoms[(atoms["site"] == "a") & (atoms["bit"] == 30)].set_index("value")["p"]
     assert a30["zero"] == pytest.approx(0.5 / 32 * 2 / 8)
     assert a30["positive_clear"] == pytest.approx(0.5 / 32 * 4 / 8)  # 1.0, 0.5, 1.0, 1.0
-    sized = atom_table(SITES, VALUES.__getitem__, "size_proportional", bits=[30, 31])
+    sized = atom_table(SITES, COUNTS.__getitem__, "size_proportional", bits=[30, 31])
     assert sized.groupby("site")["p"].sum()["a"] == pytest.approx(4 / 6)
     assert set(sized["bit"]) == {30, 31}
     table, codes = strata_of(atoms, "bit")
@@ -78,12 +105,14 @@ def test_allocation_floor_and_neyman():
 
 
 def test_draws_stay_in_their_atom_and_follow_atom_probabilities():
-    atoms = atom_table(SITES, VALUES.__getitem__)
+    atoms = atom_table(SITES, COUNTS.__getitem__)
     table, codes = strata_of(atoms, "bit_value")
     h = table.index[(table["bit"] == 23) & (table["value"] == "positive_set")][0]
     n = np.zeros(len(table), np.int64)
     n[h] = 6000
-    faults = draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]))
+    faults = draw_strata(
+        atoms, codes, n, rng_for(1, "t"), COUNTS.__getitem__, recompute, np.array([10, 11])
+    )
     assert (faults["stratum"] == h).all() and set(faults["image"]) == {10, 11}
     golden = np.array(
         [
@@ -98,11 +127,34 @@ def test_draws_stay_in_their_atom_and_follow_atom_probabilities():
     share = faults.groupby(["site", "image", "element"]).size() / len(faults)
     assert list(share.index) == [("a", 10, 0), ("a", 11, 2), ("a", 11, 3), ("b", 11, 1)]
     assert np.allclose(share, [0.2, 0.2, 0.2, 0.4], atol=0.02)
-    again = draw_strata(atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]))
+    again = draw_strata(
+        atoms, codes, n, rng_for(1, "t"), COUNTS.__getitem__, recompute, np.array([10, 11])
+    )
     pd.testing.assert_frame_equal(faults, again)  # deterministic from the seed
+    one_by_one = draw_strata(
+        atoms, codes, n, rng_for(1, "t"), COUNTS.__getitem__, recompute, np.array([10, 11]), block=1
+    )
+    pd.testing.assert_frame_equal(faults, one_by_one)  # whatever images a recompute holds
     with pytest.raises(ValueError, match="single-bit fault model"):
         draw_strata(
-            atoms, codes, n, rng_for(1, "t"), VALUES.__getitem__, np.array([10, 11]), "random"
+            atoms,
+            codes,
+            n,
+            rng_for(1, "t"),
+            COUNTS.__getitem__,
+            recompute,
+            np.array([10, 11]),
+            "random",
+        )
+
+    def drifted(positions, sites):  # an engine whose golden values depend on the pass
+        return {s: 0 * v for s, v in recompute(positions, sites).items()}
+
+    with pytest.raises(
+        RuntimeError, match="counted: the engine's golden values depend on the pass"
+    ):
+        draw_strata(
+            atoms, codes, n, rng_for(1, "t"), COUNTS.__getitem__, drifted, np.array([10, 11])
         )
 
 

@@ -157,14 +157,21 @@ def test_table_row_weights_the_allocation_rounds_only():
 def test_a_population_too_large_for_memory_is_refused_naming_images():
     import pandas as pd
 
-    from dnnfi.designs.stratified import check_memory
+    from dnnfi.designs.stratified import check_memory, count_bytes, draw_bytes
 
-    # two float32 sites of 1,000 and one bfloat16 site of 500 elements: 9,000 bytes per image
+    # two float32 sites of 1,000 and one bfloat16 site of 500 elements: 9,000 bytes of outputs and
+    # (3 + 2 x 32) x 2 x 2 + (3 + 2 x 16) x 2 = 338 bytes of uint16 counts per image
     sites = pd.DataFrame({"size": [1000, 1000, 500], "dtype": ["float32", "float32", "bfloat16"]})
-    check_memory(sites, 100, "s", memory_bytes=2 * 900_000)  # exactly half: accepted
+    assert count_bytes(sites) == 338
+    # a site of 65,536 elements per image or more counts in uint32
+    assert count_bytes(pd.DataFrame({"size": [2**16], "dtype": ["float32"]})) == 67 * 4
+    # only the counts grow with the population: 10,000 images, one pass of 16 images' outputs
+    assert draw_bytes(sites, 10_000, 16) == 10_000 * 338 + 16 * 9000
+    need = 100 * 338 + 10 * 9000
+    check_memory(sites, 100, 10, "s", memory_bytes=2 * need)  # exactly half: accepted
     with pytest.raises(ValueError) as info:
-        check_memory(sites, 101, "s", memory_bytes=2 * 900_000)
+        check_memory(sites, 101, 10, "s", memory_bytes=2 * need)
     assert str(info.value).startswith(
-        "config key campaigns.s.images: the strata's golden pass holds every site "
-        "output of the population's 101 images in memory, 0.0 GiB"
+        "config key campaigns.s.images: the strata's golden pass counts the values of every site "
+        "for each of the population's 101 images, 0.0 GiB with one block of 10 images' site outputs"
     )

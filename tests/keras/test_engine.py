@@ -184,8 +184,8 @@ def test_an_empty_fault_list_gives_empty_results(resnet50):
     assert len(classify(injector.run(empty, images, progress=False))) == 0
 
 
-def test_layer_output_elements_counts_every_layers_output():
-    from dnnfi.engines.kerasfi.models import layer_output_elements
+def test_layer_output_sizes_count_every_layers_output():
+    from dnnfi.engines.kerasfi.models import layer_output_sizes
 
     model = keras.Sequential(
         [
@@ -195,9 +195,11 @@ def test_layer_output_elements_counts_every_layers_output():
             keras.layers.Dense(2),
         ]
     )
-    assert (
-        layer_output_elements(model) == 100 + 100 + 2
-    )  # conv, flatten, dense; the input is no layer output
+    assert layer_output_sizes(model) == [
+        100,
+        100,
+        2,
+    ]  # conv, flatten, dense; the input is no layer output
 
 
 def test_other_pass_rows_are_the_reference_at_that_shape_whatever_the_batch(images16):

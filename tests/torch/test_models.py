@@ -105,8 +105,8 @@ def test_build_knows_digits_and_cifar_architectures():
     assert np.isfinite(predict_logits(net, np.zeros((3, 32, 32, 3), np.float32))).all()
 
 
-def test_layer_output_elements_counts_every_leaf_modules_output():
-    from dnnfi.engines.torchfi.models import layer_output_elements
+def test_layer_output_sizes_count_every_leaf_modules_output():
+    from dnnfi.engines.torchfi.models import layer_output_sizes
 
     model = torch.nn.Sequential(
         torch.nn.Conv2d(3, 4, 3, padding=1),
@@ -114,7 +114,5 @@ def test_layer_output_elements_counts_every_leaf_modules_output():
         torch.nn.Flatten(),
         torch.nn.Linear(4 * 5 * 5, 2),
     ).train()
-    assert (
-        layer_output_elements(model, (5, 5, 3)) == 100 + 100 + 100 + 2
-    )  # conv, relu, flatten, linear
+    assert layer_output_sizes(model, (5, 5, 3)) == [100, 100, 100, 2]  # conv, relu, flatten, linear
     assert model.training  # its mode is restored

@@ -72,23 +72,61 @@ def value_class(encoding: np.ndarray, bit, width: int) -> np.ndarray:
     )
 
 
-def class_counts(encoding: np.ndarray, width: int) -> np.ndarray:
-    """(width, 5) counts of ``value_class`` for each bit, in one pass over the values."""
-    encoding = np.asarray(encoding).reshape(-1)
+#: bits of each byte value (256, 8), least significant first
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
+
+
+def image_counts(encoding: np.ndarray) -> np.ndarray:
+    """Per-image counts of golden values given as unsigned integer encodings, shape (images,
+    elements per image): (images, 3 + 2 x width) of :func:`count_dtype`, the columns ``zero``, ``positive``,
+    ``negative`` (non-zero values by sign), then for each bit b = 0 .. width - 1 the positive
+    values with bit b set, then the negative values with bit b set. Every value class of every bit
+    follows (:func:`class_table`), so these counts replace the values for the strata's weights
+    and draws. One histogram per byte of the encoding and sign (``np.bincount``), so the cost
+    does not grow with the number of bits."""
+    encoding = np.asarray(encoding)
+    n, size = encoding.shape
+    itemsize = encoding.dtype.itemsize
+    width = 8 * itemsize
     sign, zero = _sign_zero(encoding, width)
-    out = np.zeros((width, len(VALUE_CLASSES)), np.int64)
-    out[:, 0] = zero.sum()
-    for column, values in ((1, encoding[~zero & ~sign]), (3, encoding[~zero & sign])):
-        # bit b of a little-endian encoding is bit b of its bytes unpacked least significant first
-        set_per_bit = (
-            np.unpackbits(
-                values.astype(values.dtype.newbyteorder("<")).view(np.uint8), bitorder="little"
-            )
-            .reshape(-1, width)
-            .sum(axis=0)
-        )
-        out[:, column], out[:, column + 1] = len(values) - set_per_bit, set_per_bit
+    out = np.empty((n, 3 + 2 * width), count_dtype(size))
+    out[:, 0] = zero.sum(axis=1)
+    out[:, 1] = (~zero & ~sign).sum(axis=1)
+    out[:, 2] = (~zero & sign).sum(axis=1)
+    # byte k of a little-endian encoding holds bits 8k .. 8k + 7; a zero's only set bit is the sign
+    key = np.arange(n, dtype=np.int64)[:, None] * 512 + sign.astype(np.int64) * 256
+    as_bytes = encoding.astype(encoding.dtype.newbyteorder("<")).view(np.uint8)
+    as_bytes = as_bytes.reshape(n, size, itemsize)
+    for k in range(itemsize):
+        histogram = np.bincount((key + as_bytes[:, :, k]).ravel(), minlength=n * 512)
+        set_bits = histogram.reshape(n, 2, 256) @ _BYTE_BITS  # (images, sign, 8 bits)
+        out[:, 3 + 8 * k : 3 + 8 * k + 8] = set_bits[:, 0]
+        out[:, 3 + width + 8 * k : 3 + width + 8 * k + 8] = set_bits[:, 1]
+    out[:, 3 + 2 * width - 1] = out[:, 2]  # the sign bit of the non-zero negatives (not -0.0)
     return out
+
+
+def count_dtype(size: int) -> type:
+    """The smallest unsigned integer type that counts ``size`` values of one image."""
+    return np.uint16 if size < 2**16 else np.uint32
+
+
+def class_table(counts: np.ndarray, bit: int) -> np.ndarray:
+    """(rows, 5) counts of each of ``VALUE_CLASSES`` for the flip of ``bit``, from rows of
+    :func:`image_counts` (one per image, or their sum)."""
+    counts = np.asarray(counts, np.int64)
+    width = (counts.shape[-1] - 3) // 2
+    positive_set, negative_set = counts[..., 3 + bit], counts[..., 3 + width + bit]
+    return np.stack(
+        [
+            counts[..., 0],
+            counts[..., 1] - positive_set,
+            positive_set,
+            counts[..., 2] - negative_set,
+            negative_set,
+        ],
+        axis=-1,
+    )
 
 
 def field_of(bit, dtype: str) -> np.ndarray:
@@ -103,7 +141,7 @@ def _encodings(values: np.ndarray) -> np.ndarray:
 
 def atom_table(
     sites: pd.DataFrame,
-    site_values: Callable[[str], np.ndarray],
+    site_counts: Callable[[str], np.ndarray],
     sampling: str = "layer_uniform",
     bits: list[int] | None = None,
 ) -> pd.DataFrame:
@@ -112,8 +150,8 @@ def atom_table(
     ``field`` (:func:`field_of`).
 
     ``sites``: the eligible sites (``site``, ``size``, ``dtype``) in model order;
-    ``site_values(site)``: golden output of the site for the population's images, shape (images,
-    elements per image), in the site's format.
+    ``site_counts(site)``: :func:`image_counts` of the site's golden output for the population's
+    images.
     """
     sizes = sites["size"].to_numpy(dtype=float)
     p_site = (
@@ -125,18 +163,19 @@ def atom_table(
     for (site, dtype), p in zip(sites[["site", "dtype"]].itertuples(index=False), p_site):
         width = n_bits(dtype)
         allowed = np.arange(width) if bits is None else np.asarray(bits)
-        encoding = _encodings(np.asarray(site_values(site))).reshape(-1)
-        counts = class_counts(encoding, width)
+        total = np.asarray(site_counts(site)).sum(axis=0, dtype=np.int64)
+        pairs = total[:3].sum()  # images x elements
         for bit in allowed:
-            for value in np.flatnonzero(counts[bit]):
+            counts = class_table(total, int(bit))
+            for value in np.flatnonzero(counts):
                 rows.append(
                     (
                         site,
                         int(bit),
                         int(field_of(bit, dtype)),
                         VALUE_CLASSES[value],
-                        int(counts[bit, value]),
-                        p / len(allowed) * counts[bit, value] / len(encoding),
+                        int(counts[value]),
+                        p / len(allowed) * counts[value] / pairs,
                     )
                 )
     return pd.DataFrame(rows, columns=["site", "bit", "field", "value", "count", "p"])
@@ -298,15 +337,23 @@ def draw_strata(
     codes: np.ndarray,
     n: np.ndarray,
     rng: np.random.Generator,
-    site_values: Callable[[str], np.ndarray],
+    site_counts: Callable[[str], np.ndarray],
+    site_values: Callable[[np.ndarray, list[str]], dict[str, np.ndarray]],
     images: np.ndarray,
     fault_model: str = "bitflip",
+    block: int = 64,
 ) -> pd.DataFrame:
     """A fault list with n[h] faults from stratum h (``codes``: stratum of each atom, see
     :func:`strata_of`): the atom by its probability within the stratum, then (image, element)
-    uniformly among the pairs of that atom's class. ``images``: the population's image indices
-    (rows of ``site_values``). Rows come stratum by stratum, with a ``stratum`` column. Only
-    single-bit bit-model faults have (bit, value) atoms: other fault models are refused."""
+    uniformly among the pairs of that atom's class: the image with probability proportional to its
+    count of the class (``site_counts``, :func:`image_counts`), then the element uniformly among
+    that image's values of the class, recomputed by ``site_values(positions, sites)`` (golden
+    outputs of the population's images at ``positions``, ``block`` images at a time) so that only
+    counts are kept. ``images``: the population's image indices (rows of the counts). Rows come
+    stratum by stratum, with a ``stratum`` column. Only single-bit bit-model faults have (bit,
+    value) atoms: other fault models are refused. A recomputed image whose count of the class
+    differs from the counted one stops the draw (the engine's golden values must not depend on
+    which images share a pass, docs/semantics.md section 4)."""
     if fault_model not in BIT_MODELS:
         raise ValueError(
             f"stratified sampling needs a single-bit fault model {BIT_MODELS}, got {fault_model!r}"
@@ -317,38 +364,68 @@ def draw_strata(
         [rng.choice(m, size=k, p=p[m] / p[m].sum()) for m, k in zip(members, n) if k > 0]
         or [np.zeros(0, np.int64)]
     )
-    stratum = codes[atom]
-    image, element = np.zeros(len(atom), np.int64), np.zeros(len(atom), np.int64)
     chosen = atoms.iloc[atom].reset_index(drop=True)
-    for site, rows in chosen.groupby("site", sort=False).groups.items():
-        values = np.asarray(site_values(site))
-        encoding, size = _encodings(values).reshape(-1), values.shape[1]
-        sign, zero = _sign_zero(encoding, values.dtype.itemsize * 8)
-        signed = (~zero & ~sign, ~zero & sign)
-        for (bit, value), part in (
-            chosen.loc[rows].groupby(["bit", "value"], sort=True).groups.items()
-        ):
-            cls = VALUE_CLASSES.index(value)  # 1 + 2 sign + bit set, or 0 for zero (value_class)
-            mask = (
-                zero
-                if cls == 0
-                else signed[(cls - 1) // 2] & (_bit_set(encoding, bit) == bool((cls - 1) % 2))
-            )
-            where = np.flatnonzero(mask)
-            pick = where[rng.integers(0, len(where), size=len(part))]
-            image[part], element[part] = images[pick // size], pick % size
+    cls = chosen["value"].map(VALUE_CLASSES.index).to_numpy(np.int64)
+    bit = chosen["bit"].to_numpy(np.int64)
+    position, expected = np.zeros(len(atom), np.int64), np.zeros(len(atom), np.int64)
+    for (site, b, c), part in chosen.assign(cls=cls).groupby(["site", "bit", "cls"]).groups.items():
+        per_image = class_table(site_counts(site), int(b))[:, c]
+        position[part] = rng.choice(len(per_image), size=len(part), p=per_image / per_image.sum())
+        expected[part] = per_image[position[part]]
+    uniform = rng.random(len(atom))  # the element's rank among its image's values of the class
+    element = np.zeros(len(atom), np.int64)
+    names = chosen["site"].to_numpy()
+    distinct = np.unique(position)
+    for start in range(0, len(distinct), block):
+        wanted = distinct[start : start + block]
+        groups: dict[tuple, list[int]] = {}
+        for i in np.flatnonzero(np.isin(position, wanted)):
+            groups.setdefault((position[i], names[i], bit[i], cls[i]), []).append(i)
+        values = site_values(wanted, sorted({key[1] for key in groups}))
+        for (pos, site, b, c), faults in groups.items():
+            encoding = _encodings(np.asarray(values[site][np.searchsorted(wanted, pos)]))
+            where = np.flatnonzero(value_class(encoding, b, 8 * encoding.itemsize) == c)
+            if len(where) != expected[faults[0]]:
+                raise RuntimeError(
+                    f"site {site}, image {images[pos]}: {len(where)} values of class "
+                    f"{VALUE_CLASSES[c]} for bit {b} on recomputing, {expected[faults[0]]} "
+                    "counted: the engine's golden values depend on the pass"
+                )
+            element[faults] = where[(uniform[faults] * len(where)).astype(np.int64)]
     return pd.DataFrame(
         {
             "fault_id": np.arange(len(atom), dtype=np.int64),
-            "image": image,
+            "image": images[position],
             "site": chosen["site"],
             "element": element,
-            "bit": chosen["bit"].to_numpy(np.int64),
+            "bit": bit,
             "fault_model": fault_model,
             "random_u": np.nan,
-            "stratum": stratum,
+            "stratum": codes[atom],
         }
     )
+
+
+def golden_counts(
+    site_values: Callable[[np.ndarray, list[str]], dict[str, np.ndarray]],
+    n_images: int,
+    sites: list[str],
+    block: int,
+) -> dict[str, np.ndarray]:
+    """:func:`image_counts` of each site for ``n_images`` images, from their golden values
+    (``site_values(positions, sites)``) computed ``block`` images at a time: only the counts and
+    one block of values are held."""
+    from dnnfi.workflow.runlog import Progress
+
+    counts = {}
+    for start in Progress(range(0, n_images, block), desc="golden pass"):
+        positions = np.arange(start, min(start + block, n_images))
+        values = site_values(positions, sites)
+        for site in sites:
+            part = image_counts(_encodings(np.asarray(values[site])))
+            counts.setdefault(site, np.empty((n_images, part.shape[1]), part.dtype))
+            counts[site][positions] = part
+    return counts
 
 
 def stratum_counts(results: pd.DataFrame, n_strata: int) -> pd.DataFrame:

@@ -31,8 +31,10 @@ from dnnfi.designs.base import (
 )
 from dnnfi.designs.strata import (
     atom_table,
+    count_dtype,
     draw_strata,
     estimate,
+    golden_counts,
     margin_reached,
     pilot_allocation,
     round_allocation,
@@ -354,30 +356,56 @@ def population_images(population: str, correct: np.ndarray) -> np.ndarray:
     return np.flatnonzero(correct == (population == "fi_correct"))
 
 
-def check_memory(sites: pd.DataFrame, n_images: int, campaign: str, memory_bytes: int) -> None:
-    """Refuse a population whose golden site values (every eligible site output of every image,
-    held in memory to draw elements by value class) would take more than half of ``memory_bytes``
-    (the job's memory, its resource ``mem_mb``)."""
-    need = int((sites["size"] * sites["dtype"].map(n_bits) // 8).sum()) * n_images
+def count_bytes(sites: pd.DataFrame) -> int:
+    """Bytes of one image's value-class counts over ``sites`` (:func:`dnnfi.designs.strata.image_counts`:
+    3 + 2 x bits per site, 2 bytes each below 65,536 elements per image, else 4)."""
+    itemsize = sites["size"].map(lambda size: np.dtype(count_dtype(size)).itemsize)
+    return int(((3 + 2 * sites["dtype"].map(n_bits)) * itemsize).sum())
+
+
+def output_bytes(sites: pd.DataFrame) -> int:
+    """Bytes of one image's outputs of ``sites``."""
+    return int((sites["size"] * sites["dtype"].map(n_bits) // 8).sum())
+
+
+def draw_bytes(sites: pd.DataFrame, n_images: int, block: int) -> int:
+    """What the draw holds besides the model and the images: the counts of every image and the
+    site outputs of one block of ``block`` images."""
+    return n_images * count_bytes(sites) + block * output_bytes(sites)
+
+
+def check_memory(
+    sites: pd.DataFrame, n_images: int, block: int, campaign: str, memory_bytes: int
+) -> None:
+    """Refuse a population whose counts and golden block (:func:`draw_bytes`) would take more than
+    half of ``memory_bytes`` (the job's memory, its resource ``mem_mb``)."""
+    need = draw_bytes(sites, n_images, block)
     if need > memory_bytes // 2:
         raise ValueError(
-            f"config key campaigns.{campaign}.images: the strata's golden pass holds every site "
-            f"output of the population's {n_images} images in memory, {need / 2**30:.1f} GiB, more than "
-            f"half of the job's {memory_bytes / 2**30:.1f} GiB (resource mem_mb); expected fewer images"
+            f"config key campaigns.{campaign}.images: the strata's golden pass counts the values of "
+            f"every site for each of the population's {n_images} images, {need / 2**30:.1f} GiB "
+            f"with one block of {block} images' site outputs, more than half of the job's "
+            f"{memory_bytes / 2**30:.1f} GiB (resource mem_mb); expected fewer images"
         )
 
 
 def population_strata(injector, x: np.ndarray, images: np.ndarray, spec: dict, memory_mb: int):
-    """(atoms, strata table, stratum of each atom, golden values per site) of a population:
-    exact weights counted from one golden pass over the population's images ``x[images]``
+    """(atoms, strata table, stratum of each atom, per-image counts, golden values of population
+    positions, images per golden block) of a population: exact weights counted in golden passes
+    over the population's images ``x[images]``, of which only the counts are kept
     (``memory_mb``: the job's memory, see :func:`check_memory`)."""
     sites = injector.sites()
     sites = sites[sites["eligible"]]
-    check_memory(sites, len(images), spec["campaign"], memory_mb * 2**20)
-    values = injector.golden_site_values(x[images], list(sites["site"]))
-    atoms = atom_table(sites, values.__getitem__, spec["sampling"], spec["bits"])
+    block = injector.rows  # images per golden pass: one engine pass, whose values are dropped
+    check_memory(sites, len(images), block, spec["campaign"], memory_mb * 2**20)
+
+    def site_values(positions: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        return injector.golden_site_values(x[images[positions]], names)
+
+    counts = golden_counts(site_values, len(images), list(sites["site"]), block)
+    atoms = atom_table(sites, counts.__getitem__, spec["sampling"], spec["bits"])
     table, codes = strata_of(atoms, spec["stratified"]["strata"])
-    return atoms, table, codes, values
+    return atoms, table, codes, counts, site_values, block
 
 
 def outcome_counts(results: pd.DataFrame, n_strata: int, scm) -> pd.DataFrame:
@@ -423,7 +451,9 @@ def round_faults(
     steps = Progress(
         total=2, desc=f"round-{r}", mininterval=0
     )  # a line after the golden pass, one at the end
-    atoms, table, codes, values = population_strata(injector, x, images, spec, memory_mb)
+    atoms, table, codes, counts, site_values, block = population_strata(
+        injector, x, images, spec, memory_mb
+    )
     steps.update()
     weights = table["weight"].to_numpy()
     if r == 0:
@@ -438,7 +468,9 @@ def round_faults(
             outcome_counts(pilot, len(table), scm), weights, strat["target"], r, strat["round"]
         )
     rng = rng_for(spec["seed"], spec["campaign"], *keys, r)
-    faults = draw_strata(atoms, codes, n, rng, values.__getitem__, images, spec["fault_model"])
+    faults = draw_strata(
+        atoms, codes, n, rng, counts.__getitem__, site_values, images, spec["fault_model"], block
+    )
     steps.update()
     steps.close()
     return faults.assign(round=r, population=keys[2]), table

@@ -16,7 +16,9 @@ fetch or train job; ACTIVATIONS_PER_INPUT x the input elements before) x the pre
 a fault-free pass of the CPU's pass rows (config key ``pass_rows``) keeps E per row (baselines,
 weight_rate, bounds); an injection job keeps the golden values of the images it uses (at most the
 campaign's ``cache_mb``, the engines' golden cache) and one pass (:func:`injection_mb`); a
-stratified draw keeps every image's twice; training keeps a batch's outputs and their gradients.
+stratified draw keeps value-class counts of every image and layer output and the golden values of
+at most ``cache_mb`` of images (:func:`draw_mb`); training keeps a batch's outputs and their
+gradients.
 A split's shape comes from its .npz header once it exists, else from the data set's config.
 """
 
@@ -38,6 +40,10 @@ BASE_MB = {"keras": 900, "torch": 900, "analysis": 300}
 ACTIVATIONS_PER_INPUT = 64
 #: size of a model file not made yet (its job's plan in a dry run; the real job reads the file)
 FALLBACK_MODEL_MB = 100
+#: layer outputs of a model whose count is not recorded (a dry run's plan; ResNet-152: 516)
+FALLBACK_LAYERS = 600
+#: a stratified draw's value-class counts of one image at one fp32 site (3 + 2 x 32 uint32)
+COUNT_BYTES = (3 + 2 * 32) * 4
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 #: over the sum of what a job holds (allocator slack, transient copies; measured peaks reach 0.98 of the sum)
 MARGIN = 1.25
@@ -180,18 +186,36 @@ def analysis_mem_mb(input_mb: float, attempt: int = 1) -> int:
 
 
 def layer_outputs_file(model_path: str | Path) -> Path:
-    """Where the fetch or train job records a model's layer-output elements per image."""
+    """Where the fetch or train job records a model's layer outputs: their elements per image and
+    their number."""
     return Path(f"{model_path}.layer_outputs.json")
 
 
-def write_layer_outputs(model_path: str | Path, elements: int) -> None:
-    layer_outputs_file(model_path).write_text(json.dumps({"layer_output_elements": int(elements)}))
+def write_layer_outputs(model_path: str | Path, sizes: list[int]) -> None:
+    """Record the elements per image of each of a model's layer outputs (``sizes``)."""
+    record = {"layer_output_elements": int(sum(sizes)), "layer_outputs": len(sizes)}
+    layer_outputs_file(model_path).write_text(json.dumps(record))
+
+
+def _recorded(model_path: str | Path | None, key: str):
+    path = layer_outputs_file(model_path) if model_path else None
+    return json.loads(path.read_text()).get(key) if path and path.exists() else None
 
 
 def layer_outputs(model_path: str | Path | None, shape: Shape) -> float:
     """Layer-output elements of one image: as recorded next to the model file, else
     ACTIVATIONS_PER_INPUT x its input elements (before the model exists: a dry run's plan)."""
-    path = layer_outputs_file(model_path) if model_path else None
-    if path and path.exists():
-        return json.loads(path.read_text())["layer_output_elements"]
-    return ACTIVATIONS_PER_INPUT * shape.pixels
+    return _recorded(model_path, "layer_output_elements") or ACTIVATIONS_PER_INPUT * shape.pixels
+
+
+def layer_count(model_path: str | Path | None) -> int:
+    """A model's layer outputs (an upper bound of its fault sites): as recorded next to the model
+    file, else FALLBACK_LAYERS."""
+    return _recorded(model_path, "layer_outputs") or FALLBACK_LAYERS
+
+
+def draw_mb(used: int, layers: int) -> float:
+    """A stratified draw's value-class counts (:func:`dnnfi.designs.stratified.draw_bytes`): per
+    image and layer output those of every bit (3 + 2 x 32 uint32 at most); its golden block is
+    one more pass."""
+    return used * layers * COUNT_BYTES / MB

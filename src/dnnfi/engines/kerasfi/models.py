@@ -345,14 +345,14 @@ def predict_logits(model, x: np.ndarray, pass_rows: dict | None = None) -> np.nd
     return np.asarray(injector.golden_logits(np.asarray(x, dtype=np.float32)), dtype=np.float32)
 
 
-def layer_output_elements(model) -> int:
-    """Elements of the outputs of every layer (inputs excluded) for one image."""
+def layer_output_sizes(model) -> list[int]:
+    """Elements of the output of every layer (inputs excluded) for one image."""
     import math
 
     import keras
 
-    return sum(
+    return [
         math.prod(layer.output.shape[1:])
         for layer in model.layers
         if not isinstance(layer, keras.layers.InputLayer)
-    )
+    ]

@@ -275,11 +275,11 @@ def save(
         },
         path,
     )
-    write_layer_outputs(path, layer_output_elements(model, input_shape))
+    write_layer_outputs(path, layer_output_sizes(model, input_shape))
 
 
-def layer_output_elements(model: nn.Module, input_shape) -> int:
-    """Elements of the outputs of every leaf module for one image of ``input_shape`` (H, W, C)."""
+def layer_output_sizes(model: nn.Module, input_shape) -> list[int]:
+    """Elements of the output of every leaf module call for one image of ``input_shape`` (H, W, C)."""
     sizes, training = [], model.training
 
     def count(module, inputs, output):
@@ -298,7 +298,7 @@ def layer_output_elements(model: nn.Module, input_shape) -> int:
         model.train(training)
         for hook in hooks:
             hook.remove()
-    return sum(sizes)
+    return sizes
 
 
 SAVED_FIELDS = ("architecture", "input_shape", "classes", "state_dict")

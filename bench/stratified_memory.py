@@ -1,0 +1,117 @@
+"""Peak memory of a stratified draw job's work on a whole test split (issue: any population size
+at bounded memory; docs/semantics.md section 11, "Memory of the draw").
+
+Runs what the pipeline's draw job runs (``dnnfi.designs.stratified.population_strata`` and the
+pilot's ``draw_strata``) for the pretrained CIFAR-10 ResNet-56 of the inputs folder (``make
+inputs``) on the first ``--images`` test images (default: all 10,000), and prints the images, the
+eligible sites, the counts' size by the formula (``draw_bytes``), the golden block, the seconds and
+the process's peak RSS (``ru_maxrss``, the model and the preprocessed images included). Then the
+formula for a 50,000-image 224-px population of torchvision's ResNet50 (random weights, nothing
+downloaded). Last line: ``population_images=N peak_rss_mb=M``.
+
+    .venv/bin/python bench/stratified_memory.py [--images N] [--pilot N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from dnnfi.data.datasets import image_folder, inputs_dir
+from dnnfi.data.preprocess import preprocess
+from dnnfi.designs.strata import draw_strata, pilot_allocation
+from dnnfi.designs.stratified import draw_bytes, population_strata
+from dnnfi.faults.seeds import rng_for
+
+MB = 2**20
+SPEC = {
+    "campaign": "bench",
+    "sampling": "layer_uniform",
+    "bits": None,
+    "stratified": {"strata": "field_value"},
+}
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resnet56(images: int, pilot: int) -> dict:
+    from dnnfi.engines.torchfi.activations import TorchInjector
+    from dnnfi.engines.torchfi.cifar import load_cifar_resnet
+
+    test = image_folder(inputs_dir() / "data/cifar10-jpeg/test")
+    x = preprocess(test.x[:images], "imagenet_mean_std")
+    del test
+    model = load_cifar_resnet(inputs_dir() / "models/resnet56-cifar10-4bfd9763.th")
+    injector = TorchInjector(model, batch_size=256, input_shape=(3, 32, 32))
+    before = peak_mb()
+    began = time.perf_counter()
+    population = np.arange(images)
+    atoms, table, codes, counts, site_values, block = population_strata(
+        injector, x, population, SPEC, memory_mb=16_000
+    )
+    faults = draw_strata(
+        atoms,
+        codes,
+        pilot_allocation(table["weight"].to_numpy(), pilot),
+        rng_for(0, "bench-memory"),
+        counts.__getitem__,
+        site_values,
+        population,
+        block=block,
+    )
+    sites = injector.sites()
+    sites = sites[sites["eligible"]]
+    return {
+        "model": "ResNet-56 (CIFAR-10)",
+        "images": images,
+        "sites": len(sites),
+        "strata": len(table),
+        "faults drawn": len(faults),
+        "block": block,
+        "draw MB (formula)": draw_bytes(sites, images, block) / MB,
+        "seconds": time.perf_counter() - began,
+        "peak RSS MB before": before,
+        "peak RSS MB": peak_mb(),
+    }
+
+
+def resnet50_formula(images: int = 50_000) -> dict:
+    import torchvision
+
+    from dnnfi.engines.torchfi.activations import TorchInjector
+
+    injector = TorchInjector(
+        torchvision.models.resnet50(weights=None), batch_size=16, input_shape=(3, 224, 224)
+    )
+    sites = injector.sites()
+    sites = sites[sites["eligible"]]
+    block = injector.rows
+    return {
+        "model": "ResNet50 (224 px, formula)",
+        "images": images,
+        "sites": len(sites),
+        "block": block,
+        "draw MB (formula)": draw_bytes(sites, images, block) / MB,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--pilot", type=int, default=2_000)
+    args = parser.parse_args()
+    import pandas as pd
+
+    measured = resnet56(args.images, args.pilot)
+    table = pd.DataFrame([measured, resnet50_formula()])
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    print(f"population_images={args.images} peak_rss_mb={measured['peak RSS MB']:.0f}")
+
+
+if __name__ == "__main__":
+    main()

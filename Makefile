@@ -30,7 +30,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run status test test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling env-files clean
+.PHONY: run status test test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling bench-draw-memory env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -94,6 +94,11 @@ bench-torch: $(BIN)/.installed
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
 bench-sampling: inputs
 	$(BIN)/python bench/sampling_bench.py
+
+# Peak memory of a stratified draw on the whole CIFAR-10 test split (ResNet-56 of the inputs folder;
+# docs/semantics.md section 11): last line population_images=N peak_rss_mb=M.
+bench-draw-memory: inputs
+	$(BIN)/python bench/stratified_memory.py
 
 # Which files each distribution of every requirements*.txt and envs/*.yaml writes, resolved from the
 # package index (network; remote wheels are read, not downloaded): rerun after changing a pin.

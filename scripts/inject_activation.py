@@ -12,7 +12,7 @@ from dnnfi.designs.base import ShardJob
 
 # the campaign's design, named by the checked config (never inferred from the parameters)
 design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
-from dnnfi.engines.runner import injector_factory
+from dnnfi.engines.runner import campaign_injector_factory
 
 
 @functools.cache
@@ -20,14 +20,8 @@ def factory():
     # loaded once: a protected campaign builds a plain and a protected injector; loaded only
     # when needed: a sequential round that has nothing left to do never loads a framework
     model = snakemake.params.model
-    return injector_factory(
-        model["framework"],
-        snakemake.input.model,
-        snakemake.params.campaign["batch_size"],
-        model["precision"],
-        snakemake.params.device,
-        model["pass_rows"],
-        snakemake.params.campaign["cache_mb"],
+    return campaign_injector_factory(
+        model, snakemake.input.model, snakemake.params.campaign, snakemake.params.device
     )
 
 

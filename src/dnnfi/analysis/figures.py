@@ -23,6 +23,19 @@ sns.set_theme(style="whitegrid", context="notebook")
 Paths = Sequence[str | Path]
 
 
+def label_bar(ax, text: str, x: float, y: float, offset: float = 3, **style) -> None:
+    """``text`` centred above the bar at ``x`` whose top is ``y``, ``offset`` points higher."""
+    ax.annotate(
+        text,
+        (x, y),
+        xytext=(0, offset),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        **style,
+    )
+
+
 def _save(fig, paths: Paths) -> None:
     for path in paths:
         fig.savefig(path, dpi=150, bbox_inches="tight")
@@ -60,15 +73,7 @@ def sdc_rate(summary: pd.DataFrame, paths: Paths) -> None:
     for x, (rate, hi, n) in enumerate(
         zip(summary["sdc_rate"], summary["sdc_rate_hi"], summary["injections"])
     ):
-        ax.annotate(
-            f"{100 * rate:.2f}%\nn={n}",
-            (x, 100 * hi),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize="small",
-        )
+        label_bar(ax, f"{100 * rate:.2f}%\nn={n}", x, 100 * hi, fontsize="small")
     ax.set_ylim(0, 100 * summary["sdc_rate_hi"].max() * 1.3 + 1e-9)
     ax.set_ylabel("SDC rate (% of injections)")
     ax.set_xlabel("data set / model")
@@ -126,16 +131,7 @@ def scm_probability(scm: pd.DataFrame, paths: Paths) -> None:
                 ):  # no trials in this scenario (e.g. no misclassified image was injected)
                     continue
                 label, y = (f"{k:.0f}/{n:.0f}", 100 * hi) if n > 0 else ("none", 0)
-                ax.annotate(
-                    label,
-                    (xi, y),
-                    xytext=(0, 2),
-                    textcoords="offset points",
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    rotation=90,
-                )
+                label_bar(ax, label, xi, y, offset=2, fontsize=7, rotation=90)
         ax.set_xticks(np.arange(len(models)), models)
         ax.set_title(f"data set: {dataset}")
         ax.set_xlabel("model")
@@ -355,14 +351,12 @@ def protection(table: pd.DataFrame, paths: Paths) -> None:
     for ax, measure in zip(grid.axes.flat, grid.col_names):
         part = rows[rows["measure"] == measure]
         for x, r in enumerate(part.itertuples()):
-            ax.annotate(
+            label_bar(
+                ax,
                 f"{100 * r.difference:+.2f} pp\n[{100 * r.difference_lo:+.2f}, {100 * r.difference_hi:+.2f}]\n"
                 f"p={r.mcnemar_p:.2g}",
-                (x, max(r.rate_unprotected, r.rate_protected) * 100),
-                xytext=(0, 3),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
+                x,
+                max(r.rate_unprotected, r.rate_protected) * 100,
                 fontsize="x-small",
             )
         ax.set_title(f"{measure.upper()} rate")
@@ -504,16 +498,7 @@ def stratified(table: pd.DataFrame, paths: Paths) -> None:
                     label, y = f"n/a, n={n:,.0f}", 0.0
                 else:
                     label, y = f"n={n:,.0f}, ±{100 * margin:.2g}", 100 * (v if np.isnan(hi) else hi)
-                ax.annotate(
-                    label,
-                    (xi, y),
-                    xytext=(0, 2),
-                    textcoords="offset points",
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    rotation=90,
-                )
+                label_bar(ax, label, xi, y, offset=2, fontsize=7, rotation=90)
         ax.set_xticks(np.arange(len(labels)), [f"{d}\n{m}" for d, m in labels])
         ax.set_xlabel("data set / model")
         ax.set_ylabel(f"{name} ({unit})")

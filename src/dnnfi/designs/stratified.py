@@ -244,20 +244,12 @@ class Stratified(Design):
         if round_ > 0 and target_met(done, pd.read_parquet(strata), params, scm):
             log.info("round %d: the earlier rounds meet the target margin; nothing to draw", round_)
             return pd.read_parquet(pilot_faults).iloc[:0], None
-        from dnnfi.engines.runner import evaluated_images, injector_factory
+        from dnnfi.engines.runner import campaign_injector_factory, evaluated_images
         from dnnfi.faults.precision import check_format
 
         x, _, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
         correct = pd.read_parquet(baseline)["correct"].to_numpy()[keep]
-        injector = injector_factory(
-            model_spec["framework"],
-            model_path,
-            params["batch_size"],
-            model_spec["precision"],
-            device,
-            model_spec["pass_rows"],
-            params["cache_mb"],
-        )(x.shape[1:])
+        injector = campaign_injector_factory(model_spec, model_path, params, device)(x.shape[1:])
         check_format(injector.sites(), model_spec["precision"], f"models.{model}")
         pilot = None if done is None else done[done["round"] == 0]
         faults, table = round_faults(
@@ -293,18 +285,14 @@ class Stratified(Design):
         rows = shard_of_round(pd.read_parquet(faults), shard, params["shards"])
         if not len(rows):
             return rows
-        from dnnfi.engines.runner import evaluated_images, injector_factory, run_faults
+        from dnnfi.engines.runner import (
+            campaign_injector_factory,
+            evaluated_images,
+            run_faults,
+        )
 
         x, _, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
-        injector = injector_factory(
-            model_spec["framework"],
-            model_path,
-            params["batch_size"],
-            model_spec["precision"],
-            device,
-            model_spec["pass_rows"],
-            params["cache_mb"],
-        )(x.shape[1:])
+        injector = campaign_injector_factory(model_spec, model_path, params, device)(x.shape[1:])
         results = run_faults(injector, rows.reset_index(drop=True), injector.sites(), x)
         results["image"] = keep[
             results["image"].to_numpy()

@@ -35,6 +35,21 @@ def injector_factory(
     return engine_factory(model_path, batch_size, precision, device, pass_rows, cache_mb)
 
 
+def campaign_injector_factory(model_spec: dict, model_path, params: dict, device: dict | None):
+    """:func:`injector_factory` of a campaign job: the model's framework, precision and pass rows
+    (``model_spec``: its checked config), the campaign's ``batch_size`` and ``cache_mb``
+    (``params``: the job's parameters)."""
+    return injector_factory(
+        model_spec["framework"],
+        model_path,
+        params["batch_size"],
+        model_spec["precision"],
+        device,
+        model_spec["pass_rows"],
+        params["cache_mb"],
+    )
+
+
 @contextlib.contextmanager
 def weight_injector(
     framework: str,

@@ -13,6 +13,9 @@ CONFIG ?= config/config.yaml
 CORES ?= all
 # Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
 INPUTS ?= $(or $(DNNFI_INPUTS),inputs)
+# `make test`: suites run side by side (below), longest first.
+TEST_JOBS ?= 3
+SUITES := test-workflow-tiny test-workflow test-keras-onednn-off test-keras-onednn-on test-core test-torch
 # The commit `make check-unchanged` compares the working tree with.
 BASE ?= 82c7448
 BIN := $(VENV)/bin
@@ -30,7 +33,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run status test test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling bench-draw-memory env-files clean
+.PHONY: run status test $(SUITES) test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling bench-draw-memory env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -46,12 +49,25 @@ run: $(VENVS)
 status: $(BIN)/.installed
 	$(BIN)/dnnfi-status
 
-# The Keras suite runs with TensorFlow's oneDNN kernels off and on: TensorFlow turns them on by
-# default only on some CPUs (docs/semantics.md, section 4), and both must pass on every machine.
+# The suites, TEST_JOBS at a time (a pytest process mostly keeps one core busy; TensorFlow and
+# PyTorch in separate processes), each suite's output printed whole when it ends; the workflow
+# tests in two suites, those that read the tiny run (marker tiny_run) and the others. The Keras suite
+# runs with TensorFlow's oneDNN kernels off and on: TensorFlow turns them on by default only on some
+# CPUs (docs/semantics.md, section 4), and both must pass on every machine.
 test: $(VENVS)
-	$(BIN)/pytest tests/core tests/workflow
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(SUITES)
+
+test-workflow-tiny: $(BIN)/.installed
+	$(BIN)/pytest tests/workflow -m tiny_run
+test-workflow: $(BIN)/.installed
+	$(BIN)/pytest tests/workflow -m "not tiny_run"
+test-core: $(BIN)/.installed
+	$(BIN)/pytest tests/core
+test-keras-onednn-off: $(VENVS)
 	TF_ENABLE_ONEDNN_OPTS=0 $(KERAS_BIN)/pytest tests/keras
+test-keras-onednn-on: $(VENVS)
 	TF_ENABLE_ONEDNN_OPTS=1 $(KERAS_BIN)/pytest tests/keras
+test-torch: $(BIN)/.installed
 	$(BIN)/pytest tests/torch
 
 # Opt-in (needs root): a one-node SLURM on this machine, then the profile test against a local run.

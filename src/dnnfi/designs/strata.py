@@ -9,8 +9,9 @@ site and bit probabilities of the campaign times the share of (image, element) p
 in that class, counted from a golden pass. A stratum is a union of atoms, by ``STRATA``.
 
 A campaign runs a pilot (injections spread by weight, at least ``floor`` per stratum of positive
-weight), then rounds of Neyman allocation on the estimates so far, and stops after the first
-round at which the target metric's achieved margin is at most ``margin``
+weight), then rounds of Neyman allocation on the pilot's estimates, each to the need predicted
+from the counts so far, and stops after the first round at which the target metric's achieved
+margin is at most ``margin``
 (:func:`run_stratified`). Estimates and intervals: :mod:`dnnfi.analysis.stratified_estimates`.
 """
 
@@ -261,26 +262,79 @@ def pilot_allocation(weights: np.ndarray, pilot: int, floor: int = 1) -> np.ndar
     return allocate(positive, positive, pilot, floor)
 
 
-def round_allocation(
-    pilot_counts: pd.DataFrame,
+def predicted_margin(
+    rates: pd.DataFrame,
     weights: np.ndarray,
     metric: str,
-    r: int,
-    round_size: int,
+    n: np.ndarray,
+    confidence: float = 0.95,
+) -> float:
+    """The achieved margin of ``metric`` if an allocation of ``n[h]`` injections per stratum met
+    the stratum rates of the counts ``rates`` (scaled to ``n``; the intervals of :func:`estimate`)."""
+    scale = np.asarray(n, float) / np.maximum(rates["trials"].to_numpy(float), 1)
+    expected = rates[list(COUNTS)].astype(float).mul(scale, axis=0)
+    expected["trials"] = np.asarray(n, float)
+    return float(estimate(expected, weights, confidence)[metric]["margin"])
+
+
+def predicted_need(
+    pilot_counts: pd.DataFrame,
+    rates: pd.DataFrame,
+    weights: np.ndarray,
+    metric: str,
+    margin: float,
+    lo: int,
+    hi: int,
     floor: int = 1,
+    confidence: float = 0.95,
+) -> int:
+    """The smallest total in [lo, hi] whose :func:`plan` (on the pilot) meets ``margin`` at the
+    stratum rates of ``rates`` (:func:`predicted_margin`); ``hi`` when none does."""
+    while lo < hi:  # the predicted margin falls as the total grows
+        mid = (lo + hi) // 2
+        n = plan(pilot_counts, weights, metric, mid, floor)
+        if predicted_margin(rates, weights, metric, n, confidence) <= margin:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def round_allocation(
+    pilot_counts: pd.DataFrame,
+    earlier: pd.DataFrame | None,
+    weights: np.ndarray,
+    metric: str,
+    margin: float,
+    pilot: int,
+    round_size: int,
+    max_injections: int,
+    floor: int = 1,
+    confidence: float = 0.95,
 ) -> np.ndarray:
-    """Injections per stratum of allocation round r >= 1, from the pilot's counts and r alone:
-    round 1 is :func:`plan` of ``round_size`` (with the floor); round r brings the rounds' total
-    towards :func:`plan` of r x ``round_size``, ``round_size`` injections in proportion to what
-    each stratum still lacks."""
+    """Injections per stratum of the next allocation round, after the rounds whose summed counts
+    are ``earlier`` (None before round 1): it brings the rounds' total to the need predicted from
+    the pilot's and the earlier rounds' stratum rates (:func:`predicted_need`), at least
+    ``round_size`` more and at most what ``max_injections`` (the pilot included) leaves, so that
+    a campaign stops close to its target in few rounds. Its shape follows :func:`plan` on the
+    pilot alone: round 1 is the plan of its total (with the floor), a later round adds its
+    injections in proportion to what each stratum lacks of the plan of the new total. All zero
+    once the budget is spent."""
     weights = np.asarray(weights, float)
-    planned = plan(pilot_counts, weights, metric, round_size, floor)
-    n = planned
-    for k in range(2, r + 1):
-        want = np.maximum(plan(pilot_counts, weights, metric, k * round_size, floor) - planned, 0)
-        n = allocate(want, np.ones(len(want)), round_size)
-        planned = planned + n
-    return n
+    have = np.zeros(len(weights), np.int64) if earlier is None else earlier["trials"].to_numpy()
+    done, most = int(have.sum()), max_injections - pilot
+    first = floor * int(np.count_nonzero(weights > 0))
+    if done >= most or most < first:
+        return np.zeros(len(weights), np.int64)
+    rates = pilot_counts if earlier is None else pilot_counts + earlier
+    need = predicted_need(
+        pilot_counts, rates, weights, metric, margin, first, most, floor, confidence
+    )
+    total = min(max(need, done + round_size, first), most)
+    target = plan(pilot_counts, weights, metric, total, floor)
+    if earlier is None:
+        return target
+    return allocate(np.maximum(target - have, 0), np.ones(len(weights)), total - done)
 
 
 def margin_reached(
@@ -307,9 +361,10 @@ def run_stratified(
     their per-stratum counts (columns ``COUNTS``, one row per stratum). The pilot
     (:func:`pilot_allocation`, so that rare strata show their rates too) only sets the
     allocation: its counts enter no estimate, because an allocation that depends on a stratum's
-    own outcomes would bias that stratum's rate. Round r (``round_size`` injections) is
-    :func:`round_allocation`; the margin is checked after each round, and the campaign stops at
-    the first round that meets it or before a round would exceed ``max_injections``.
+    own outcomes would bias that stratum's rate. Each round (:func:`round_allocation`) brings the
+    rounds to the need predicted from the counts so far, at least ``round_size`` more; the margin
+    is checked after each round, and the campaign stops at the first round that meets it or when
+    ``max_injections`` is spent.
     Returns (counts of the allocation rounds, injections after each round, pilot included).
     """
     if metric not in METRICS:
@@ -317,12 +372,16 @@ def run_stratified(
     weights = np.asarray(weights, float)
     pilot_counts = evaluate(pilot_allocation(weights, pilot, floor), 0)
     counts, done = None, [pilot]
-    while done[-1] + round_size <= max_injections:
-        new = evaluate(
-            round_allocation(pilot_counts, weights, metric, len(done), round_size, floor), len(done)
-        )
+    while done[-1] < max_injections:
+        n = round_allocation(
+            pilot_counts, counts, weights, metric, margin, pilot, round_size, max_injections, floor,
+            confidence,
+        )  # fmt: skip
+        if n.sum() == 0:
+            break
+        new = evaluate(n, len(done))
         counts = new if counts is None else counts + new
-        done.append(done[-1] + round_size)
+        done.append(done[-1] + int(n.sum()))
         if margin_reached(counts, weights, metric, margin, confidence):
             break
     if counts is None:

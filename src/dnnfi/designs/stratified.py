@@ -56,8 +56,9 @@ def populations(campaign: dict) -> tuple[str, ...]:
 
 
 def n_rounds(stratified: dict) -> int:
-    """Rounds of a model and population, the pilot (round 0) included, at most."""
-    return 1 + (stratified["max_injections"] - stratified["pilot"]) // stratified["round"]
+    """Rounds of a model and population, the pilot (round 0) included, at most: every round but
+    the last adds at least ``round`` injections (:func:`dnnfi.designs.strata.round_allocation`)."""
+    return 1 + -(-(stratified["max_injections"] - stratified["pilot"]) // stratified["round"])
 
 
 STRATIFIED_KEYS = {
@@ -74,7 +75,7 @@ additionalProperties: false
 properties:
   strata: {type: string, enum: [bit, bit_value, field_value, site_bit, site_bit_value, site_field_value], default: field_value, description: Stratification (dnnfi.designs.strata.STRATA).}
   pilot: {type: integer, minimum: 1, default: 500, description: Pilot injections per model and population (at least one per stratum).}
-  round: {type: integer, minimum: 1, default: 500, description: Injections per allocation round.}
+  round: {type: integer, minimum: 1, default: 500, description: "Smallest allocation round: each round brings the rounds' injections to the need that the counts so far predict for the margin, at least this many more (docs/semantics.md section 11)."}
   target: {type: string, enum: [sdc_rate, scm_probability], default: sdc_rate, description: Metric whose achieved margin stops the rounds.}
   max_injections: {type: integer, minimum: 2, default: 10000, description: Most injections per model and population, pilot included.}
 """),
@@ -231,7 +232,8 @@ class Stratified(Design):
     ):
         """The body of a pilot (``round_`` 0) or draw job of a population: (the round's fault list,
         the strata table of the pilot, else None). A round after the earlier rounds (files
-        ``earlier``) met the target margin is empty and loads no framework; ``strata``,
+        ``earlier``) met the target margin or spent ``max_injections`` is empty and loads no
+        framework; ``strata``,
         ``pilot_faults``: the pilot's files, for rounds >= 1; ``memory_mb``: the job's memory."""
         import logging
 
@@ -241,6 +243,10 @@ class Stratified(Design):
         done = [t for t in map(pd.read_parquet, earlier) if len(t)]
         done = pd.concat(done, ignore_index=True) if done else None
         scm = load(taxonomy).is_scm
+        strat = params["stratified"]
+        if round_ > 0 and (done["round"] > 0).sum() >= strat["max_injections"] - strat["pilot"]:
+            log.info("round %d: the earlier rounds spent stratified.max_injections", round_)
+            return pd.read_parquet(pilot_faults).iloc[:0], None
         if round_ > 0 and target_met(done, pd.read_parquet(strata), params, scm):
             log.info("round %d: the earlier rounds meet the target margin; nothing to draw", round_)
             return pd.read_parquet(pilot_faults).iloc[:0], None
@@ -251,7 +257,6 @@ class Stratified(Design):
         correct = pd.read_parquet(baseline)["correct"].to_numpy()[keep]
         injector = campaign_injector_factory(model_spec, model_path, params, device)(x.shape[1:])
         check_format(injector.sites(), model_spec["precision"], f"models.{model}")
-        pilot = None if done is None else done[done["round"] == 0]
         faults, table = round_faults(
             injector,
             x,
@@ -260,7 +265,7 @@ class Stratified(Design):
             (dataset, model, population),
             round_,
             memory_mb,
-            pilot,
+            done,
             scm,
         )
         if round_ > 0 and not table.equals(pd.read_parquet(strata)):
@@ -423,13 +428,13 @@ def round_faults(
     keys: tuple,
     r: int,
     memory_mb: int,
-    pilot: pd.DataFrame | None = None,
+    earlier: pd.DataFrame | None = None,
     scm=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fault list of round r, strata table) of a population; ``keys``: (data set, model,
-    population); ``memory_mb``: the job's memory (:func:`check_memory`); ``pilot``: the outcomes
-    of round 0, for rounds r >= 1 (whose allocation depends on them and on r only,
-    :func:`dnnfi.designs.strata.round_allocation`)."""
+    population); ``memory_mb``: the job's memory (:func:`check_memory`); ``earlier``: the
+    outcomes of the rounds before r >= 1, with ``round`` (its allocation follows the pilot's and
+    the need they predict, :func:`dnnfi.designs.strata.round_allocation`)."""
     strat = spec["stratified"]
     if len(images) == 0:
         raise ValueError(
@@ -452,8 +457,17 @@ def round_faults(
             )
         n = pilot_allocation(weights, strat["pilot"])
     else:
+        rounds = earlier[earlier["round"] > 0]
         n = round_allocation(
-            outcome_counts(pilot, len(table), scm), weights, strat["target"], r, strat["round"]
+            outcome_counts(earlier[earlier["round"] == 0], len(table), scm),
+            outcome_counts(rounds, len(table), scm) if len(rounds) else None,
+            weights,
+            strat["target"],
+            spec["margin"],
+            strat["pilot"],
+            strat["round"],
+            strat["max_injections"],
+            confidence=spec["confidence"],
         )
     rng = rng_for(spec["seed"], spec["campaign"], *keys, r)
     faults = draw_strata(

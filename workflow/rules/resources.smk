@@ -56,7 +56,8 @@ def _model_job(wildcards, kind):
     # host memory: a GPU job's passes live on the GPU, a CPU job's (or `auto` without a GPU) here
     rows = config["pass_rows"][fw]["cpu"]
     act = 0 if kind == "fetch" else sizes.pass_mb(rows, elements, precision)
-    if kind == "draw":  # the counts of every image and site, and a pass of golden values
+    # a draw: the counts of every image and site, and a pass of golden values
+    if kind == "draw":
         layers = sizes.layer_count(model_file(wildcards.model))
         act += sizes.draw_mb(used, layers) + sizes.pass_mb(rows, elements, precision)
     if kind == "inject":

@@ -65,9 +65,9 @@ def test_table_is_the_weighted_estimate_of_the_stored_outcomes(strat, model):
     assert (
         row["injections"] == len(injections) and row["pilot"] == 100 and row["images"] == 100
     )  # population "all"
-    assert row["rounds"] == injections["round"].max() and row["injections"] == 100 * (
-        row["rounds"] + 1
-    )
+    # rounds to the predicted need: at least stratified.round each (the budget is not reached)
+    assert row["rounds"] == injections["round"].max()
+    assert (injections.groupby("round").size() >= 100).all()
     assert row["achieved_margin"] == row["sdc_rate_margin"]
     assert (row["stopped_by"] == "margin") == (row["achieved_margin"] <= 0.02)
     assert not (strat / "results/tables/strat/summary.csv").exists()  # no unweighted tables

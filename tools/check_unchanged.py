@@ -38,7 +38,7 @@ statistics, same jobs.
    machine's facts (CPU model, ``TF_ENABLE_ONEDNN_OPTS``, package versions), the base commit, the
    head commit and the run times. Figures and logs are not compared (figures embed dates).
    Hashes depend on the machine (CPU kernels, oneDNN): compare base and head on one machine;
-   ``tools/unchanged-82c7448.json`` is a record of 82c7448 against itself, as evidence.
+   ``tools/unchanged-82c7448.json`` is the record of the restructuring (18b9ba4) against 82c7448.
 
 4. **Dry runs.** For every ``config/*.yaml`` (and the cifar10 subset), ``snakemake -n`` at base
    and at head in empty working directories (each config's external inputs pointed at the inputs

@@ -6,21 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from dnnfi.analysis.taxonomy import load as load_taxonomy
 from dnnfi.data.datasets import image_folder, inputs_dir
 from dnnfi.data.preprocess import preprocess
 
-CIFAR10_CLASSES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
+#: the shipped CIFAR-10 taxonomy's classes (checked against the data set's in tests/core/test_taxonomy.py)
+CIFAR10_CLASSES = load_taxonomy("cifar10").classes
 
 
 def inputs_path(*parts: str):

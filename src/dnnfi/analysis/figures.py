@@ -243,25 +243,12 @@ def replica_boxplots(replicas: pd.DataFrame, paths: Paths) -> None:
     )
     for ax, perturbation in zip(axes[0], perturbations):
         part = data[data["perturbation"] == perturbation]
-        sns.boxplot(
-            data=part,
-            x="frate",
-            y="top1",
-            hue="model",
-            order=order,
-            hue_order=models,
-            ax=ax,
-            showfliers=False,
-            fill=False,
+        layout = dict(
+            data=part, x="frate", y="top1", hue="model", order=order, hue_order=models, ax=ax
         )
+        sns.boxplot(**layout, showfliers=False, fill=False)
         sns.stripplot(
-            data=part,
-            x="frate",
-            y="top1",
-            hue="model",
-            order=order,
-            hue_order=models,
-            ax=ax,
+            **layout,
             dodge=True,
             size=3,
             alpha=0.6,

@@ -256,6 +256,17 @@ class Design:
         model, so that changing one model's settings reruns only its shards."""
         raise NotImplementedError
 
+    def keyed_params(self, keys, name: str, campaign: dict, model: str, seed: int) -> dict:
+        """The campaign's ``keys``, then ``seed``, ``campaign``, ``kind`` and ``shards``: the head
+        of a uniform or weight-rate shard job's parameters (their order is part of them)."""
+        params = {k: campaign[k] for k in keys}
+        return params | {
+            "seed": seed,
+            "campaign": name,
+            "kind": self.kind,
+            "shards": self.n_shards(campaign, model),
+        }
+
     def shard_inputs(self, name: str, campaign: dict, dataset: str, model: str, shard: int) -> dict:
         """Files a shard job reads besides the model, the data and the baseline, by input name
         (``earlier``: the files of the rounds before it; ``paired``: the shard file it replays;

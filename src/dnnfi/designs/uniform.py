@@ -105,12 +105,7 @@ class Uniform(Design):
     # -- shards -------------------------------------------------------------------------------
 
     def shard_params(self, name: str, campaign: dict, model: str, seed: int) -> dict:
-        params = {k: campaign[k] for k in SHARD_KEYS} | {
-            "seed": seed,
-            "campaign": name,
-            "kind": self.kind,
-        }
-        params["shards"] = self.n_shards(campaign, model)
+        params = self.keyed_params(SHARD_KEYS, name, campaign, model, seed)
         params["injections"] = self.planned_injections(campaign, model)
         return params
 

@@ -174,13 +174,7 @@ class WeightRate(Design):
             )
 
     def shard_params(self, name: str, campaign: dict, model: str, seed: int) -> dict:
-        params = {k: campaign[k] for k in SHARD_KEYS} | {
-            "seed": seed,
-            "campaign": name,
-            "kind": self.kind,
-        }
-        params["shards"] = self.n_shards(campaign, model)
-        return params
+        return self.keyed_params(SHARD_KEYS, name, campaign, model, seed)
 
     def faulty_passes(self, campaign: dict, model: str, images: int) -> float:
         return units(campaign) / campaign["shards"] * images

@@ -30,6 +30,6 @@ with models.on_device(**snakemake.params.device):
     )
 log.info("final training accuracy %.4f", history.history["accuracy"][-1])
 if not spec.get("allow_nonfinite", False):
-    check_trained(models.named_weights(model), f"models.{snakemake.wildcards.model}.train")
+    check_trained(models.named_tensors(model), f"models.{snakemake.wildcards.model}.train")
 model.save(snakemake.output[0])
 write_layer_outputs(snakemake.output[0], models.layer_output_sizes(model))

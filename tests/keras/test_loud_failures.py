@@ -55,7 +55,7 @@ def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
             baseline_job(
                 model=model,
                 predict_logits=models.predict_logits,
-                named_tensors=models.named_weights,
+                named_tensors=models.named_tensors,
                 **files,
             )
         )
@@ -69,7 +69,7 @@ def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
         baseline_job(
             model=model,
             predict_logits=models.predict_logits,
-            named_tensors=models.named_weights,
+            named_tensors=models.named_tensors,
             **files,
         )
     assert str(error.value) == (
@@ -83,7 +83,7 @@ def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
         baseline_job(
             model=model,
             predict_logits=models.predict_logits,
-            named_tensors=models.named_weights,
+            named_tensors=models.named_tensors,
             **files,
         )
     assert (
@@ -91,7 +91,7 @@ def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
             baseline_job(
                 model=model,
                 predict_logits=models.predict_logits,
-                named_tensors=models.named_weights,
+                named_tensors=models.named_tensors,
                 **files,
                 allow_nonfinite=True,
             )
@@ -120,7 +120,7 @@ def test_nan_kernel_hidden_by_max_pooling_still_stops_the_baseline(tmp_path):
         baseline_job(
             model=model,
             predict_logits=models.predict_logits,
-            named_tensors=models.named_weights,
+            named_tensors=models.named_tensors,
             **baseline_files(tmp_path, x),
         )
 
@@ -177,4 +177,4 @@ def test_diverged_training_names_the_learning_rate():
         match=r"^models.seq.train: training diverged \(first non-finite parameter tensor: "
         r"\S*conv2d\S*/kernel \(\d+ NaN\)\); lower models.seq.train.learning_rate$",
     ):
-        check_trained(models.named_weights(model), "models.seq.train")
+        check_trained(models.named_tensors(model), "models.seq.train")

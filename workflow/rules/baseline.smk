@@ -20,4 +20,4 @@ rule baseline:
         spec=model_params,
         device=device_params,
     script:
-        "../../scripts/baseline_{params.framework}.py"
+        "../../scripts/baseline.py"

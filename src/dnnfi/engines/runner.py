@@ -51,6 +51,30 @@ def campaign_injector_factory(model_spec: dict, model_path, params: dict, device
 
 
 @contextlib.contextmanager
+def loaded_model(
+    framework: str,
+    model_path,
+    key: str | None = None,
+    precision: str = "float32",
+    device: dict | None = None,
+):
+    """(the model of ``model_path``, its framework's ``models`` module:
+    :mod:`dnnfi.engines.kerasfi.models` or :mod:`dnnfi.engines.torchfi.models`), the model on
+    ``device`` while the context lasts; ``key``: the config key named by a loading error. The
+    framework is imported only here, when a job needs it."""
+    device = device or {}
+    if framework == "keras":
+        from dnnfi.engines.kerasfi import models
+
+        with models.on_device(**device):
+            yield models.load(model_path, key, precision), models
+    else:
+        from dnnfi.engines.torchfi import models
+
+        yield models.load(model_path, key, precision).to(models.use_device(**device)), models
+
+
+@contextlib.contextmanager
 def weight_injector(
     framework: str,
     model_path,
@@ -60,20 +84,12 @@ def weight_injector(
 ):
     """The weight injector of ``framework``'s engine on the model of ``model_path``
     (:class:`dnnfi.engines.kerasfi.weights.WeightInjector`,
-    :class:`dnnfi.engines.torchfi.weights.WeightInjector`), on ``device`` while the context lasts;
-    the framework is imported only here, when a job needs it."""
-    device = device or {}
-    if framework == "keras":
-        from dnnfi.engines.kerasfi import models
-        from dnnfi.engines.kerasfi.weights import WeightInjector
-
-        with models.on_device(**device):
-            yield WeightInjector(models.load(model_path, precision=precision), pass_rows=pass_rows)
-    else:
-        from dnnfi.engines.torchfi import models
-        from dnnfi.engines.torchfi.weights import WeightInjector
-
-        model = models.load(model_path, precision=precision).to(models.use_device(**device))
+    :class:`dnnfi.engines.torchfi.weights.WeightInjector`), on ``device`` while the context lasts."""
+    with loaded_model(framework, model_path, precision=precision, device=device) as (model, _):
+        if framework == "keras":
+            from dnnfi.engines.kerasfi.weights import WeightInjector
+        else:
+            from dnnfi.engines.torchfi.weights import WeightInjector
         yield WeightInjector(model, pass_rows=pass_rows)
 
 

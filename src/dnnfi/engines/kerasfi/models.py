@@ -327,7 +327,7 @@ def with_precision(model, precision: str):
     return clone
 
 
-def named_weights(model):
+def named_tensors(model):
     """(path, array) of every weight variable in model order, trainable or not (e.g. BatchNorm's
     moving variance), one at a time, for :func:`dnnfi.engines.health.first_nonfinite`."""
     for var in model.weights:

@@ -1,6 +1,7 @@
 """Run the real Snakemake CLI of this environment on the repository's Snakefile."""
 
 import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -33,23 +34,33 @@ def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.Comp
 
 
 def completed_run(tmp_path_factory, name: str, config: dict) -> Path:
-    """A fresh working directory where ``config`` ran through Snakemake (2 cores) successfully."""
+    """A fresh working directory where ``config`` ran through Snakemake (2 cores) successfully;
+    Snakemake's output in its file snakemake.log."""
     workdir = tmp_path_factory.mktemp(name)
     result = snakemake(workdir, config, "--cores", "2")
+    (workdir / "snakemake.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 
 
-def rerun_with_one_shard(done: Path, workdir: Path, config: dict, campaign: str) -> None:
-    """Run ``config`` again in ``workdir`` with ``campaign`` in one shard, reusing the data,
-    models and baselines of the completed run ``done`` (so that no model is trained again)."""
+def run_on_models_of(done: Path, workdir: Path, config: dict) -> Path:
+    """Run ``config`` in ``workdir`` on the data, models and baselines of the completed run
+    ``done`` (copied: no model is trained again, checked); ``workdir``."""
     for part in ("data", "models", "baseline"):
         shutil.copytree(done / "results" / part, workdir / "results" / part)
-    config = copy.deepcopy(config)
-    config["campaigns"][campaign]["shards"] = 1
     result = snakemake(workdir, config, "--cores", "2")
     assert result.returncode == 0, result.stderr[-5000:]
-    assert "rule train_" not in result.stdout + result.stderr
+    ran = re.findall(r"^(?:local)?rule (\w+):", result.stdout + result.stderr, re.M)
+    assert not {"prepare_data", "train", "fetch", "baseline"} & set(ran), ran
+    return workdir
+
+
+def rerun_with_one_shard(done: Path, workdir: Path, config: dict, campaign: str) -> None:
+    """Run ``campaign`` of ``config`` again in ``workdir`` in one shard, on the data, models and
+    baselines of the completed run ``done``."""
+    config = copy.deepcopy(config)
+    config["campaigns"] = {campaign: {**config["campaigns"][campaign], "shards": 1}}
+    run_on_models_of(done, workdir, config)
 
 
 def demo_config() -> dict:

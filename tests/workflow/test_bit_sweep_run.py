@@ -11,7 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from dnnfi.designs.bit_sweep import clustered_rate
 
-from .snakemake_runner import completed_run, rerun_with_one_shard, snakemake
+from .snakemake_runner import rerun_with_one_shard, run_on_models_of, snakemake
 from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
@@ -35,8 +35,9 @@ FOLDER = "results/campaigns/sweep/digits/tmlp"
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    return completed_run(tmp_path_factory, "sweep", CONFIG)
+def sweep(run, tmp_path_factory):
+    """The campaign run on the tiny run's model."""
+    return run_on_models_of(run, tmp_path_factory.mktemp("sweep"), CONFIG)
 
 
 def test_every_point_is_swept_over_its_32_bits(sweep):

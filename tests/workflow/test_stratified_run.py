@@ -14,7 +14,7 @@ from dnnfi.designs.strata import (
     stratum_counts,
 )
 
-from .snakemake_runner import completed_run, rerun_with_one_shard
+from .snakemake_runner import rerun_with_one_shard, run_on_models_of
 from .test_tiny_run import TINY
 
 pytestmark = pytest.mark.workflow
@@ -43,8 +43,9 @@ def folder(model: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def strat(tmp_path_factory):
-    return completed_run(tmp_path_factory, "strat", CONFIG)
+def strat(run, tmp_path_factory):
+    """The campaign run on the tiny run's models."""
+    return run_on_models_of(run, tmp_path_factory.mktemp("strat"), CONFIG)
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -26,6 +26,7 @@ fault_free = design.bounds_job(
     make_injector,
     inputs.profile,
     inputs.test,
+    inputs.images,
     outputs.bounds,
 )
 fault_free.to_parquet(outputs.fault_free)

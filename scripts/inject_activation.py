@@ -37,6 +37,7 @@ job = ShardJob(
     w.model,
     int(w.shard),
     inputs.test,
+    inputs.images,
     inputs.baseline,
     tuple(inputs.earlier),
     inputs.get("paired"),

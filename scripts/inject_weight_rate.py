@@ -13,7 +13,13 @@ from dnnfi.engines.runner import weight_injector
 design = designs.of(snakemake.config["campaigns"][snakemake.wildcards.campaign])
 w, spec = snakemake.wildcards, snakemake.params.model
 job = ShardJob(
-    snakemake.params.campaign, spec, w.dataset, w.model, int(w.shard), snakemake.input.test
+    snakemake.params.campaign,
+    spec,
+    w.dataset,
+    w.model,
+    int(w.shard),
+    snakemake.input.test,
+    snakemake.input.images,
 )
 with weight_injector(
     spec["framework"],

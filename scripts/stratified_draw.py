@@ -22,6 +22,7 @@ faults, strata = design.draw_job(
     r,
     inputs.model,
     inputs.test,
+    inputs.images,
     inputs.baseline,
     inputs.taxonomy,
     snakemake.resources.mem_mb,

@@ -18,6 +18,7 @@ faults = design.inject_job(
     int(snakemake.wildcards.shard),
     inputs.model,
     inputs.test,
+    inputs.images,
     inputs.faults,
 )
 log.info("%d injections", len(faults))

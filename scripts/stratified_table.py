@@ -17,6 +17,7 @@ table, markdown = design.table_job(
     inputs.strata,
     params.strata_labels,
     inputs.baselines,
+    inputs.evaluated,
     params.labels,
 )
 table.to_csv(snakemake.output.table, index=False)

@@ -8,15 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from dnnfi.analysis import aggregate
-from dnnfi.data.datasets import spread_indices
 
 replicas = pd.concat([pd.read_parquet(p) for p in snakemake.input.injections], ignore_index=True)
 fault_free = []
-for path, label in zip(snakemake.input.baselines, snakemake.params.labels, strict=True):
-    base = pd.read_parquet(path)
-    base = base.iloc[
-        spread_indices(len(base), snakemake.params.images)
-    ]  # the images the replicas saw
+inputs = snakemake.input
+for path, images, label in zip(
+    inputs.baselines, inputs.evaluated, snakemake.params.labels, strict=True
+):
+    base = pd.read_parquet(path).iloc[pd.read_parquet(images)["image"]]  # the replicas' images
     fault_free.append(
         dict(
             **label,

@@ -70,6 +70,7 @@ rule summarize_weight_rate:
     input:
         injections=campaign_models,
         baselines=campaign_baselines,
+        evaluated=campaign_evaluated,
     output:
         summary=report(
             "results/tables/{campaign}/summary.csv",

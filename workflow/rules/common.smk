@@ -100,6 +100,7 @@ TEST_SPLIT = "results/data/{dataset}/test.npz"
 MODEL_FILE = "results/models/{dataset}/{model}.{ext}"
 BASELINE = "results/baseline/{dataset}/{model}.parquet"
 CAMPAIGN_MODEL = campaign_files.CAMPAIGN_MODEL  # a campaign's files: dnnfi.designs.base
+EVALUATED = campaign_files.EVALUATED
 SHARD = campaign_files.SHARD
 TABLE = campaign_files.TABLE
 FIGURE = campaign_files.FIGURE
@@ -273,6 +274,15 @@ def campaign_baselines(wildcards):
     return [
         BASELINE.format(dataset=MODELS[m]["dataset"], model=m)
         for m in CAMPAIGNS[wildcards.campaign]["models"]
+    ]
+
+
+def campaign_evaluated(wildcards):
+    """The evaluated images' table of each of campaign_models' data sets, in their order."""
+    c = wildcards.campaign
+    return [
+        EVALUATED.format(campaign=c, dataset=MODELS[m]["dataset"])
+        for m in CAMPAIGNS[c]["models"]
     ]
 
 

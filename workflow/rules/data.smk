@@ -17,3 +17,22 @@ rule prepare_data:
         seed=config["seed"],
     script:
         "../../scripts/prepare_data.py"
+
+
+rule evaluated_images:
+    input:
+        TEST_SPLIT,
+    output:
+        EVALUATED,
+    log:
+        "results/logs/evaluated_images/{campaign}/{dataset}.log",
+    benchmark:
+        "results/benchmarks/evaluated_images/{campaign}/{dataset}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=labels_mem,
+    params:
+        images=lambda w: CAMPAIGNS[w.campaign]["images"],
+    script:
+        "../../scripts/evaluated_images.py"

@@ -6,6 +6,7 @@ rule inject_activation:
     input:
         model=model_input,
         test=TEST_SPLIT,
+        images=EVALUATED,
         baseline=BASELINE,
         earlier=shard_input("earlier"),
         paired=shard_input("paired"),
@@ -37,6 +38,7 @@ rule inject_weight_rate:
     input:
         model=model_input,
         test=TEST_SPLIT,
+        images=EVALUATED,
     output:
         SHARD,
     log:
@@ -66,6 +68,7 @@ rule bounds:
         model=model_input,
         profile=profile_split,
         test=TEST_SPLIT,
+        images=EVALUATED,
     output:
         bounds=f"{CAMPAIGN_MODEL}/bounds.csv",
         fault_free=f"{CAMPAIGN_MODEL}/fault_free.parquet",

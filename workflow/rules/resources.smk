@@ -5,10 +5,12 @@
 import dnnfi.workflow.resources as sizes
 
 
-# Downloads and fetches need the network, which compute nodes usually lack.
+# Downloads and fetches need the network, which compute nodes usually lack; the evaluated
+# images' table reads a split's labels only.
 localrules:
     prepare_data,
     fetch,
+    evaluated_images,
 
 
 def _split(dataset, split="test"):
@@ -104,6 +106,11 @@ def data_mem(wildcards, attempt):
 def data_runtime(wildcards, attempt):
     shape = _split(wildcards.dataset, wildcards.split)
     return sizes.runtime_min(shape.n, 0, shape, attempt)
+
+
+def labels_mem(wildcards, attempt):
+    """A job that reads a split's labels only."""
+    return sizes.analysis_mem_mb(0, attempt)
 
 
 def analysis_mem(wildcards, input, attempt):

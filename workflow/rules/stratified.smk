@@ -8,6 +8,7 @@ rule stratified_pilot:
     input:
         model=model_input,
         test=TEST_SPLIT,
+        images=EVALUATED,
         baseline=BASELINE,
         taxonomy=lambda w: taxonomy_file(w.dataset),
     output:
@@ -39,6 +40,7 @@ use rule stratified_pilot as stratified_draw with:
     input:
         model=model_input,
         test=TEST_SPLIT,
+        images=EVALUATED,
         baseline=BASELINE,
         taxonomy=lambda w: taxonomy_file(w.dataset),
         earlier=stratified_earlier,
@@ -60,6 +62,7 @@ rule stratified_inject:
     input:
         model=model_input,
         test=TEST_SPLIT,
+        images=EVALUATED,
         faults=f"{STRATIFIED_ROUND}/faults.parquet",
     output:
         f"{STRATIFIED_ROUND}/shard-{{shard}}.parquet",
@@ -91,6 +94,7 @@ rule stratified_table:
         injections=campaign_models,
         strata=stratified_strata,
         baselines=campaign_baselines,
+        evaluated=campaign_evaluated,
     output:
         table=report(
             "results/tables/{campaign}/stratified.csv",

@@ -38,6 +38,18 @@ def spread_indices(total: int, n: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
 
 
+def evaluated_table(split_path: str | Path, n: int | None):
+    """The evaluated images of a campaign: ``image`` (index in the split file ``split_path``) and
+    ``label`` of :func:`spread_indices` (``n``: the campaign's ``images``). The workflow computes
+    it once per campaign and data set; every job of the campaign reads its images from it."""
+    import pandas as pd
+
+    with np.load(split_path) as data:
+        labels = data["y"]
+    keep = spread_indices(len(labels), n)
+    return pd.DataFrame({"image": keep, "label": labels[keep]})
+
+
 @dataclass
 class Split:
     x: np.ndarray

@@ -26,6 +26,8 @@ from dnnfi.faults.lists import BIT_MODELS
 
 #: one model's files of a campaign (shards, collected injections, bounds, rounds)
 CAMPAIGN_MODEL = "results/campaigns/{campaign}/{dataset}/{model}"
+#: the campaign's evaluated images of a data set (:func:`dnnfi.data.datasets.evaluated_table`)
+EVALUATED = "results/campaigns/{campaign}/{dataset}/images.parquet"
 SHARD = f"{CAMPAIGN_MODEL}/shard-{{shard}}.parquet"
 #: a campaign's tables (csv, md), statistics and figures (png, pdf)
 TABLE = "results/tables/{campaign}/{name}.{ext}"
@@ -188,6 +190,8 @@ class ShardJob:
     shard: int
     #: the split file of the evaluated images
     test: str
+    #: the campaign's evaluated images of the data set (:data:`EVALUATED`)
+    images: str
     #: the model's fault-free table (activation designs)
     baseline: str | None = None
     #: the files of :meth:`Design.shard_inputs`: the rounds before it, the shard it replays, the

@@ -187,16 +187,19 @@ class Protected(Design):
         make_injector,
         profile: str,
         test: str,
+        images: str,
         path: str,
     ) -> pd.DataFrame:
         """The body of a bounds job of ``campaign`` (``params``: :meth:`bounds_params`): writes the
         bounds table (file ``path``) of the model's site outputs on ``profile_images`` images of
-        the split file ``profile`` and returns, per evaluated image of ``test``, the fault-free
+        the split file ``profile`` and returns, per evaluated image (split file ``test``, the
+        campaign's table ``images``), the fault-free
         top-1 without and with the campaign's protection (same injector path)."""
         import logging
 
         from dnnfi.data.datasets import Split
         from dnnfi.data.preprocess import preprocess
+        from dnnfi.engines.runner import evaluated_images
         from dnnfi.workflow.runlog import Progress
 
         steps = Progress(
@@ -206,9 +209,7 @@ class Protected(Design):
         plain = make_injector(profiled.x.shape[1:])
         bounds = plain.ranges(preprocess(profiled.x, preprocessing))
         steps.update()
-        split = Split.load(test)
-        keep = split.spread_indices(params["images"])
-        x = preprocess(split.x[keep], preprocessing)
+        x, labels, keep = evaluated_images(test, images, preprocessing)
         bounds.to_csv(path, index=False)
         protected = protected_injector(
             make_injector, x.shape[1:], {**params, "campaign": campaign}, path
@@ -218,7 +219,7 @@ class Protected(Design):
         fault_free = pd.DataFrame(
             {
                 "image": keep,
-                "label": split.y[keep],
+                "label": labels,
                 "top1_unprotected": unprotected,
                 "top1_protected": protected.golden_logits(x).argmax(axis=1),
             }

@@ -223,6 +223,7 @@ class Stratified(Design):
         round_: int,
         model_path: str,
         test: str,
+        images: str,
         baseline: str,
         taxonomy: str,
         memory_mb: int,
@@ -253,7 +254,7 @@ class Stratified(Design):
         from dnnfi.engines.runner import campaign_injector_factory, evaluated_images
         from dnnfi.faults.precision import check_format
 
-        x, _, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
+        x, _, keep = evaluated_images(test, images, model_spec["preprocess"])
         correct = pd.read_parquet(baseline)["correct"].to_numpy()[keep]
         injector = campaign_injector_factory(model_spec, model_path, params, device)(x.shape[1:])
         check_format(injector.sites(), model_spec["precision"], f"models.{model}")
@@ -283,6 +284,7 @@ class Stratified(Design):
         shard: int,
         model_path: str,
         test: str,
+        images: str,
         faults: str,
     ) -> pd.DataFrame:
         """The body of an inject job: shard ``shard`` of a round's fault list (file ``faults``), run;
@@ -296,7 +298,7 @@ class Stratified(Design):
             run_faults,
         )
 
-        x, _, keep = evaluated_images(test, params["images"], model_spec["preprocess"])
+        x, _, keep = evaluated_images(test, images, model_spec["preprocess"])
         injector = campaign_injector_factory(model_spec, model_path, params, device)(x.shape[1:])
         results = run_faults(injector, rows.reset_index(drop=True), injector.sites(), x)
         results["image"] = keep[
@@ -311,23 +313,23 @@ class Stratified(Design):
         strata: list[str],
         strata_labels: list[dict],
         baselines: list[str],
+        evaluated: list[str],
         labels: list[dict],
     ) -> tuple[pd.DataFrame, str]:
         """The body of the table job: (the stratified table, its Markdown with the caption) from the
         collected ``injections`` files, the ``strata`` files (``strata_labels``: their data set,
-        model and population) and the ``baselines`` (``labels``: their data set and model)."""
-        from dnnfi.data.datasets import spread_indices
-
+        model and population), the ``baselines`` and the ``evaluated`` images' tables of the
+        models' data sets (``labels``: their data set and model)."""
         collected = pd.concat([pd.read_parquet(p) for p in injections], ignore_index=True)
         tables_ = {
             (label["dataset"], label["model"], label["population"]): pd.read_parquet(p)
             for p, label in zip(strata, strata_labels, strict=True)
         }
         correct = {}  # per (data set, model): the fault-free correctness of the campaign's images
-        for path, label in zip(baselines, labels, strict=True):
-            baseline = pd.read_parquet(path)["correct"].to_numpy()
-            correct[label["dataset"], label["model"]] = baseline[
-                spread_indices(len(baseline), params["images"])
+        for path, images, label in zip(baselines, evaluated, labels, strict=True):
+            keep = pd.read_parquet(images)["image"].to_numpy()
+            correct[label["dataset"], label["model"]] = pd.read_parquet(path)["correct"].to_numpy()[
+                keep
             ]
         table = stratified_table(collected, tables_, params, correct)
         strat = params["stratified"]

@@ -154,7 +154,7 @@ class Uniform(Design):
         from dnnfi.engines.runner import evaluated_images
         from dnnfi.faults.precision import check_format
 
-        x, _, keep = evaluated_images(job.test, job.params["images"], job.model_spec["preprocess"])
+        x, _, keep = evaluated_images(job.test, job.images, job.model_spec["preprocess"])
         injector = self.injector(make_injector, x.shape[1:], job)
         check_format(injector.sites(), job.model_spec["precision"], f"models.{job.model}")
         results = self.shard_results(injector, x, keep, job)

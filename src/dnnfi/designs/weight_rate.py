@@ -226,7 +226,7 @@ class WeightRate(Design):
         from dnnfi.workflow.runlog import Progress
 
         params = job.params
-        x, y, _ = evaluated_images(job.test, params["images"], job.model_spec["preprocess"])
+        x, y, _ = evaluated_images(job.test, job.images, job.model_spec["preprocess"])
         sites = injector.sites(params["layer_types"], params["biases"], params["normalization"])
         check_format(sites, job.model_spec["precision"], f"models.{job.model}")
         rows = []

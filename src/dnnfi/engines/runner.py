@@ -112,15 +112,16 @@ def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:
     )
 
 
-def evaluated_images(test: str, images: int | None, preprocessing: str):
-    """(preprocessed images, labels, indices in the split) of a campaign's evaluated images:
-    ``images`` evenly spread over the split file ``test`` (None: all). Every job of a campaign
-    takes its images from here."""
+def evaluated_images(test: str, images: str, preprocessing: str):
+    """(preprocessed images, labels, indices in the split) of a campaign's evaluated images: the
+    rows of the split file ``test`` that the campaign's table ``images`` lists
+    (:func:`dnnfi.data.datasets.evaluated_table`). Every job of a campaign takes its images from
+    here."""
     from dnnfi.data.datasets import Split
     from dnnfi.data.preprocess import preprocess
 
     split = Split.load(test)
-    keep = split.spread_indices(images)
+    keep = pd.read_parquet(images)["image"].to_numpy()
     return preprocess(split.x[keep], preprocessing), split.y[keep], keep
 
 

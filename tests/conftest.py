@@ -7,6 +7,9 @@ import pytest
 
 from dnnfi.data.datasets import inputs_dir
 
+# the twin tests of tests/engines are collected through the suites' modules: rewrite their asserts
+pytest.register_assert_rewrite("engines")
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -1,13 +1,15 @@
 """Keras models with NaN/Inf weights and unreadable model files stop with one line naming the
-model, the variable or the file (see dnnfi.engines.health)."""
+model, the variable or the file (see dnnfi.engines.health); the shared tests of
+tests/engines/loud_failures.py on a tiny Keras CNN."""
 
 import re
 
 import numpy as np
 import pytest
+from engines.loud_failures import *  # noqa: F403 (the shared tests)
+from engines.loud_failures import LoudFailures
 
 from dnnfi.data.datasets import Split
-from dnnfi.engines.health import check_trained
 from dnnfi.engines.kerasfi import models
 from dnnfi.engines.runner import baseline_job
 
@@ -47,56 +49,25 @@ def set_element(variable, index, value):
     variable.assign(array)
 
 
-def test_nan_weight_stops_the_baseline_naming_the_first_variable(tmp_path):
-    model, x = tiny_cnn(), np.random.default_rng(0).normal(size=(5, 4, 4, 1)).astype(np.float32)
-    files = baseline_files(tmp_path, x)
-    assert (
-        len(
-            baseline_job(
-                model=model,
-                predict_logits=models.predict_logits,
-                named_tensors=models.named_tensors,
-                **files,
-            )
-        )
-        == 5
-    )
-    set_element(model.get_layer("logits").kernel, (9, 1), np.nan)  # later in model order
-    set_element(
-        model.get_layer("bn").moving_variance, 2, np.inf
-    )  # non-trainable, first in model order
-    with pytest.raises(ValueError) as error:
-        baseline_job(
-            model=model,
-            predict_logits=models.predict_logits,
-            named_tensors=models.named_tensors,
-            **files,
-        )
-    assert str(error.value) == (
-        "model tiny (results/models/d/tiny.keras): fault-free logits hold NaN/Inf on 5 of 5 images; first non-finite "
-        "parameter tensor: tiny/bn/moving_variance (1 Inf). Set models.tiny.allow_nonfinite: true to study such a model anyway."
-    )
-    set_element(model.get_layer("bn").moving_variance, 2, 1.0)
-    with pytest.raises(
-        ValueError, match=r"first non-finite parameter tensor: tiny/logits/kernel \(1 NaN\)\. "
-    ):
-        baseline_job(
-            model=model,
-            predict_logits=models.predict_logits,
-            named_tensors=models.named_tensors,
-            **files,
-        )
-    assert (
-        len(
-            baseline_job(
-                model=model,
-                predict_logits=models.predict_logits,
-                named_tensors=models.named_tensors,
-                **files,
-                allow_nonfinite=True,
-            )
-        )
-        == 5
+def diverge(x, y):
+    model = models.build("digits_sequential", (8, 8, 1), 10, seed=0)
+    return model, models.train(model, x * 1e6, y, 2, 16, 1e36, 0).history["loss"]
+
+
+@pytest.fixture
+def fw():
+    return LoudFailures(
+        tiny_cnn=tiny_cnn,
+        suffix=".keras",
+        predict_logits=models.predict_logits,
+        named_tensors=models.named_tensors,
+        set_element=lambda model, path, index, value: set_element(
+            {v.path: v for v in model.weights}[path], index, value
+        ),
+        first=("tiny/bn/moving_variance", 2),  # non-trainable
+        later=("tiny/logits/kernel", (9, 1)),
+        diverge=diverge,
+        diverged=r"\S*conv2d\S*/kernel \(\d+ NaN\)",
     )
 
 
@@ -164,17 +135,3 @@ def test_application_weights_file_that_is_text(tmp_path):
         models.application(
             "MobileNet", (32, 32, 3), 10, tmp_path / "mobilenet.h5", key="models.mn.path"
         )
-
-
-def test_diverged_training_names_the_learning_rate():
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 8, 8, 1)).astype(np.float32), rng.integers(0, 10, 64)
-    model = models.build("digits_sequential", (8, 8, 1), 10, seed=0)
-    history = models.train(model, x * 1e6, y, 2, 16, 1e36, 0)
-    assert np.isnan(history.history["loss"][-1])
-    with pytest.raises(
-        ValueError,
-        match=r"^models.seq.train: training diverged \(first non-finite parameter tensor: "
-        r"\S*conv2d\S*/kernel \(\d+ NaN\)\); lower models.seq.train.learning_rate$",
-    ):
-        check_trained(models.named_tensors(model), "models.seq.train")

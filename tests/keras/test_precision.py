@@ -1,26 +1,26 @@
 """Models run in float16 and bfloat16 (docs/semantics.md section 14) on the pretrained MLPerf
 Tiny ResNet-8 (.h5): the clone under a pure dtype policy holds weights, input and every site in
-the format, bits are drawn over 16, the engine is bit-exact against the whole-model reference,
-weight faults act on the format's bits, and the fault-free accuracy holds."""
+the format, bits are drawn over 16, the engine is bit-exact against the whole-model reference;
+the shared tests of tests/engines/precision.py (weight faults act on the format's bits, the
+fault-free accuracy holds)."""
 
 import ml_dtypes
 import numpy as np
 import pandas as pd
 import pytest
+from engines.precision import *  # noqa: F403 (the shared tests)
+from engines.precision import HALF, NUMPY, Precision
 from reference import reference_logits
 
 from dnnfi.engines.kerasfi.engine import KerasInjector
 from dnnfi.engines.kerasfi.models import load, predict_logits
 from dnnfi.engines.kerasfi.weights import WeightInjector
-from dnnfi.faults.lists import draw_activation_faults, draw_weight_faults
+from dnnfi.faults.lists import draw_activation_faults
 from dnnfi.faults.outcomes import classify, summarize_logits
 from dnnfi.faults.precision import check_format
 from dnnfi.faults.seeds import rng_for
 
 pytestmark = pytest.mark.keras
-
-HALF = ["float16", "bfloat16"]
-NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,27 @@ def cifar(inputs_folder):
 def resnet8(inputs_folder, precision):
     return load(
         inputs_folder / "models" / "mlperf-tiny-resnet8-cifar10.h5", "models.resnet8", precision
+    )
+
+
+@pytest.fixture
+def fw(inputs_folder, cifar):
+    images, labels = cifar
+    return Precision(
+        model=lambda precision: resnet8(inputs_folder, precision),
+        images=images,
+        labels=labels,
+        predict_logits=predict_logits,
+        weight_injector=WeightInjector,
+        weights=lambda model: {v.path: np.asarray(v.numpy()) for v in model.weights},
+        # softmax outputs; bf16 keeps 8 significant bits to fp16's 11: on one of these images its
+        # outputs move by up to 0.058 with TensorFlow's own kernels (oneDNN off)
+        atol={"float16": 0.05, "bfloat16": 0.1},
+        accuracy=0.6,
+        agreement=0.9,
+        weight_rate=2e-3,
+        weight_rng=lambda precision: rng_for(6, precision),
+        exponent_flips=3,
     )
 
 
@@ -70,54 +91,6 @@ def test_activation_faults_in_the_format_match_the_reference(inputs_folder, cifa
     np.testing.assert_array_equal(faulty, ref_faulty.astype(np.float32))
     outcome = classify(summarize_logits(golden, faulty))["outcome"].value_counts()
     assert outcome["masked"] > 50 and outcome["sdc"] + outcome["benign"] > 20, outcome
-
-
-@pytest.mark.parametrize("precision", HALF)
-def test_fault_free_outputs_are_computed_in_the_format(inputs_folder, cifar, precision):
-    images, labels = cifar
-    full = predict_logits(resnet8(inputs_folder, "float32"), images)
-    half = predict_logits(resnet8(inputs_folder, precision), images)
-    assert half.dtype == np.float32
-    np.testing.assert_array_equal(
-        half, half.astype(NUMPY[precision]).astype(np.float32)
-    )  # values of the format
-    assert not np.array_equal(half, full)  # not a silent float32 computation
-    # softmax outputs; bf16 keeps 8 significant bits to fp16's 11: on one of these images its
-    # outputs move by up to 0.058 with TensorFlow's own kernels (oneDNN off)
-    np.testing.assert_allclose(half, full, atol={"float16": 0.05, "bfloat16": 0.1}[precision])
-    assert (half.argmax(1) == labels).mean() >= 0.6 and (
-        half.argmax(1) == full.argmax(1)
-    ).mean() >= 0.9
-
-
-@pytest.mark.parametrize("precision", HALF)
-def test_weight_faults_in_the_format(inputs_folder, cifar, precision):
-    images, _ = cifar
-    model = resnet8(inputs_folder, precision)
-    injector = WeightInjector(model)
-    sites = injector.sites(biases=True, normalization=True)
-    assert set(sites["dtype"]) == {precision}
-    faults = draw_weight_faults(sites, rng_for(6, precision), rate=2e-3, fault_model="bitflip")
-    assert faults["bit"].max() == 15
-    variables = {v.path: v for v in model.weights}
-
-    def bits_at():
-        return np.array(
-            [
-                np.asarray(variables[s].numpy()).reshape(-1)[e].view(np.uint16)
-                for s, e in zip(faults["site"], faults["element"])
-            ]
-        )
-
-    before_bits, before = bits_at(), injector.logits(images)
-    with injector.applied(faults):
-        np.testing.assert_array_equal(
-            bits_at(), before_bits ^ (1 << faults["bit"].to_numpy()).astype(np.uint16)
-        )
-        faulty = injector.logits(images)
-    assert (faults["bit"] == 14).sum() > 3 and not np.array_equal(faulty, before)
-    np.testing.assert_array_equal(bits_at(), before_bits)  # restored bit-exactly
-    np.testing.assert_array_equal(injector.logits(images), before)
 
 
 def test_nested_and_shared_layers_are_converted_and_exact(images16):

@@ -1,13 +1,14 @@
-"""Protected KerasInjector against the whole-model reference with clamping (docs/semantics.md, section 12)."""
+"""Protected KerasInjector against the whole-model reference with clamping (docs/semantics.md,
+section 12); the shared checker test of tests/engines/protection.py with tf.where."""
 
-import numpy as np
 import pytest
-from protection_reference import EXPECTED, VALUES
+from engines.protection import *  # noqa: F403 (the shared test)
+from engines.protection import Checker
 from test_engine import assert_same_as_reference, seeded_faults
 
 from dnnfi.engines.kerasfi.engine import KerasInjector
 from dnnfi.engines.kerasfi.models import load
-from dnnfi.engines.protection import Protection, protect
+from dnnfi.engines.protection import Protection
 from dnnfi.faults.outcomes import classify
 
 pytestmark = pytest.mark.keras
@@ -41,14 +42,8 @@ def test_protected_resnet8_matches_clamping_reference(method, layers, inputs_fol
         assert (engine["outcome"] == "sdc").sum() < (unprotected["outcome"] == "sdc").sum()
 
 
-@pytest.mark.parametrize("method", list(EXPECTED))
-def test_checker_on_nan_infinities_and_bounds(method):
-    """tf.where gives the bits of the PyTorch checker and of the numpy reference (same table)."""
+@pytest.fixture
+def fw():
     import tensorflow as tf
 
-    ours = protect(
-        tf.constant(VALUES), tf.constant(0.0), tf.constant(1.0), tf.constant(0.0), method, tf.where
-    ).numpy()
-    np.testing.assert_array_equal(
-        ours.view(np.uint32), np.array(EXPECTED[method], np.float32).view(np.uint32)
-    )
+    return Checker(tensor=tf.constant, where=tf.where)

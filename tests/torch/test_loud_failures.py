@@ -1,14 +1,14 @@
 """PyTorch models with NaN/Inf weights and unreadable model files stop with one line naming the
-model, the tensor or the file (see dnnfi.engines.health)."""
+model, the tensor or the file (see dnnfi.engines.health); the shared tests of
+tests/engines/loud_failures.py on a tiny PyTorch CNN."""
 
 import numpy as np
 import pytest
 import torch
+from engines.loud_failures import *  # noqa: F403 (the shared tests)
+from engines.loud_failures import LoudFailures
 from torch import nn
 
-from dnnfi.data.datasets import Split
-from dnnfi.engines.health import check_trained
-from dnnfi.engines.runner import baseline_job
 from dnnfi.engines.torchfi import models
 from dnnfi.engines.torchfi.cifar import cifar_resnet, load_cifar_resnet
 
@@ -21,61 +21,30 @@ def tiny_cnn():
     return model.eval()
 
 
-def baseline_files(tmp_path, x):
-    Split(x, np.arange(len(x)) % 3, ["a", "b", "c"]).save(tmp_path / "test.npz")
-    return {
-        "name": "cnn",
-        "path": "results/models/d/cnn.pt",
-        "test": str(tmp_path / "test.npz"),
-        "preprocessing": "none",
-    }
+@torch.no_grad()
+def set_element(model, name, index, value):
+    model.state_dict()[name][index] = value  # the state dict's tensors share the model's storage
 
 
-def test_nan_weight_stops_the_baseline_naming_the_first_tensor(tmp_path):
-    model, x = tiny_cnn(), np.random.default_rng(0).normal(size=(5, 4, 4, 1)).astype(np.float32)
-    files = baseline_files(tmp_path, x)
-    assert (
-        baseline_job(
-            model=model,
-            predict_logits=models.predict_logits,
-            named_tensors=models.named_tensors,
-            **files,
-        )["correct"].dtype
-        == bool
-    )
-    with torch.no_grad():
-        model[4].weight[2, 7] = float("nan")  # later in model order
-        model[1].running_var[1] = float("inf")  # a buffer, first in model order
-    with pytest.raises(ValueError) as error:
-        baseline_job(
-            model=model,
-            predict_logits=models.predict_logits,
-            named_tensors=models.named_tensors,
-            **files,
-        )
-    assert str(error.value) == (
-        "model cnn (results/models/d/cnn.pt): fault-free logits hold NaN/Inf on 5 of 5 images; first non-finite "
-        "parameter tensor: 1.running_var (1 Inf). Set models.cnn.allow_nonfinite: true to study such a model anyway."
-    )
-    with torch.no_grad():
-        model[1].running_var[1] = 1.0
-    with pytest.raises(
-        ValueError, match=r"first non-finite parameter tensor: 4\.weight \(1 NaN\)\. "
-    ):
-        baseline_job(
-            model=model,
-            predict_logits=models.predict_logits,
-            named_tensors=models.named_tensors,
-            **files,
-        )
-    table = baseline_job(
-        model=model,
+def diverge(x, y):
+    torch.manual_seed(0)
+    model = models.build("digits_mlp", (8, 8, 1), 10)
+    return model, models.train(model, x, y, 2, 16, 1e30, 0)
+
+
+@pytest.fixture
+def fw():
+    return LoudFailures(
+        tiny_cnn=tiny_cnn,
+        suffix=".pt",
         predict_logits=models.predict_logits,
         named_tensors=models.named_tensors,
-        **files,
-        allow_nonfinite=True,
+        set_element=set_element,
+        first=("1.running_var", 1),  # a buffer
+        later=("4.weight", (2, 7)),
+        diverge=diverge,
+        diverged=r"1\.weight \(4096 NaN\)",
     )
-    assert len(table) == 5
 
 
 def test_bfloat16_tensors_are_checked():
@@ -152,17 +121,3 @@ def test_torchvision_weights_file_that_is_text(tmp_path):
         models.fetch(
             "torchvision", "resnet18", tmp_path / "resnet18.pth", 1000, key="models.r18.path"
         )
-
-
-def test_diverged_training_names_the_learning_rate():
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 8, 8, 1)).astype(np.float32), rng.integers(0, 10, 64)
-    torch.manual_seed(0)
-    model = models.build("digits_mlp", (8, 8, 1), 10)
-    assert np.isnan(models.train(model, x, y, 2, 16, 1e30, 0)).all()
-    with pytest.raises(
-        ValueError,
-        match=r"^models.mlp.train: training diverged \(first non-finite parameter tensor: "
-        r"1\.weight \(4096 NaN\)\); lower models.mlp.train.learning_rate$",
-    ):
-        check_trained(models.named_tensors(model), "models.mlp.train")

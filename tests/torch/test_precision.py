@@ -1,7 +1,7 @@
 """Models run in float16 and bfloat16 (docs/semantics.md section 14) on the pretrained ResNet-20:
 sites and weights in the format, bits drawn over 16, both engine paths bit-exact against the hook
-reference, weight faults in the format, the fault-free accuracy, and the refusal of a model that
-computes a tensor in another format."""
+reference, the refusal of a model that computes a tensor in another format, and the shared tests
+of tests/engines/precision.py (weight faults in the format, the fault-free accuracy)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import inputs_path
+from engines.precision import *  # noqa: F403 (the shared tests)
+from engines.precision import HALF, Precision
 from mixed_faults import mixed_fault_list
 from test_activations import assert_matches_reference
 from torch import nn
@@ -18,16 +20,30 @@ from dnnfi.engines.torchfi.cifar import load_cifar_resnet
 from dnnfi.engines.torchfi.faultops import to_numpy
 from dnnfi.engines.torchfi.models import predict_logits, to_tensor, with_precision
 from dnnfi.engines.torchfi.weights import WeightInjector
-from dnnfi.faults.lists import draw_weight_faults
 from dnnfi.faults.precision import check_format
-
-HALF = ["float16", "bfloat16"]
-LABELS = np.repeat(np.arange(10), 2)  # cifar_images: 2 test images per class, in class order
 
 
 def resnet20(precision: str) -> nn.Module:
     return with_precision(
         load_cifar_resnet(inputs_path("models", "resnet20-cifar10-12fca82f.th")), precision
+    )
+
+
+@pytest.fixture
+def fw(cifar_images):
+    return Precision(
+        model=resnet20,
+        images=cifar_images,
+        labels=np.repeat(np.arange(10), 2),  # cifar_images: 2 per class, in class order
+        predict_logits=predict_logits,
+        weight_injector=WeightInjector,
+        weights=lambda model: {n: to_numpy(p) for n, p in model.named_parameters()},
+        atol={"float16": 0.05, "bfloat16": 0.5},
+        accuracy=0.85,
+        agreement=0.95,
+        weight_rate=1e-3,
+        weight_rng=lambda precision: np.random.default_rng(4),
+        exponent_flips=10,
     )
 
 
@@ -52,52 +68,6 @@ def test_activation_faults_in_the_format_match_the_reference(precision, use_fx, 
     assert counts["masked"] > 50 and counts["sdc"] + counts["benign"] > 20 and counts["due"] > 0, (
         counts
     )
-
-
-@pytest.mark.parametrize("precision", HALF)
-def test_fault_free_logits_are_computed_in_the_format(precision, cifar_images):
-    full = predict_logits(resnet20("float32"), cifar_images)
-    half = predict_logits(resnet20(precision), cifar_images)
-    assert half.dtype == np.float32
-    # widened exactly: every logit is a value of the format
-    np.testing.assert_array_equal(
-        half, to_numpy(torch.from_numpy(half).to(getattr(torch, precision))).astype(np.float32)
-    )
-    assert not np.array_equal(half, full)  # not a silent float32 computation
-    np.testing.assert_allclose(half, full, atol=0.5 if precision == "bfloat16" else 0.05)
-    assert (half.argmax(1) == LABELS).mean() >= 0.85 and (
-        half.argmax(1) == full.argmax(1)
-    ).mean() >= 0.95
-
-
-@pytest.mark.parametrize("precision", HALF)
-def test_weight_faults_in_the_format(precision, cifar_images):
-    model = resnet20(precision)
-    injector = WeightInjector(model)
-    sites = injector.sites(biases=True, normalization=True)
-    assert set(sites["dtype"]) == {precision}
-    faults = draw_weight_faults(sites, np.random.default_rng(4), rate=1e-3, fault_model="bitflip")
-    assert len(faults) == round(1e-3 * sites["size"].sum()) and faults["bit"].max() == 15
-    params = dict(model.named_parameters())
-
-    def bits_at(rows):
-        return np.array(
-            [
-                to_numpy(params[s].reshape(-1)[e]).view(np.uint16)
-                for s, e in zip(rows["site"], rows["element"])
-            ]
-        )
-
-    before_bits, before = bits_at(faults), predict_logits(model, cifar_images)
-    exponent = faults[faults["bit"] == 14].head(40)  # the top exponent bit: huge or tiny weights
-    with injector.applied(faults):
-        np.testing.assert_array_equal(
-            bits_at(faults), before_bits ^ (1 << faults["bit"].to_numpy()).astype(np.uint16)
-        )
-        faulty = predict_logits(model, cifar_images)
-    assert len(exponent) > 10 and not np.array_equal(faulty, before)
-    np.testing.assert_array_equal(bits_at(faults), before_bits)  # restored bit-exactly
-    np.testing.assert_array_equal(predict_logits(model, cifar_images), before)
 
 
 class Upcast(nn.Module):

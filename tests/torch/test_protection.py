@@ -1,14 +1,15 @@
-"""Protected TorchInjector against the hook reference with clamping hooks (docs/semantics.md, section 12)."""
+"""Protected TorchInjector against the hook reference with clamping hooks (docs/semantics.md,
+section 12); the shared checker test of tests/engines/protection.py with torch.where."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from protection_reference import EXPECTED, VALUES, reference_checker
+from engines.protection import *  # noqa: F403 (the shared test)
+from engines.protection import Checker
 from test_activations import assert_matches_reference, mixed_faults
 
-from dnnfi.engines.protection import Protection, protect
+from dnnfi.engines.protection import Protection
 from dnnfi.engines.torchfi.activations import TorchInjector
 from dnnfi.engines.torchfi.cifar import cifar_resnet
 from dnnfi.faults.outcomes import classify
@@ -58,16 +59,6 @@ def test_ranges_are_the_site_extremes():
     assert bounds.loc["layer2.1.relu:0", "max"] == values[0].max().item()
 
 
-@pytest.mark.parametrize("method", list(EXPECTED))
-def test_checker_on_nan_infinities_and_bounds(method):
-    """The engine's op (torch.where) and the numpy reference, bit for bit, on NaN, infinities,
-    zeros of both signs and values at and just beyond the bounds."""
-    values, expected = VALUES, np.array(EXPECTED[method], dtype=np.float32)
-    t = torch.from_numpy(values)
-    ours = protect(
-        t, torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.0), method, torch.where
-    ).numpy()
-    np.testing.assert_array_equal(ours.view(np.uint32), expected.view(np.uint32))
-    np.testing.assert_array_equal(
-        reference_checker(method, 0.0, 1.0, values).view(np.uint32), expected.view(np.uint32)
-    )
+@pytest.fixture
+def fw():
+    return Checker(tensor=torch.as_tensor, where=torch.where)

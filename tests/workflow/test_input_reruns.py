@@ -127,7 +127,9 @@ def test_a_replaced_model_file_or_image_reruns_exactly_its_dependents(tmp_path):
     )  # one image replaced in place
     plan = planned(tmp_path, CONFIG)
     assert (
-        per_dataset(plan) == MODEL_JOBS | {"results/data/a/test.npz"} and CAMPAIGN_JOBS <= plan
+        per_dataset(plan)
+        == MODEL_JOBS | {"results/data/a/test.npz", "results/campaigns/act/a/images.parquet"}
+        and CAMPAIGN_JOBS <= plan
     ), plan
     run(tmp_path, CONFIG)
     cat = CLASSES.index("cat")

@@ -108,5 +108,5 @@ def test_million_injection_campaign_dag(tmp_path):
         for line in result.stdout.splitlines()
         if line[:1].isalpha() and len(line.split()) == 2
     )
-    assert counts["inject_activation"] == "500" and counts["total"] == "507"
+    assert counts["inject_activation"] == "500" and counts["total"] == "508"
     print(f"1,000,000 injections in 500 shards: DAG built and printed in {seconds:.1f} s")

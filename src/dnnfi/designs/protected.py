@@ -193,8 +193,8 @@ class Protected(Design):
         """The body of a bounds job of ``campaign`` (``params``: :meth:`bounds_params`): writes the
         bounds table (file ``path``) of the model's site outputs on ``profile_images`` images of
         the split file ``profile`` and returns, per evaluated image (split file ``test``, the
-        campaign's table ``images``), the fault-free
-        top-1 without and with the campaign's protection (same injector path)."""
+        campaign's table ``images``), the fault-free top-1 without and with the campaign's
+        protection (same injector path)."""
         import logging
 
         from dnnfi.data.datasets import Split

@@ -14,8 +14,8 @@ CORES ?= all
 # Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
 INPUTS ?= $(or $(DNNFI_INPUTS),inputs)
 # `make test`: suites run side by side (below), longest first.
-TEST_JOBS ?= 3
-SUITES := test-workflow-tiny test-workflow test-keras-onednn-off test-keras-onednn-on test-core test-torch
+TEST_JOBS ?= 4
+SUITES := test-workflow-tiny test-workflow test-keras-onednn-off test-keras-onednn-on test-torch test-core
 # The commit `make check-unchanged` compares the working tree with.
 BASE ?= 82c7448
 BIN := $(VENV)/bin

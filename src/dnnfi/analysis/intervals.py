@@ -7,7 +7,6 @@ estimate and its effective sample size (docs/semantics.md, sections 9 and 11).
 from __future__ import annotations
 
 import numpy as np
-from statsmodels.stats.proportion import proportion_confint
 
 
 def wilson(events, trials, confidence: float = 0.95, rate=None) -> dict[str, np.ndarray]:
@@ -16,6 +15,10 @@ def wilson(events, trials, confidence: float = 0.95, rate=None) -> dict[str, np.
     margin, >= half the interval's width). The bounds are widened to hold the estimate (the
     closed form can land 1e-17 on the wrong side of 0 or 1, and an effective count can centre the
     interval elsewhere). NaN where trials are 0."""
+    # imported here: statsmodels (and scipy.stats) take about a second, and every job imports
+    # the designs, which use this function
+    from statsmodels.stats.proportion import proportion_confint
+
     k = np.asarray(events, dtype=float)
     n = np.asarray(trials, dtype=float)
     empty = n == 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from dnnfi.designs.base import check_fault_keys, check_single_bit, figures, tables
 from dnnfi.designs.uniform import Uniform, campaign_faults
@@ -56,6 +55,9 @@ def clustered_rate(events, bits, confidence: float = 0.95) -> dict[str, np.ndarr
     if n < 2:
         n_eff = np.full_like(p, float(n))
     else:
+        # imported here: scipy.stats takes about a second, and every job imports the designs
+        from scipy import stats
+
         variance = y.var(axis=-1, ddof=1) / n
         z = stats.norm.ppf(0.5 + confidence / 2)
         factor = (z / stats.t.ppf(0.5 + confidence / 2, n - 1)) ** 2

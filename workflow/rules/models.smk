@@ -26,7 +26,7 @@ rule train:
         device=device_params,
         seed=config["seed"],
     script:
-        "../../scripts/train_{params.framework}.py"
+        "../../scripts/train.py"
 
 
 rule fetch:
@@ -52,4 +52,4 @@ rule fetch:
         framework=framework,
         spec=fetch_params,
     script:
-        "../../scripts/fetch_{params.framework}.py"
+        "../../scripts/fetch.py"

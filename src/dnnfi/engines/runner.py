@@ -50,6 +50,17 @@ def campaign_injector_factory(model_spec: dict, model_path, params: dict, device
     )
 
 
+def framework_models(framework: str):
+    """The ``models`` module of ``framework``'s engine (:mod:`dnnfi.engines.kerasfi.models`,
+    :mod:`dnnfi.engines.torchfi.models`: the same functions for both); the framework is imported
+    only here, when a job needs it."""
+    if framework == "keras":
+        from dnnfi.engines.kerasfi import models
+    else:
+        from dnnfi.engines.torchfi import models
+    return models
+
+
 @contextlib.contextmanager
 def loaded_model(
     framework: str,
@@ -60,17 +71,13 @@ def loaded_model(
 ):
     """(the model of ``model_path``, its framework's ``models`` module:
     :mod:`dnnfi.engines.kerasfi.models` or :mod:`dnnfi.engines.torchfi.models`), the model on
-    ``device`` while the context lasts; ``key``: the config key named by a loading error. The
-    framework is imported only here, when a job needs it."""
+    ``device`` while the context lasts; ``key``: the config key named by a loading error."""
     device = device or {}
+    models = framework_models(framework)
     if framework == "keras":
-        from dnnfi.engines.kerasfi import models
-
         with models.on_device(**device):
             yield models.load(model_path, key, precision), models
     else:
-        from dnnfi.engines.torchfi import models
-
         yield models.load(model_path, key, precision).to(models.use_device(**device)), models
 
 

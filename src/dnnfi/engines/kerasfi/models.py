@@ -222,6 +222,60 @@ def train(
     )
 
 
+def trained(spec: dict, split, seed: int, device: dict):
+    """A new model of a config's ``spec`` (architecture, preprocess, train) trained on ``split`` (a
+    :class:`dnnfi.data.datasets.Split`) on ``device`` (:func:`on_device`); ``seed`` fixes the
+    initial weights and the training (the train rule)."""
+    from dnnfi.data.preprocess import preprocess
+
+    with on_device(**device):
+        model = build(spec["architecture"], split.x.shape[1:], len(split.classes), seed=seed)
+        fit = spec["train"]
+        history = train(
+            model,
+            preprocess(split.x, spec["preprocess"]),
+            split.y,
+            fit["epochs"],
+            fit["batch_size"],
+            fit["learning_rate"],
+            seed,
+            augment=fit["augment"],
+        )
+    log.info("final training accuracy %.4f", history.history["accuracy"][-1])
+    return model
+
+
+def fetched(spec: dict, input_shape, classes: int, key: str):
+    """(model, architecture, pretrained: whether it holds trained weights) of a config's ``spec``
+    of source ``file`` (a saved Keras model) or ``keras_applications`` (``weights``: None, imagenet
+    or a local file; ``path`` wins) for ``input_shape`` and ``classes`` (the fetch rule); ``key``:
+    the config key of the file."""
+    weights = spec["path"] if spec["source"] == "file" else spec.get("path", spec["weights"])
+    if spec["source"] == "file":
+        model = load(weights, key)
+    else:
+        model = application(spec["architecture"], input_shape, classes, weights, key=key)
+    log.info(
+        "%s: %d layers, input %s, output %s",
+        model.name,
+        len(model.layers),
+        model.input_shape,
+        model.output_shape,
+    )
+    return model, spec["architecture"], weights is not None
+
+
+def save(model, architecture: str, input_shape, classes: int, path, pretrained: bool = False):
+    """Save ``model`` as a .keras archive (``path``), and the size of its layer outputs for the
+    resources of its jobs. The archive holds the architecture, input shape and classes itself:
+    the other arguments are those of :func:`dnnfi.engines.torchfi.models.save`, so that one job
+    script saves the models of both frameworks."""
+    from dnnfi.workflow.resources import write_layer_outputs
+
+    model.save(path)
+    write_layer_outputs(path, layer_output_sizes(model))
+
+
 def use_device(device: str = "auto", key: str | None = None) -> str:
     """The TensorFlow device (``/CPU:0``, ``/GPU:N``) of a ``device`` setting, for ``tf.device``
     (:func:`dnnfi.engines.devices.resolve`: one line naming ``key`` when TensorFlow sees no such GPU;

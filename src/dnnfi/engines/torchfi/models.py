@@ -253,6 +253,49 @@ def train(
     return losses
 
 
+def trained(spec: dict, split, seed: int, device: dict) -> nn.Module:
+    """A new model of a config's ``spec`` (architecture, preprocess, train) trained on ``split`` (a
+    :class:`dnnfi.data.datasets.Split`) on ``device`` (:func:`use_device`, not strict: training
+    may use a nondeterministic kernel); ``seed`` fixes the initial weights and the training (the
+    train rule)."""
+    from dnnfi.data.preprocess import preprocess
+
+    target = use_device(**device, strict=False)
+    torch.manual_seed(seed)  # the initial weights too (drawn on the CPU, then moved)
+    shape = split.x.shape[1:]
+    model = build(spec["architecture"], shape, len(split.classes)).to(target)
+    fit = spec["train"]
+    losses = train(
+        model,
+        preprocess(split.x, spec["preprocess"]),
+        split.y,
+        fit["epochs"],
+        fit["batch_size"],
+        fit["learning_rate"],
+        seed,
+    )
+    log.info("training loss per epoch: %s", [round(v, 4) for v in losses])
+    return model
+
+
+def fetched(spec: dict, input_shape, classes: int, key: str) -> tuple[nn.Module, str, bool]:
+    """(model, architecture, pretrained) of a config's ``spec`` of source ``torchvision`` or
+    ``file`` (:func:`fetch`) for ``classes``: what :func:`save` needs to rebuild it; ``key``: the
+    config key of its weights (``path`` wins over ``weights``). ``input_shape`` is unused (a
+    PyTorch module takes any), as in Keras' :func:`dnnfi.engines.kerasfi.models.fetched`."""
+    weights = spec.get("path", spec["weights"])
+    model = fetch(spec["source"], spec["architecture"], weights, classes, key)
+    log.info(
+        "%s from %s: %d parameters",
+        spec["architecture"],
+        weights,
+        sum(p.numel() for p in model.parameters()),
+    )
+    if spec["source"] != "torchvision":
+        return model, spec["architecture"], False
+    return model, TORCHVISION_PREFIX + spec["architecture"], weights is not None
+
+
 def save(
     model: nn.Module,
     architecture: str,

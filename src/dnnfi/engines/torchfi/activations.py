@@ -345,14 +345,15 @@ class TorchInjector:
     def golden_site_values(self, images, sites) -> dict[str, np.ndarray]:
         """Fault-free output of each of ``sites`` for ``images``: site -> numpy array (images,
         elements per image) in the site's format, from the same passes the engine corrupts
-        (what data-aware strata count, :mod:`dnnfi.designs.strata`)."""
+        (before any checker; what data-aware strata count, :mod:`dnnfi.designs.strata`)."""
         x = self._as_input(images)
         self._setup(tuple(x.shape[1:]))
         parts: dict[str, list] = {s: [] for s in sites}
+        nodes = {s: self._site_node[s] for s in sites} if self.graph is not None else {}
         for i in range(0, len(x), self.rows):
             if self.graph is not None:
                 env = self._golden_pass(x[i : i + self.rows])
-                values = {s: env[self._site_node[s]] for s in sites}
+                values = {s: env.get((RAW, n), env[n]) for s, n in nodes.items()}
             else:
                 values = self._hooked_outputs(x[i : i + self.rows], sites)
             for s in sites:

@@ -262,7 +262,8 @@ def fetched(spec: dict, input_shape, classes: int, key: str):
         model.input_shape,
         model.output_shape,
     )
-    return model, spec["architecture"], weights is not None
+    # a saved model's spec names no architecture: the archive holds it
+    return model, spec.get("architecture", model.name), weights is not None
 
 
 def save(model, architecture: str, input_shape, classes: int, path, pretrained: bool = False):

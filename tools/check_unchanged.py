@@ -284,7 +284,7 @@ def compare_hashes(base: dict[str, str], head: dict[str, str]) -> pd.DataFrame:
     table.loc[table["base"] == table["head"], "status"] = "equal"
     table.loc[table["base"].isna(), "status"] = "missing at base"
     table.loc[table["head"].isna(), "status"] = "missing at head"
-    added = [any(fnmatch.fnmatch(p, glob) for glob in ADDED_RULES.values()) for p in table.index]
+    added = table.index.map(lambda p: any(fnmatch.fnmatch(p, g) for g in ADDED_RULES.values()))
     table.loc[table["base"].isna() & added, "status"] = "added (ADDED_RULES)"
     table["folder"] = [path.split("/")[1] for path in table.index]
     return table.rename_axis("path")

@@ -1,5 +1,5 @@
 """tools/check_unchanged.py's pure parts: hashing and comparing result files, parsing and
-comparing dry-run plans under a rule-rename map, the cifar10 subset (the runs themselves take
+comparing dry-run plans under a rule-rename map and the added rules, the cifar10 subset (the runs themselves take
 minutes and are not part of the tests)."""
 
 import importlib.util
@@ -29,6 +29,7 @@ def test_hashes_and_comparison(tmp_path):
     (tmp_path / "base/results/tables/c/only_base.csv").write_bytes(b"abc")
     (tmp_path / "head/results/campaigns/c/d/m").mkdir(parents=True)
     (tmp_path / "head/results/campaigns/c/d/m/shard-0.parquet").write_bytes(b"")
+    (tmp_path / "head/results/campaigns/c/d/images.parquet").write_bytes(b"")  # ADDED_RULES
     base, head = check.sha256_files(tmp_path / "base"), check.sha256_files(tmp_path / "head")
     assert base == {
         "results/tables/c/summary.csv": SHA_ABC,
@@ -39,6 +40,7 @@ def test_hashes_and_comparison(tmp_path):
         "results/tables/c/summary.csv": SHA_ABC,
         "results/stats/c/tukey.csv": SHA_EMPTY,
         "results/campaigns/c/d/m/shard-0.parquet": SHA_EMPTY,
+        "results/campaigns/c/d/images.parquet": SHA_EMPTY,
     }
     table = check.compare_hashes(base, head)
     assert table["status"].to_dict() == {
@@ -46,6 +48,7 @@ def test_hashes_and_comparison(tmp_path):
         "results/tables/c/only_base.csv": "missing at head",
         "results/stats/c/tukey.csv": "different",
         "results/campaigns/c/d/m/shard-0.parquet": "missing at base",
+        "results/campaigns/c/d/images.parquet": "added (ADDED_RULES)",
     }
     assert table.loc["results/stats/c/tukey.csv", "folder"] == "stats"
 
@@ -104,6 +107,10 @@ def test_dry_run_plans_compare_by_outputs_with_renames():
         "rule inject_torch_activation at base (after RULE_RENAMES), inject_activation at head: "
         "results/campaigns/a/d/t/shard-0.parquet",
     ]
+    added = {**merged, frozenset({"results/campaigns/a/d/images.parquet"}): "evaluated_images"}
+    assert check.compare_plans(base, added, renames) == []  # a rule of ADDED_RULES
+    other = {**merged, frozenset({"results/x.csv"}): "new_rule"}
+    assert check.compare_plans(base, other, renames) == ["only at head: new_rule: results/x.csv"]
     fewer = {k: v for k, v in merged.items() if v != "summarize"}
     assert check.compare_plans(base, fewer, renames) == [
         "only at base: summarize: results/tables/a/summary.csv, results/tables/a/summary.md"

@@ -5,11 +5,14 @@ Runs what the pipeline's draw job runs (``dnnfi.designs.stratified.population_st
 pilot's ``draw_strata``) for the pretrained CIFAR-10 ResNet-56 of the inputs folder (``make
 inputs``) on the first ``--images`` test images (default: all 10,000), and prints the images, the
 eligible sites, the counts' size by the formula (``draw_bytes``), the golden block, the seconds and
-the process's peak RSS (``ru_maxrss``, the model and the preprocessed images included). Then the
-formula for a 50,000-image 224-px population of torchvision's ResNet50 (random weights, nothing
-downloaded). Last line: ``population_images=N peak_rss_mb=M``.
+the process's peak RSS (``ru_maxrss``, the model and the images included). Then, with
+``--imagenet-images`` (default 50,000; 0 skips it), the same on that many synthetic 224-px
+images (random pixels, stored as uint8 like a prepared split and preprocessed a block at a time,
+as the draw job's :class:`dnnfi.data.preprocess.PreprocessedRows`) through a small CNN, in a
+process of its own; then the formula for that population of torchvision's ResNet50 (random
+weights, nothing downloaded). Last line: ``population_images=N peak_rss_mb=M`` of the ResNet-56 run.
 
-    .venv/bin/python bench/stratified_memory.py [--images N] [--pilot N]
+    .venv/bin/python bench/stratified_memory.py [--images N] [--pilot N] [--imagenet-images N]
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 
 from dnnfi.data.datasets import image_folder, inputs_dir
-from dnnfi.data.preprocess import preprocess
+from dnnfi.data.preprocess import PreprocessedRows, preprocess
 from dnnfi.designs.strata import draw_strata, pilot_allocation
 from dnnfi.designs.stratified import draw_bytes, population_strata
 from dnnfi.faults.seeds import rng_for
@@ -48,6 +53,40 @@ def resnet56(images: int, pilot: int) -> dict:
     del test
     model = load_cifar_resnet(inputs_dir() / "models/resnet56-cifar10-4bfd9763.th")
     injector = TorchInjector(model, batch_size=256, input_shape=(3, 32, 32))
+    return {"model": "ResNet-56 (CIFAR-10)", **draw(injector, x, pilot)}
+
+
+def synthetic_224(images: int, pilot: int) -> dict:
+    """The draw on ``images`` random 224-px uint8 images through a small CNN: the stored split's
+    bytes dominate."""
+    import torch
+    from torch import nn
+
+    from dnnfi.engines.torchfi.activations import TorchInjector
+
+    raw = np.random.default_rng(0).integers(0, 256, (images, 224, 224, 3), dtype=np.uint8)
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 7, stride=4, padding=3),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    ).eval()
+    injector = TorchInjector(model, batch_size=256, input_shape=(3, 224, 224))
+    x = PreprocessedRows(raw, np.arange(images), "imagenet_mean_std")
+    return {
+        "model": "small CNN (224 px, synthetic)",
+        **draw(injector, x, pilot),
+        "stored split MB": raw.nbytes / MB,
+    }
+
+
+def draw(injector, x, pilot: int) -> dict:
+    """The pilot's draw (``population_strata``, ``draw_strata``) on every image of ``x``."""
+    images = len(x)
     before = peak_mb()
     began = time.perf_counter()
     population = np.arange(images)
@@ -67,7 +106,6 @@ def resnet56(images: int, pilot: int) -> dict:
     sites = injector.sites()
     sites = sites[sites["eligible"]]
     return {
-        "model": "ResNet-56 (CIFAR-10)",
         "images": images,
         "sites": len(sites),
         "strata": len(table),
@@ -104,11 +142,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--pilot", type=int, default=2_000)
+    parser.add_argument("--imagenet-images", type=int, default=50_000)
     args = parser.parse_args()
     import pandas as pd
 
     measured = resnet56(args.images, args.pilot)
-    table = pd.DataFrame([measured, resnet50_formula()])
+    rows = [measured]
+    if args.imagenet_images:
+        # a process of its own: its peak RSS is its own, not the ResNet-56 run's
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            rows.append(pool.submit(synthetic_224, args.imagenet_images, args.pilot).result())
+    table = pd.DataFrame([*rows, resnet50_formula(args.imagenet_images or 50_000)])
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     print(f"population_images={args.images} peak_rss_mb={measured['peak RSS MB']:.0f}")
 

@@ -393,6 +393,23 @@ def test_shards_inputs_and_outputs_of_each_design():
     assert all(len(o) == len(set(o)) for o in outputs.values())
 
 
+def test_a_shard_holds_at_most_one_image_per_injection_but_a_stratified_round_all():
+    """Design.shard_images, the images a shard job preprocesses (its resources' data term)."""
+    campaigns = checked()
+    held = {
+        n: [designs.of(campaigns[n]).shard_images(campaigns[n], "torch_cnn", k) for k in (1000, 30)]
+        for n in ("uni", "seq", "seq_clip", "sweep", "strat")
+    }
+    # uni: the Leveugle size at margin 0.1 (96) on 2 shards; seq: a round; sweep: 20 points on 3
+    assert held == {
+        "uni": [48, 30],
+        "seq": [300, 30],
+        "seq_clip": [300, 30],
+        "sweep": [7, 7],
+        "strat": [1000, 30],
+    }
+
+
 def test_each_design_cuts_the_fault_list_into_its_shards():
     from dnnfi.designs.bit_sweep import DESIGN as sweep
     from dnnfi.designs.sequential import DESIGN as sequential

@@ -1,7 +1,8 @@
 """Golden site values of an engine, what stratified sampling counts and draws from
 (docs/semantics.md section 11): one value per element of each site in the site's format, the same
 bits for any cut of the images (fixed pass shape), a stuck-at-1 sweep masked exactly where the
-golden value already has the bit, and taken before a protected site's checker."""
+golden value already has the bit, and taken before a protected site's checker. A job's images
+(dnnfi.engines.runner): preprocessed when used, and a shard's outcomes the same as on all of them."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dnnfi.data.preprocess import PreprocessedRows, preprocess
 from dnnfi.engines.protection import Protection
+from dnnfi.engines.runner import run_faults
 from dnnfi.faults.bitflip import n_bits
-from dnnfi.faults.lists import bit_sweep
+from dnnfi.faults.lists import bit_sweep, draw_activation_faults
 from dnnfi.faults.outcomes import classify
 
 __all__ = [
     "test_golden_site_values_are_the_engines_and_a_bit_sweep_flips_them",
     "test_golden_site_values_are_taken_before_the_checker",
+    "test_a_shards_outcomes_on_the_images_it_uses_are_those_on_all_images",
 ]
 
 
@@ -73,3 +77,25 @@ def test_golden_site_values_are_taken_before_the_checker(fw: GoldenSites):
     checked = protected.golden_site_values(fw.images, [site])[site]
     assert raw.max() > 0.01
     assert raw.tobytes() == checked.tobytes()
+
+
+def test_a_shards_outcomes_on_the_images_it_uses_are_those_on_all_images(fw: GoldenSites):
+    """run_faults takes only the faults' images of lazily preprocessed evaluated images (every
+    other image of a raw split here): the same outcomes, bit for bit, as the engine on all of
+    them preprocessed at once (docs/semantics.md section 4: no dependence on the other images)."""
+    injector = fw.injector()
+    sites = injector.sites()
+    raw = np.random.default_rng(4).integers(0, 256, fw.images.shape, dtype=np.uint8)
+    keep = np.arange(1, len(raw), 2)
+    x = PreprocessedRows(raw, keep, "imagenet_mean_std")
+    assert x.shape == (len(keep), *raw.shape[1:]) and len(x) == len(keep)
+    np.testing.assert_array_equal(x[[2, 0]], preprocess(raw[keep[[2, 0]]], "imagenet_mean_std"))
+    every = preprocess(raw[keep], "imagenet_mean_std")
+    np.testing.assert_array_equal(np.asarray(x), every)
+    faults = draw_activation_faults(
+        sites[sites["eligible"]], 60, np.random.default_rng(5), np.array([5, 0, 3])
+    )
+    lazy = run_faults(injector, faults, sites, x, progress=False)
+    full = classify(injector.run(faults, every, progress=False))
+    assert sorted(set(lazy["image"])) == [0, 3, 5]
+    pd.testing.assert_frame_equal(lazy[full.columns], full)

@@ -33,7 +33,8 @@ def _shard_passes(wildcards):
 
 
 def _model_job(wildcards, kind):
-    """(framework, shape, images used, model MB, activations MB, passes, model copies) of a job."""
+    """(framework, shape, images held preprocessed, model MB, activations MB, passes, model
+    copies) of a job."""
     spec = MODELS[wildcards.model]
     fw, precision = spec["framework"], spec["precision"]
     path = spec.get("path") if kind == "fetch" else model_file(wildcards.model)
@@ -58,13 +59,18 @@ def _model_job(wildcards, kind):
     # host memory: a GPU job's passes live on the GPU, a CPU job's (or `auto` without a GPU) here
     rows = config["pass_rows"][fw]["cpu"]
     act = 0 if kind == "fetch" else sizes.pass_mb(rows, elements, precision)
-    # a draw: the counts of every image and site, and a pass of golden values
+    held = used  # images preprocessed at once: all, but for a draw and a shard (run_faults)
+    # a draw: the counts of every image and site, and a pass of golden values of a block of images
     if kind == "draw":
         layers = sizes.layer_count(model_file(wildcards.model))
         act += sizes.draw_mb(used, layers) + sizes.pass_mb(rows, elements, precision)
+        held = min(used, rows)
     if kind == "inject":
-        cache_mb = CAMPAIGNS[wildcards.campaign]["cache_mb"]
-        act = sizes.injection_mb(rows, used, elements, precision, cache_mb)
+        c = wildcards.campaign
+        held = DESIGNS[c].shard_images(CAMPAIGNS[c], wildcards.model, used)
+        act = sizes.injection_mb(
+            rows, held, elements, precision, CAMPAIGNS[c]["cache_mb"]
+        )
     if kind in ("inject", "weight_rate"):
         passes += _shard_passes(wildcards)
     if kind == "bounds":  # the profile split too, and its profiled images
@@ -73,8 +79,9 @@ def _model_job(wildcards, kind):
             wildcards.dataset, profile_split(wildcards).split("/")[-1][:-4]
         ).stored_mb
         used += profile
+        held = used
         passes = profile + 2 * used
-    return fw, shape, used, model_mb, act, passes, 3
+    return fw, shape, held, model_mb, act, passes, 3
 
 
 def model_mem(kind):

@@ -46,3 +46,24 @@ def preprocess(x: np.ndarray, name: str) -> np.ndarray:
 
         return imagenet_utils.preprocess_input(x, mode=name.removeprefix("keras_"))
     raise ValueError(f"unknown preprocessing {name!r}: expected one of {PREPROCESSING}")
+
+
+class PreprocessedRows:
+    """Rows ``rows`` of the raw images ``raw``, preprocessed with ``name`` when indexed: a job holds
+    the stored split and the preprocessed images it is running, not all of them in float32
+    (an ImageNet validation split at 224 px: 7.5 GB stored, 30 GB preprocessed). Indexing gives
+    the float32 array of those rows; ``numpy.asarray`` gives all of them."""
+
+    def __init__(self, raw: np.ndarray, rows: np.ndarray, name: str):
+        self.raw, self.rows, self.name = raw, np.asarray(rows), name
+        self.shape = (len(self.rows), *raw.shape[1:])
+        self.ndim = raw.ndim
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return preprocess(self.raw[self.rows[index]], self.name)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[:] if dtype is None else self[:].astype(dtype)

@@ -14,6 +14,7 @@ job's environment (envs/*.yaml).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import yaml
@@ -286,6 +287,11 @@ class Design:
         """Faulty forward passes of one shard job (its runtime and memory estimate);
         ``images``: the images a job evaluates."""
         raise NotImplementedError
+
+    def shard_images(self, campaign: dict, model: str, images: int) -> int:
+        """Most images one shard job preprocesses and holds (its memory estimate): those its
+        faults use (:func:`dnnfi.engines.runner.run_faults`), at most one per faulty pass."""
+        return min(images, math.ceil(self.faulty_passes(campaign, model, images)))
 
     # -- the job ------------------------------------------------------------------------------
 

@@ -210,6 +210,7 @@ class Protected(Design):
         bounds = plain.ranges(preprocess(profiled.x, preprocessing))
         steps.update()
         x, labels, keep = evaluated_images(test, images, preprocessing)
+        x = x[:]  # two fault-free passes over all the images: preprocessed once
         bounds.to_csv(path, index=False)
         protected = protected_injector(
             make_injector, x.shape[1:], {**params, "campaign": campaign}, path

@@ -202,6 +202,10 @@ class Stratified(Design):
         spec = campaign["stratified"]
         return max(spec["pilot"], spec["round"]) / campaign["shards"]
 
+    def shard_images(self, campaign: dict, model: str, images: int) -> int:
+        """Every image: a round's size follows the need its pilot predicts."""
+        return images
+
     def outputs(self, name: str, campaign: dict) -> list[str]:
         """The weighted table and its figure: no unweighted tables (docs/semantics.md, section 11)."""
         return (

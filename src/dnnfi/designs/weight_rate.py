@@ -227,6 +227,7 @@ class WeightRate(Design):
 
         params = job.params
         x, y, _ = evaluated_images(job.test, job.images, job.model_spec["preprocess"])
+        x = x[:]  # every replica runs all the images: preprocessed once
         sites = injector.sites(params["layer_types"], params["biases"], params["normalization"])
         check_format(sites, job.model_spec["precision"], f"models.{job.model}")
         rows = []

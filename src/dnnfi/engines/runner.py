@@ -103,9 +103,15 @@ def weight_injector(
 def run_faults(
     injector, faults: pd.DataFrame, sites: pd.DataFrame, x: np.ndarray, progress: bool = True
 ) -> pd.DataFrame:
-    """Outcomes of ``faults`` (fault-list rows) with the site's layer name and depth and the
-    injector's pass rows (docs/semantics.md, section 4) added."""
-    results = classify(injector.run(faults, x, progress=progress)).assign(pass_rows=injector.rows)
+    """Outcomes of ``faults`` (fault-list rows) on the images ``x`` (indexed by ``image``) with
+    the site's layer name and depth and the injector's pass rows (docs/semantics.md, section 4)
+    added. Only the images the faults use are taken from ``x`` (preprocessed then, when ``x`` is
+    :class:`dnnfi.data.preprocess.PreprocessedRows`): a fault's outcome does not depend on the
+    other images (section 4)."""
+    used, local = np.unique(faults["image"].to_numpy(), return_inverse=True)
+    results = injector.run(faults.assign(image=local), x[used], progress=progress)
+    results["image"] = faults["image"].to_numpy()
+    results = classify(results).assign(pass_rows=injector.rows)
     return results.merge(sites[["site", "layer", "layer_index"]], on="site", how="left")
 
 
@@ -120,16 +126,17 @@ def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:
 
 
 def evaluated_images(test: str, images: str, preprocessing: str):
-    """(preprocessed images, labels, indices in the split) of a campaign's evaluated images: the
-    rows of the split file ``test`` that the campaign's table ``images`` lists
-    (:func:`dnnfi.data.datasets.evaluated_table`). Every job of a campaign takes its images from
-    here."""
+    """(images, labels, indices in the split) of a campaign's evaluated images: the rows of the
+    split file ``test`` that the campaign's table ``images`` lists
+    (:func:`dnnfi.data.datasets.evaluated_table`), the images preprocessed when indexed
+    (:class:`dnnfi.data.preprocess.PreprocessedRows`). Every job of a campaign takes its images
+    from here."""
     from dnnfi.data.datasets import Split
-    from dnnfi.data.preprocess import preprocess
+    from dnnfi.data.preprocess import PreprocessedRows
 
     split = Split.load(test)
     keep = pd.read_parquet(images)["image"].to_numpy()
-    return preprocess(split.x[keep], preprocessing), split.y[keep], keep
+    return PreprocessedRows(split.x, keep, preprocessing), split.y[keep], keep
 
 
 def evaluate_weight_faults(

@@ -8,7 +8,9 @@ formulas (config/README.md, section Resources, with the measurements behind the 
     seconds_per_pass = 1e-4 + 2e-3 x model MB x pixels / (224 x 224 x 3) + 8e-7 x pixels
 
 ``data``: the stored split the job loads (as stored: uint8 pixels, float32 for the digits) plus
-two float32 copies of the images it uses (the preprocessed images and one working copy).
+two float32 copies of the images it holds preprocessed (the preprocessed images and one working
+copy): all it evaluates, but a stratified draw preprocesses a block of pass rows at a time and an
+injection shard only the images of its faults (the design's ``shard_images``).
 ``model``: 3 x the model file (stored, loaded and one working copy; 4 x while training: gradients
 and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's plan).
 ``activations``, in layer outputs of one image (E elements, recorded next to the model file by the
@@ -136,7 +138,7 @@ def outputs_mb(images: float, elements: float, precision: str = "float32") -> fl
 
 
 def data_mb(shape: Shape, used: int) -> float:
-    """The stored split plus two float32 copies of the ``used`` images."""
+    """The stored split plus two float32 copies of the ``used`` images (those held preprocessed)."""
     return shape.stored_mb + 2 * used * shape.pixels * 4 / MB
 
 

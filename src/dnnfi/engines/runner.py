@@ -25,14 +25,16 @@ def injector_factory(
     cache_mb: float = 1024,
 ):
     """The ``injector_factory`` of ``framework``'s engine (:func:`dnnfi.engines.kerasfi.engine.injector_factory`,
-    :func:`dnnfi.engines.torchfi.activations.injector_factory`), imported only here, when a job needs it;
+    :func:`dnnfi.engines.torchfi.activations.injector_factory`), imported only here, when a job needs it,
+    for the model of ``model_path`` loaded once in ``precision`` on ``device`` (:func:`loaded_model`);
     ``pass_rows``: the config's ``pass_rows.<framework>`` (None: :data:`dnnfi.engines.devices.PASS_ROWS`);
     ``cache_mb``: the campaign's golden cache budget."""
     if framework == "keras":
         from dnnfi.engines.kerasfi.engine import injector_factory as engine_factory
     else:
         from dnnfi.engines.torchfi.activations import injector_factory as engine_factory
-    return engine_factory(model_path, batch_size, precision, device, pass_rows, cache_mb)
+    with loaded_model(framework, model_path, precision=precision, device=device) as (model, _):
+        return engine_factory(model, batch_size, device, pass_rows, cache_mb)
 
 
 def campaign_injector_factory(model_spec: dict, model_path, params: dict, device: dict | None):

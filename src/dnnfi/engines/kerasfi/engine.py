@@ -544,25 +544,16 @@ def _is_activation(layer) -> bool:
 
 
 def injector_factory(
-    model_path,
+    model,
     batch_size: int = 256,
-    precision: str = "float32",
     device: dict | None = None,
     pass_rows: dict | None = None,
     cache_mb: float = 1024,
 ):
     """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.designs` shard jobs for
-    the model file ``model_path``, loaded once in ``precision`` on ``device`` (a rule's device
-    params: ``device`` and its config key; None: TensorFlow's placement), passes of ``pass_rows``
-    and a golden cache of ``cache_mb`` (:class:`KerasInjector`). The shape is the model's own."""
-    import contextlib
-
-    from dnnfi.engines.kerasfi import models
-
-    with (
-        models.on_device(**device) if device else contextlib.nullcontext()
-    ):  # its variables live there
-        model = models.load(model_path, precision=precision)
+    a loaded ``model`` (:func:`dnnfi.engines.runner.loaded_model`) that runs on ``device`` (a rule's
+    device params; None: TensorFlow's placement), passes of ``pass_rows`` and a golden cache of
+    ``cache_mb`` (:class:`KerasInjector`). The shape is the model's own."""
     setting = device["device"] if device else None
     return lambda shape, protection=None: KerasInjector(
         model,

@@ -858,22 +858,16 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 
 def injector_factory(
-    model_path,
+    model: nn.Module,
     batch_size: int = 256,
-    precision: str = "float32",
     device: dict | None = None,
     pass_rows: dict | None = None,
     cache_mb: float = 1024,
 ):
     """``make_injector(input_shape_nhwc, protection=None)`` of the :mod:`dnnfi.designs` shard jobs for
-    the model file ``model_path``, loaded once in ``precision`` and moved to ``device`` (a rule's
-    device params: ``device`` and its config key, which a missing GPU's message names; None: the
-    CPU), passes of ``pass_rows`` and a golden cache of ``cache_mb`` (:class:`TorchInjector`)."""
-    from dnnfi.engines.torchfi import models
-
-    model = models.load(model_path, precision=precision)
-    if device:
-        model.to(models.use_device(**device))
+    a loaded ``model`` (:func:`dnnfi.engines.runner.loaded_model`, which moved it to ``device``:
+    the injector runs where its parameters are), passes of ``pass_rows`` and a golden cache of
+    ``cache_mb`` (:class:`TorchInjector`)."""
 
     def make(shape, protection: Protection | None = None) -> TorchInjector:
         height, width, channels = shape

@@ -125,7 +125,7 @@ def test_unknown_and_wrong_keys():
         lambda c: c["campaigns"]["weight_failure_rate"].update(perturbations=["zero", "melt"])
     ) == (
         "config key campaigns.weight_failure_rate.perturbations.1: expected enum "
-        "['zero', 'random', 'bitflip', 'stuck_at_0', 'stuck_at_1'], got 'melt'"
+        "['bitflip', 'zero', 'random', 'stuck_at_0', 'stuck_at_1'], got 'melt'"
     )
     assert error(lambda c: c["campaigns"]["weight_failure_rate"].update(frates=[0.01, 0.01])) == (
         "config key campaigns.weight_failure_rate.frates: expected distinct items, got [0.01, 0.01]"

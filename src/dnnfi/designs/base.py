@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import yaml
 
 from dnnfi.errors import ConfigError
-from dnnfi.faults.lists import BIT_MODELS
+from dnnfi.faults.bitflip import FAULT_MODELS
+from dnnfi.faults.lists import BIT_MODELS, SAMPLING_MODES
 
 # ---------------------------------------------------------------------------------------------
 # paths (workflow/rules/common.smk takes its campaign patterns from here)
@@ -123,12 +124,10 @@ per_model:
       injections: {type: integer, minimum: 1, description: Activation injections for this model.}
 fault_model:
   type: string
-  enum: [bitflip, zero, random, stuck_at_0, stuck_at_1]
   default: bitflip
   description: Activation fault model.
 sampling:
   type: string
-  enum: [layer_uniform, size_proportional]
   default: layer_uniform
   description: "layer_uniform: seed-compatible (layer, then element); size_proportional: uniform over all elements."
 bits_per_element:
@@ -162,6 +161,9 @@ per_category:
   default: 3000
   description: per_correctness; injections drawn from each pool (correct, misclassified).
 """)
+# the fault contract's values (dnnfi.faults), written once
+FAULT_LIST_KEYS["fault_model"]["enum"] = list(FAULT_MODELS)
+FAULT_LIST_KEYS["sampling"]["enum"] = list(SAMPLING_MODES)
 
 
 def only(keys: dict, *names: str) -> dict:

@@ -30,6 +30,7 @@ from dnnfi.designs.base import (
     tables,
 )
 from dnnfi.designs.uniform import Uniform
+from dnnfi.engines.protection import METHODS
 
 PROTECTED_KEYS = yaml.safe_load("""
 paired_with:
@@ -43,7 +44,6 @@ protection:
   properties:
     method:
       type: string
-      enum: [range_restriction, clip_to_zero]
       description: "range_restriction: out-of-range values (NaN too) to the nearer bound (NaN: min); clip_to_zero: out-of-range values and NaN to 0."
     layers:
       type: string
@@ -55,6 +55,7 @@ protection:
       default: 1000
       description: Train images (evenly spread; the test split if the data set has none) whose fault-free outputs give each layer's [min, max].
 """)
+PROTECTED_KEYS["protection"]["properties"]["method"]["enum"] = list(METHODS)  # the engines'
 
 
 def _inherited(keys: dict) -> dict:

@@ -29,7 +29,9 @@ from dnnfi.designs.base import (
     only,
     tables,
 )
+from dnnfi.designs.strata import METRICS as TARGETS
 from dnnfi.designs.strata import (
+    STRATA,
     atom_table,
     count_dtype,
     draw_strata,
@@ -73,13 +75,15 @@ default: {}
 description: "The strata and rounds (docs/semantics.md section 11): a pilot, then rounds of Neyman allocation until `target` reaches `margin`."
 additionalProperties: false
 properties:
-  strata: {type: string, enum: [bit, bit_value, field_value, site_bit, site_bit_value, site_field_value], default: field_value, description: Stratification (dnnfi.designs.strata.STRATA).}
+  strata: {type: string, default: field_value, description: Stratification (dnnfi.designs.strata.STRATA).}
   pilot: {type: integer, minimum: 1, default: 500, description: Pilot injections per model and population (at least one per stratum).}
   round: {type: integer, minimum: 1, default: 500, description: "Smallest allocation round: each round brings the rounds' injections to the need that the counts so far predict for the margin, at least this many more (docs/semantics.md section 11)."}
-  target: {type: string, enum: [sdc_rate, scm_probability], default: sdc_rate, description: Metric whose achieved margin stops the rounds.}
+  target: {type: string, default: sdc_rate, description: Metric whose achieved margin stops the rounds.}
   max_injections: {type: integer, minimum: 2, default: 10000, description: Most injections per model and population, pilot included.}
 """),
 }
+STRATIFIED_KEYS["stratified"]["properties"]["strata"]["enum"] = list(STRATA)
+STRATIFIED_KEYS["stratified"]["properties"]["target"]["enum"] = list(TARGETS)
 #: the parameters of its jobs (in this order: a job's parameters are compared as text)
 PARAM_KEYS = [
     "images",

@@ -25,6 +25,8 @@ from dnnfi.designs.base import (
     statistics,
     tables,
 )
+from dnnfi.faults.bitflip import FAULT_MODELS
+from dnnfi.faults.lists import DISTRIBUTIONS
 
 WEIGHT_KEYS = yaml.safe_load("""
 frates:
@@ -38,12 +40,11 @@ perturbations:
   type: array
   minItems: 1
   uniqueItems: true
-  items: {type: string, enum: [zero, random, bitflip, stuck_at_0, stuck_at_1]}
+  items: {type: string}
   default: [zero, random]
   description: "zero: set to 0; random: a value from `distribution`; bitflip: one bit flipped (from `bits`); stuck_at_0 / stuck_at_1: one bit (from `bits`) forced to 0 / 1."
 distribution:
   type: string
-  enum: [layer_uniform, layer_normal, uniform]
   default: layer_uniform
   description: "Random values: uniform in the tensor's own [min, max], normal with its mean and std, or uniform in `value_range`."
 value_range:
@@ -74,6 +75,9 @@ layer_types:
   default: [conv, linear]
   description: Layer types whose weights may be corrupted.
 """)
+# the fault contract's values (dnnfi.faults), written once
+WEIGHT_KEYS["perturbations"]["items"]["enum"] = list(FAULT_MODELS)
+WEIGHT_KEYS["distribution"]["enum"] = list(DISTRIBUTIONS)
 #: the keys of a shard job's parameters (in this order: a job's parameters are compared as text)
 SHARD_KEYS = [
     "images",

@@ -26,6 +26,7 @@ import yaml
 
 from dnnfi import designs
 from dnnfi.data.datasets import DATA_HINTS
+from dnnfi.data.preprocess import PREPROCESSING
 from dnnfi.engines.zoo import (
     ARCHITECTURES,
     KERAS_APPLICATIONS,
@@ -34,6 +35,7 @@ from dnnfi.engines.zoo import (
     unknown_name,
 )
 from dnnfi.errors import ConfigError
+from dnnfi.faults.precision import PRECISIONS
 
 #: the schema in the source tree (the package is installed in editable mode)
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
@@ -42,8 +44,12 @@ TRAINABLE_SOURCES = ("digits", "image_folder", "cifar_archive", "cifar100_downlo
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    """The schema file with the campaigns' keys of every design (:mod:`dnnfi.designs`)."""
+    """The schema file with the campaigns' keys of every design (:mod:`dnnfi.designs`) and the
+    values the package defines (preprocessing, precision)."""
     schema = yaml.safe_load(Path(path).read_text())
+    model = schema["properties"]["models"]["additionalProperties"]["properties"]
+    model["preprocess"]["enum"] = list(PREPROCESSING)
+    model["precision"]["enum"] = list(PRECISIONS)
     campaigns = schema["properties"]["campaigns"]
     campaigns["additionalProperties"] = designs.campaign_schema(campaigns["additionalProperties"])
     schema.setdefault("$defs", {}).update(designs.schema_defs())

@@ -13,7 +13,7 @@ from torchvision.transforms.functional import normalize
 from dnnfi.data.datasets import image_folder
 from dnnfi.data.preprocess import preprocess
 from dnnfi.engines.torchfi.cifar import cifar_resnet, load_cifar_resnet
-from dnnfi.engines.torchfi.models import build, predict_logits, to_tensor, torchvision_model
+from dnnfi.engines.torchfi.models import build, predict_logits, to_tensor, torchvision_model, train
 from dnnfi.engines.zoo import TORCHVISION_CLASSIFIERS, family_preprocessing
 
 
@@ -116,3 +116,10 @@ def test_layer_output_sizes_count_every_leaf_modules_output():
     ).train()
     assert layer_output_sizes(model, (5, 5, 3)) == [100, 100, 100, 2]  # conv, relu, flatten, linear
     assert model.training  # its mode is restored
+
+
+def test_training_refuses_augmentation_which_only_keras_does():
+    model = build("digits_mlp", (8, 8, 1), 10)
+    x, y = np.zeros((4, 8, 8, 1), np.float32), np.arange(4)
+    with pytest.raises(ValueError, match="train.augment: only Keras"):
+        train(model, x, y, 1, 4, 0.01, 0, augment=True)

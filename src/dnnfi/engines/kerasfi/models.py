@@ -230,17 +230,8 @@ def trained(spec: dict, split, seed: int, device: dict):
 
     with on_device(**device):
         model = build(spec["architecture"], split.x.shape[1:], len(split.classes), seed=seed)
-        fit = spec["train"]
-        history = train(
-            model,
-            preprocess(split.x, spec["preprocess"]),
-            split.y,
-            fit["epochs"],
-            fit["batch_size"],
-            fit["learning_rate"],
-            seed,
-            augment=fit["augment"],
-        )
+        x = preprocess(split.x, spec["preprocess"])
+        history = train(model, x, split.y, seed=seed, **spec["train"])
     log.info("final training accuracy %.4f", history.history["accuracy"][-1])
     return model
 

@@ -225,9 +225,12 @@ def train(
     batch_size: int,
     learning_rate: float,
     seed: int,
+    augment: bool = False,
 ):
     """Adam on cross-entropy, on the device of the model's parameters; returns the per-epoch
-    mean training loss."""
+    mean training loss. ``augment`` (config key ``train.augment``) is Keras' only."""
+    if augment:
+        raise ValueError("train.augment: only Keras training augments its batches")
     torch.manual_seed(seed)
     device = place(model)
     data = torch.utils.data.TensorDataset(to_tensor(x), torch.from_numpy(y.astype(np.int64)))
@@ -264,15 +267,8 @@ def trained(spec: dict, split, seed: int, device: dict) -> nn.Module:
     torch.manual_seed(seed)  # the initial weights too (drawn on the CPU, then moved)
     shape = split.x.shape[1:]
     model = build(spec["architecture"], shape, len(split.classes)).to(target)
-    fit = spec["train"]
     losses = train(
-        model,
-        preprocess(split.x, spec["preprocess"]),
-        split.y,
-        fit["epochs"],
-        fit["batch_size"],
-        fit["learning_rate"],
-        seed,
+        model, preprocess(split.x, spec["preprocess"]), split.y, seed=seed, **spec["train"]
     )
     log.info("training loss per epoch: %s", [round(v, 4) for v in losses])
     return model

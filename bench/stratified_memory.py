@@ -7,9 +7,9 @@ inputs``) on the first ``--images`` test images (default: all 10,000), and print
 eligible sites, the counts' size by the formula (``draw_bytes``), the golden block, the seconds and
 the process's peak RSS (``ru_maxrss``, the model and the images included). Then, with
 ``--imagenet-images`` (default 50,000; 0 skips it), the same on that many synthetic 224-px
-images (random pixels, stored as uint8 like a prepared split and preprocessed a block at a time,
-as the draw job's :class:`dnnfi.data.preprocess.PreprocessedRows`) through a small CNN, in a
-process of its own; then the formula for that population of torchvision's ResNet50 (random
+images (random pixels in a split file in a temporary folder, 7.5 GB for 50,000, read from it and
+preprocessed a block at a time as the draw job does: :class:`dnnfi.data.datasets.StoredImages`,
+:class:`dnnfi.data.preprocess.PreprocessedRows`) through a small CNN, in a process of its own; then the formula for that population of torchvision's ResNet50 (random
 weights, nothing downloaded). Last line: ``population_images=N peak_rss_mb=M`` of the ResNet-56 run.
 
     .venv/bin/python bench/stratified_memory.py [--images N] [--pilot N] [--imagenet-images N]
@@ -18,14 +18,18 @@ weights, nothing downloaded). Last line: ``population_images=N peak_rss_mb=M`` o
 from __future__ import annotations
 
 import argparse
+import io
 import resource
+import tempfile
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import numpy as np
 
-from dnnfi.data.datasets import image_folder, inputs_dir
+from dnnfi.data.datasets import StoredImages, image_folder, inputs_dir
 from dnnfi.data.preprocess import PreprocessedRows, preprocess
 from dnnfi.designs.strata import draw_strata, pilot_allocation
 from dnnfi.designs.stratified import draw_bytes, population_strata
@@ -56,15 +60,32 @@ def resnet56(images: int, pilot: int) -> dict:
     return {"model": "ResNet-56 (CIFAR-10)", **draw(injector, x, pilot)}
 
 
-def synthetic_224(images: int, pilot: int) -> dict:
-    """The draw on ``images`` random 224-px uint8 images through a small CNN: the stored split's
-    bytes dominate."""
+def synthetic_split(path: Path, images: int, side: int = 224, chunk: int = 1000) -> None:
+    """A split file of ``images`` random uint8 images, laid out as ``Split.save`` (np.savez) lays
+    it out but written a chunk of images at a time."""
+    rng = np.random.default_rng(0)
+    header = {"descr": "|u1", "fortran_order": False, "shape": (images, side, side, 3)}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_2_0(f, header)
+            for start in range(0, images, chunk):
+                n = min(chunk, images - start)
+                f.write(rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8).tobytes())
+        for name, array in (("y", np.arange(images) % 1000), ("classes", np.arange(1000))):
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
+def synthetic_224(path: Path, pilot: int) -> dict:
+    """The draw on the images of the split file ``path`` (:func:`synthetic_split`) through a small
+    CNN, read and preprocessed a block at a time as the draw job does (``StoredImages``,
+    ``PreprocessedRows``): the counts are all it holds per image."""
     import torch
     from torch import nn
 
     from dnnfi.engines.torchfi.activations import TorchInjector
 
-    raw = np.random.default_rng(0).integers(0, 256, (images, 224, 224, 3), dtype=np.uint8)
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(3, 8, 7, stride=4, padding=3),
@@ -76,11 +97,12 @@ def synthetic_224(images: int, pilot: int) -> dict:
         nn.Linear(16, 10),
     ).eval()
     injector = TorchInjector(model, batch_size=256, input_shape=(3, 224, 224))
-    x = PreprocessedRows(raw, np.arange(images), "imagenet_mean_std")
+    stored = StoredImages(path)
+    x = PreprocessedRows(stored, np.arange(len(stored)), "imagenet_mean_std")
     return {
         "model": "small CNN (224 px, synthetic)",
         **draw(injector, x, pilot),
-        "stored split MB": raw.nbytes / MB,
+        "stored split MB": path.stat().st_size / MB,
     }
 
 
@@ -149,9 +171,12 @@ def main():
     measured = resnet56(args.images, args.pilot)
     rows = [measured]
     if args.imagenet_images:
-        # a process of its own: its peak RSS is its own, not the ResNet-56 run's
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            rows.append(pool.submit(synthetic_224, args.imagenet_images, args.pilot).result())
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "test.npz"
+            synthetic_split(path, args.imagenet_images)
+            # a process of its own: its peak RSS is its own, not the ResNet-56 run's
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                rows.append(pool.submit(synthetic_224, path, args.pilot).result())
     table = pd.DataFrame([*rows, resnet50_formula(args.imagenet_images or 50_000)])
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     print(f"population_images={args.images} peak_rss_mb={measured['peak RSS MB']:.0f}")

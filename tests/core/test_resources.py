@@ -1,6 +1,8 @@
 """dnnfi.workflow.resources: shapes read from a split's header or its config, memory that grows with the
 data, the model's layer outputs and the attempt."""
 
+import math
+
 import numpy as np
 
 from dnnfi.data.datasets import Split
@@ -45,6 +47,9 @@ def test_memory_holds_the_float32_images_and_grows_with_the_attempt():
     assert resources.runtime_min(1000, 100, shape, attempt=2) > resources.runtime_min(
         1000, 100, shape
     )
+    # a campaign job reads its 16 images by row: neither the stored split nor 10,000 in float32
+    by_row = resources.mem_mb("keras", shape, 16, 100, 0, whole_split=False)
+    assert by_row == math.ceil(1.25 * (900 + 2 * 16 * 299 * 299 * 3 * 4 / 2**20 + 3 * 100))
 
 
 def test_layer_outputs_recorded_next_to_the_model_replace_the_estimate(tmp_path):

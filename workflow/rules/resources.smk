@@ -84,12 +84,17 @@ def _model_job(wildcards, kind):
     return fw, shape, held, model_mb, act, passes, 3
 
 
+# the jobs that load their split whole; a campaign's jobs read their images by row
+LOADS_SPLIT = ("train", "fetch", "baseline")
+
+
 def model_mem(kind):
     """The mem_mb callable of a model job of `kind` (dnnfi.workflow.resources.mem_mb)."""
 
     def mem_mb(wildcards, attempt):
         fw, shape, used, model_mb, act, _, copies = _model_job(wildcards, kind)
-        return sizes.mem_mb(fw, shape, used, model_mb, act, attempt, copies)
+        whole = kind in LOADS_SPLIT
+        return sizes.mem_mb(fw, shape, used, model_mb, act, attempt, copies, whole)
 
     return mem_mb
 

@@ -50,6 +50,53 @@ def evaluated_table(split_path: str | Path, n: int | None):
     return pd.DataFrame({"image": keep, "label": labels[keep]})
 
 
+class StoredImages:
+    """The images ``x`` of a split file, read from the file by row when indexed: a job holds the
+    rows it asks for, not the split (``np.savez`` stores the array uncompressed, so row ``i`` is
+    at a fixed offset). ``shape``, ``dtype``, ``len`` and indexing by an int, a slice or an
+    array of rows, as the array would."""
+
+    def __init__(self, path: str | Path):
+        import struct
+        import zipfile
+
+        self.path = Path(path)
+        with zipfile.ZipFile(self.path) as archive, archive.open("x.npy") as f:
+            info = archive.getinfo("x.npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{path}: x is compressed; expected a split written by np.savez")
+            version = np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            self.shape, fortran, self.dtype = read(f)
+            header = f.tell()
+        if fortran:
+            raise ValueError(
+                f"{path}: x is stored in Fortran order; expected a split written by np.savez"
+            )
+        with self.path.open("rb") as raw:  # the member's data follows its local file header
+            raw.seek(info.header_offset + 26)
+            name, extra = struct.unpack("<HH", raw.read(4))
+        self.offset = info.header_offset + 30 + name + extra + header
+        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        rows = np.arange(self.shape[0])[index]
+        out = np.empty((np.size(rows), *self.shape[1:]), self.dtype)
+        with self.path.open("rb") as f:
+            for k, row in enumerate(np.atleast_1d(rows)):
+                f.seek(self.offset + int(row) * self.row_bytes)
+                out[k] = np.frombuffer(f.read(self.row_bytes), self.dtype).reshape(self.shape[1:])
+        return out[0] if np.ndim(rows) == 0 else out
+
+
 @dataclass
 class Split:
     x: np.ndarray

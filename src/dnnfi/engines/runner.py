@@ -130,15 +130,20 @@ def replay(shard: pd.DataFrame, injector, x: np.ndarray) -> pd.DataFrame:
 def evaluated_images(test: str, images: str, preprocessing: str):
     """(images, labels, indices in the split) of a campaign's evaluated images: the rows of the
     split file ``test`` that the campaign's table ``images`` lists
-    (:func:`dnnfi.data.datasets.evaluated_table`), the images preprocessed when indexed
-    (:class:`dnnfi.data.preprocess.PreprocessedRows`). Every job of a campaign takes its images
-    from here."""
-    from dnnfi.data.datasets import Split
+    (:func:`dnnfi.data.datasets.evaluated_table`), the images read from the file and preprocessed
+    when indexed (:class:`dnnfi.data.datasets.StoredImages`,
+    :class:`dnnfi.data.preprocess.PreprocessedRows`): a job holds the images it runs, not the
+    split. Every job of a campaign takes its images from here."""
+    from dnnfi.data.datasets import StoredImages
     from dnnfi.data.preprocess import PreprocessedRows
 
-    split = Split.load(test)
-    keep = pd.read_parquet(images)["image"].to_numpy()
-    return PreprocessedRows(split.x, keep, preprocessing), split.y[keep], keep
+    table = pd.read_parquet(images)
+    keep = table["image"].to_numpy()
+    return (
+        PreprocessedRows(StoredImages(test), keep, preprocessing),
+        table["label"].to_numpy(),
+        keep,
+    )
 
 
 def evaluate_weight_faults(

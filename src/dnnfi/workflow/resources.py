@@ -7,10 +7,12 @@ formulas (config/README.md, section Resources, with the measurements behind the 
     runtime = attempt x (10 + 3 x passes x seconds_per_pass / 60)      (minutes)
     seconds_per_pass = 1e-4 + 2e-3 x model MB x pixels / (224 x 224 x 3) + 8e-7 x pixels
 
-``data``: the stored split the job loads (as stored: uint8 pixels, float32 for the digits) plus
-two float32 copies of the images it holds preprocessed (the preprocessed images and one working
-copy): all it evaluates, but a stratified draw preprocesses a block of pass rows at a time and an
-injection shard only the images of its faults (the design's ``shard_images``).
+``data``: the stored split when the job loads it whole (training, fetch, baseline; as stored:
+uint8 pixels, float32 for the digits; the campaign jobs read their evaluated images from the
+file by row) plus two float32 copies of the images it holds preprocessed (the preprocessed
+images and one working copy): all it evaluates, but a stratified draw preprocesses a block of
+pass rows at a time and an injection shard only the images of its faults (the design's
+``shard_images``).
 ``model``: 3 x the model file (stored, loaded and one working copy; 4 x while training: gradients
 and Adam's two moments); FALLBACK_MODEL_MB before the file exists (a dry run's plan).
 ``activations``, in layer outputs of one image (E elements, recorded next to the model file by the
@@ -137,9 +139,10 @@ def outputs_mb(images: float, elements: float, precision: str = "float32") -> fl
     return images * elements * BYTES[precision] / MB
 
 
-def data_mb(shape: Shape, used: int) -> float:
-    """The stored split plus two float32 copies of the ``used`` images (those held preprocessed)."""
-    return shape.stored_mb + 2 * used * shape.pixels * 4 / MB
+def data_mb(shape: Shape, used: int, whole_split: bool = True) -> float:
+    """The stored split (when the job loads it whole) plus two float32 copies of the ``used``
+    images (those held preprocessed)."""
+    return whole_split * shape.stored_mb + 2 * used * shape.pixels * 4 / MB
 
 
 def mem_mb(
@@ -150,9 +153,16 @@ def mem_mb(
     activations_mb: float,
     attempt: int = 1,
     model_copies: int = 3,
+    whole_split: bool = True,
 ) -> int:
-    """A model job's memory (see the module's docstring)."""
-    need = BASE_MB[framework] + data_mb(shape, used) + model_copies * model_mb + activations_mb
+    """A model job's memory (see the module's docstring); ``whole_split``: whether it loads its
+    split whole (training, fetch, baseline) or reads its evaluated images by row."""
+    need = (
+        BASE_MB[framework]
+        + data_mb(shape, used, whole_split)
+        + model_copies * model_mb
+        + activations_mb
+    )
     return math.ceil(attempt * MARGIN * need)
 
 

@@ -28,14 +28,10 @@ Not a test: numbers depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import numpy as np
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from process_memory import memory_mb
 
 
 def fault_free_per_image(model, images: np.ndarray, batch_sizes: list[int]) -> tuple[float, int]:
@@ -165,7 +161,7 @@ def phase(what: str, name: str, args) -> tuple:
                 np.resize(images, (64,) + images.shape[1:]),
                 np.resize(images, (256,) + images.shape[1:]),
             )
-    return result, peak_rss_mb()
+    return result, memory_mb("VmHWM")
 
 
 def measure(args) -> list[tuple]:

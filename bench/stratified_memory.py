@@ -5,7 +5,7 @@ Runs what the pipeline's draw job runs (``dnnfi.designs.stratified.population_st
 pilot's ``draw_strata``) for the pretrained CIFAR-10 ResNet-56 of the inputs folder (``make
 inputs``) on the first ``--images`` test images (default: all 10,000), and prints the images, the
 eligible sites, the counts' size by the formula (``draw_bytes``), the golden block, the seconds and
-the process's peak RSS (``ru_maxrss``, the model and the images included). Then, with
+the process's peak RSS (``VmHWM``, the model and the images included). Then, with
 ``--imagenet-images`` (default 50,000; 0 skips it), the same on that many synthetic 224-px
 images (random pixels in a split file in a temporary folder, 7.5 GB for 50,000, read from it and
 preprocessed a block at a time as the draw job does: :class:`dnnfi.data.datasets.StoredImages`,
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import resource
 import tempfile
 import time
 import zipfile
@@ -28,6 +27,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from process_memory import memory_mb
 
 from dnnfi.data.datasets import StoredImages, image_folder, inputs_dir
 from dnnfi.data.preprocess import PreprocessedRows, preprocess
@@ -42,10 +42,6 @@ SPEC = {
     "bits": None,
     "stratified": {"strata": "field_value"},
 }
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def resnet56(images: int, pilot: int) -> dict:
@@ -109,7 +105,7 @@ def synthetic_224(path: Path, pilot: int) -> dict:
 def draw(injector, x, pilot: int) -> dict:
     """The pilot's draw (``population_strata``, ``draw_strata``) on every image of ``x``."""
     images = len(x)
-    before = peak_mb()
+    before = memory_mb("VmHWM")
     began = time.perf_counter()
     population = np.arange(images)
     atoms, table, codes, counts, site_values, block = population_strata(
@@ -136,7 +132,7 @@ def draw(injector, x, pilot: int) -> dict:
         "draw MB (formula)": draw_bytes(sites, images, block) / MB,
         "seconds": time.perf_counter() - began,
         "peak RSS MB before": before,
-        "peak RSS MB": peak_mb(),
+        "peak RSS MB": memory_mb("VmHWM"),
     }
 
 

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torchvision
+from process_memory import memory_mb
 from protection_cost import protection_row
 from torch import nn
 
@@ -205,13 +206,6 @@ def build(name: str) -> nn.Module:
         "vit_b_16": vit_b_16,
     }[name]()
     return model.eval()
-
-
-def memory_mb(field: str) -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB; ``VmHWM`` starts afresh in a
-    spawned process, unlike ``ru_maxrss``, which keeps the forking parent's peak."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 
 
 def campaign(tool: str, name: str, n_faults: int, limit: int, device_name: str):

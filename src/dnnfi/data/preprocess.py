@@ -49,10 +49,11 @@ def preprocess(x: np.ndarray, name: str) -> np.ndarray:
 
 
 class PreprocessedRows:
-    """Rows ``rows`` of the raw images ``raw``, preprocessed with ``name`` when indexed: a job holds
-    the stored split and the preprocessed images it is running, not all of them in float32
-    (an ImageNet validation split at 224 px: 7.5 GB stored, 30 GB preprocessed). Indexing gives
-    the float32 array of those rows; ``numpy.asarray`` gives all of them."""
+    """Rows ``rows`` of the raw images ``raw`` (an array, or
+    :class:`dnnfi.data.datasets.StoredImages` reading them from the split file), preprocessed with
+    ``name`` when indexed: a job holds the preprocessed images it is running, not all of them in
+    float32 (an ImageNet validation split at 224 px: 7.5 GB stored, 30 GB preprocessed). Indexing
+    gives the float32 array of those rows; ``numpy.asarray`` gives all of them."""
 
     def __init__(self, raw: np.ndarray, rows: np.ndarray, name: str):
         self.raw, self.rows, self.name = raw, np.asarray(rows), name

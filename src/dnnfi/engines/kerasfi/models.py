@@ -241,7 +241,7 @@ def fetched(spec: dict, input_shape, classes: int, key: str):
     of source ``file`` (a saved Keras model) or ``keras_applications`` (``weights``: None, imagenet
     or a local file; ``path`` wins) for ``input_shape`` and ``classes`` (the fetch rule); ``key``:
     the config key of the file."""
-    weights = spec["path"] if spec["source"] == "file" else spec.get("path", spec["weights"])
+    weights = spec.get("path", spec["weights"])
     if spec["source"] == "file":
         model = load(weights, key)
     else:

@@ -13,9 +13,8 @@ CONFIG ?= config/config.yaml
 CORES ?= all
 # Where `make inputs` puts the external images and weights (config/cifar10.yaml, benchmarks, README).
 INPUTS ?= $(or $(DNNFI_INPUTS),inputs)
-# `make test`: suites run side by side (below), longest first; with five at a time PyTorch runs from
-# the start beside the long ones, and core takes its slot: no suite runs alone at the end.
-TEST_JOBS ?= 5
+# `make test`: suites run side by side (below), longest first.
+TEST_JOBS ?= 4
 SUITES := test-workflow-tiny test-workflow test-keras-onednn-off test-keras-onednn-on test-torch test-core
 # The commit `make check-unchanged` compares the working tree with.
 BASE ?= 82c7448

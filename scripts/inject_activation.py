@@ -39,10 +39,11 @@ job = ShardJob(
     inputs.test,
     inputs.images,
     inputs.baseline,
-    tuple(inputs.earlier),
+    tuple(inputs.get("earlier", ())),
     inputs.get("paired"),
     inputs.get("bounds"),
 )
 results = design.shard_job(job, injector)
-log.info("%d injections: %s", len(results), results["outcome"].value_counts().to_dict())
+outcomes = results["outcome"].value_counts().to_dict() if len(results) else {}
+log.info("%d injections: %s", len(results), outcomes)
 results.to_parquet(snakemake.output[0])

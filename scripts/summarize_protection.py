@@ -5,9 +5,12 @@ log = runlog.start(snakemake.log[0], snakemake.rule, snakemake.threads)
 
 import pandas as pd
 
-from dnnfi.analysis.paired import protection_table
+from dnnfi import designs
 
-inp = snakemake.input
+# the campaign's design, named by the checked config (never inferred from the parameters)
+spec = snakemake.config["campaigns"][snakemake.wildcards.campaign]
+design = designs.of(spec)
+inp, params = snakemake.input, snakemake.params
 
 
 def read(paths, labels=None):
@@ -21,12 +24,22 @@ def read(paths, labels=None):
     )
 
 
-table = protection_table(
+strata = {
+    (label["dataset"], label["model"], label["population"]): pd.read_parquet(path)
+    for path, label in zip(inp.strata, params.strata_labels, strict=True)
+}
+table = design.protection_table(
     read(inp.protected),
     read(inp.unprotected),
-    read(inp.fault_free, snakemake.params.labels),
-    snakemake.params.confidence,
+    read(inp.fault_free, params.labels),
+    strata,
+    spec
+    | {
+        "seed": params.seed,
+        "campaign": snakemake.wildcards.campaign,
+        "confidence": params.confidence,
+    },
 )
-table.insert(2, "protection", snakemake.params.protection)
+table.insert(2, "protection", params.protection)
 table.to_csv(snakemake.output[0], index=False)
 log.info("protection table:\n%s", table.to_string())

@@ -32,7 +32,13 @@ CONFIG = {
             "margin": 0.02,
             "shards": 2,
             "stratified": STRAT,
-        }
+        },
+        # the same faults replayed under range restriction, weighted by the pair's strata
+        "strat_ranger": {
+            "kind": "activation",
+            "paired_with": "strat",
+            "protection": {"method": "range_restriction", "profile_images": 100},
+        },
     },
 }
 ROUNDS = 7  # the pilot and at most 6 allocation rounds of at least 100 (max_injections 700)
@@ -136,4 +142,51 @@ def test_same_faults_and_outcomes_with_one_shard(strat, tmp_path):
     assert np.array_equal(
         pd.read_csv(tmp_path / "results/tables/strat/stratified.csv").to_numpy(),
         pd.read_csv(strat / "results/tables/strat/stratified.csv").to_numpy(),
+    )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_protected_pair_replays_every_round_weighted_by_the_pairs_strata(strat, model):
+    keys = ["population", "round", "stratum", "fault_id", "image", "site", "element", "bit"]
+    replays = f"results/campaigns/strat_ranger/digits/{model}"
+    paired, replayed = (
+        pd.read_parquet(strat / f"{f}/injections.parquet")[keys].sort_values(
+            keys, ignore_index=True
+        )
+        for f in (folder(model), replays)
+    )
+    pd.testing.assert_frame_equal(paired, replayed)
+    for r in range(ROUNDS):  # the pair's empty rounds (after its stop) replayed as they are
+        for s in range(2):
+            shard = f"all/round-{r}/shard-{s}.parquet"
+            assert len(pd.read_parquet(strat / f"{replays}/{shard}")) == len(
+                pd.read_parquet(strat / f"{folder(model)}/{shard}")
+            )
+    table = pd.read_csv(strat / "results/tables/strat_ranger/protection.csv")
+    rows = table[table["model"] == model].set_index("measure")
+    assert rows["scenario"].tolist() == ["all"] * 4 + ["fault_free"]
+    assert rows.loc["top1_accuracy", "trials"] == 100
+    # each side's rates are the weighted estimates of its own stratified table
+    for campaign, side in (("strat", "unprotected"), ("strat_ranger", "protected")):
+        weighted = pd.read_csv(strat / f"results/tables/{campaign}/stratified.csv")
+        weighted = weighted.set_index("model").loc[model]
+        for measure, metric in (
+            ("sdc", "sdc_rate"),
+            ("due", "due_rate"),
+            ("scm", "scm_rate"),
+            ("scm_probability", "scm_probability"),
+        ):
+            assert rows.loc[measure, f"rate_{side}"] == pytest.approx(weighted[metric], rel=1e-12)
+    for measure in ("sdc", "due", "scm", "scm_probability"):
+        row = rows.loc[measure]
+        assert row["difference"] == pytest.approx(row["rate_protected"] - row["rate_unprotected"])
+        assert row["difference_lo"] <= row["difference"] <= row["difference_hi"]
+        assert row["trials"] == (paired["round"] > 0).sum()
+    assert 0 < rows.loc["sdc", "mcnemar_p"] <= 1 and pd.isna(
+        rows.loc["scm_probability", "mcnemar_p"]
+    )
+    assert all(
+        (strat / f"results/figures/strat_ranger/{name}.{ext}").stat().st_size > 0
+        for name in ("protection", "stratified")
+        for ext in ("png", "pdf")
     )

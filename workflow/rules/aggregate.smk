@@ -102,6 +102,7 @@ rule summarize_protection:
         protected=campaign_models,
         unprotected=per_model("injections.parquet", paired_campaign),
         fault_free=per_model("fault_free.parquet"),
+        strata=stratified_strata,  # a stratified pair's weights
     output:
         report(
             "results/tables/{campaign}/protection.csv",
@@ -121,7 +122,9 @@ rule summarize_protection:
         mem_mb=analysis_mem,
     params:
         labels=campaign_labels,
+        strata_labels=stratified_labels,
         confidence=lambda w: CAMPAIGNS[w.campaign]["confidence"],
+        seed=config["seed"],
         protection=lambda w: "{method} ({layers})".format(
             **CAMPAIGNS[w.campaign]["protection"]
         ),

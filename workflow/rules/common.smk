@@ -319,6 +319,8 @@ def final_outputs():
 
 # Stratified campaigns (workflow/rules/stratified.smk): the design gives their files and parameters.
 STRATIFIED = campaigns_where(lambda d: d.shard_rule == "stratified_inject")
+# protected campaigns over stratified ones: their rounds' shards are replays
+STRATIFIED_REPLAYS = campaigns_where(lambda d: d.shard_rule == "stratified_replay")
 STRATIFIED_ROUND = f"{CAMPAIGN_MODEL}/{{population}}/round-{{round}}"
 ROUND_0 = STRATIFIED_ROUND.replace("{round}", "0")
 POPULATIONS = _alternatives(
@@ -338,6 +340,17 @@ def stratified_earlier(wildcards):
     return design_of(w).earlier_rounds(
         w.campaign, CAMPAIGNS[w.campaign], w.dataset, w.model, w.population, w.round
     )
+
+
+def replayed_round_shard(wildcards):
+    """A protected replay of a stratified round's shard: the paired campaign's same shard."""
+    w = dict(wildcards.items())
+    return f"{STRATIFIED_ROUND}/shard-{{shard}}.parquet".format(**w | {"campaign": paired_campaign(wildcards)})
+
+
+def bounds_file(wildcards):
+    """The profiled bounds of a protected campaign's model."""
+    return design_of(wildcards).bounds_file(wildcards.campaign, wildcards.dataset, wildcards.model)
 
 
 def stratified_strata(wildcards):

@@ -89,6 +89,41 @@ rule stratified_inject:
         "../../scripts/stratified_inject.py"
 
 
+# A protected campaign over a stratified one (design protected): each round's shard replayed
+# with the protection, the paired campaign's empty rounds (after its stop) as they are.
+rule stratified_replay:
+    input:
+        model=model_input,
+        test=TEST_SPLIT,
+        images=EVALUATED,
+        baseline=BASELINE,
+        paired=replayed_round_shard,
+        bounds=bounds_file,
+    output:
+        f"{STRATIFIED_ROUND}/shard-{{shard}}.parquet",
+    log:
+        "results/logs/inject/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/inject/{campaign}/{dataset}/{model}/{population}/round-{round}/shard-{shard}.tsv"
+    wildcard_constraints:
+        campaign=STRATIFIED_REPLAYS,
+        population=POPULATIONS,
+        round=r"\d+",
+    conda:
+        framework_env
+    threads: config["threads"]
+    resources:
+        mem_mb=model_mem("inject"),
+        runtime=model_runtime("inject"),
+        gpu=gpus,
+    params:
+        campaign=stratified_params,
+        model=model_params,
+        device=device_params,
+    script:
+        "../../scripts/inject_activation.py"
+
+
 rule stratified_table:
     input:
         injections=campaign_models,

@@ -312,9 +312,13 @@ def std_intervals(intervals: pd.DataFrame, paths: Paths) -> None:
 
 
 def protection(table: pd.DataFrame, paths: Paths) -> None:
-    """SDC, SCM and DUE rate per model without and with protection, over all injections, and the
-    paired difference's interval and McNemar p-value (``dnnfi.analysis.paired.protection_table`` rows)."""
-    rows = table[table["scenario"] == "all"]
+    """SDC, SCM and DUE rate per model without and with protection, over all injections (else
+    per scenario, a row of panels each), and the paired difference's interval and McNemar
+    p-value (``dnnfi.analysis.paired.protection_table`` rows, or
+    ``stratified_protection_table``'s, which carry the pair's ``strata``)."""
+    rows = table[table["scenario"] != "fault_free"]
+    if (rows["scenario"] == "all").any():
+        rows = rows[rows["scenario"] == "all"]
     long = pd.concat(
         [
             rows.assign(setting=s, rate=rows[f"rate_{s}"] * 100)
@@ -331,12 +335,13 @@ def protection(table: pd.DataFrame, paths: Paths) -> None:
         hue="setting",
         col="measure",
         col_order=[m for m in ("sdc", "scm", "due") if m in set(rows["measure"])],
+        row="scenario",
         sharey=False,
         height=3.5,
         aspect=0.9 + 0.25 * rows["model"].nunique(),
     )
-    for ax, measure in zip(grid.axes.flat, grid.col_names):
-        part = rows[rows["measure"] == measure]
+    for (scenario, measure), ax in grid.axes_dict.items():
+        part = rows[(rows["scenario"] == scenario) & (rows["measure"] == measure)]
         for x, r in enumerate(part.itertuples()):
             label_bar(
                 ax,
@@ -346,13 +351,19 @@ def protection(table: pd.DataFrame, paths: Paths) -> None:
                 max(r.rate_unprotected, r.rate_protected) * 100,
                 fontsize="x-small",
             )
-        ax.set_title(f"{measure.upper()} rate")
+        ax.set_title(f"{measure.upper()} rate, {scenario}")
         ax.set_xlabel("data set / model")
         ax.set_ylabel("% of injections")
         ax.margins(y=0.35)
+    confidence = f"{100 * rows['confidence'].iloc[0]:g}%"
+    method = (
+        f"weighted by the pair's {table['strata'].iloc[0]} strata, {confidence} MOVER CI, "
+        "McNemar p within strata"
+        if "strata" in table
+        else f"{confidence} Newcombe CI, exact McNemar p"
+    )
     grid.figure.suptitle(
-        "Protection on the same faults: paired difference (protected - unprotected), "
-        f"{100 * rows['confidence'].iloc[0]:g}% Newcombe CI, exact McNemar p",
+        f"Protection on the same faults: paired difference (protected - unprotected), {method}",
         y=1.04,
         fontsize="small",
     )

@@ -41,9 +41,10 @@ DESIGNS: dict[str, Design] = {
 
 #: the only combinations of designs: a campaign of the key's design runs over a campaign (named by
 #: ``paired_with``) of one of these designs. A protected campaign replays its pair's shards and
-#: judges them with paired tests that assume independent injections: neither the bits of a swept
-#: point nor stratified rounds are that.
-COMPOSES_OVER: dict[str, tuple[str, ...]] = {"protected": ("uniform", "sequential")}
+#: judges them with paired tests of independent injections, weighted by the strata over a
+#: stratified pair (:meth:`dnnfi.designs.base.Design.paired_table`); the bits of a swept point
+#: are not independent injections.
+COMPOSES_OVER: dict[str, tuple[str, ...]] = {"protected": ("uniform", "sequential", "stratified")}
 
 #: what the fault-injection rules distinguish: faults in layer outputs or in stored weights
 KINDS = ("activation", "weight_rate")

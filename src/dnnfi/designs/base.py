@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from dnnfi.errors import ConfigError
 from dnnfi.faults.bitflip import FAULT_MODELS
 from dnnfi.faults.lists import BIT_MODELS, SAMPLING_MODES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # ---------------------------------------------------------------------------------------------
 # paths (workflow/rules/common.smk takes its campaign patterns from here)
@@ -216,6 +220,8 @@ class Design:
     kind: str = "activation"
     #: the rule that runs its shards (workflow/rules/)
     shard_rule: str = "inject_activation"
+    #: the rule that replays its shards with a protection (a protected campaign over it)
+    replay_rule: str = "inject_activation"
     #: one line for the schema and the docs
     summary: str = ""
     #: JSON-schema properties of the design's keys (``design`` itself is added by :meth:`schema`)
@@ -295,6 +301,14 @@ class Design:
         faults use (:func:`dnnfi.engines.runner.run_faults`), at most one per faulty pass."""
         return min(images, math.ceil(self.faulty_passes(campaign, model, images)))
 
+    def strata_files(self, name: str, campaign: dict, datasets: dict[str, str]) -> list[str]:
+        """The strata tables (weights) of a campaign that samples by strata; none here."""
+        return []
+
+    def strata_labels(self, campaign: dict, datasets: dict[str, str]) -> list[dict]:
+        """The data set, model and population of each of :meth:`strata_files`, in their order."""
+        return []
+
     # -- the job ------------------------------------------------------------------------------
 
     def shard_job(self, job: ShardJob, injector):
@@ -302,6 +316,24 @@ class Design:
         builds with the framework (an activation design gets ``make_injector(input_shape_nhwc,
         protection=None)``, the weight-rate design a weight injector)."""
         raise NotImplementedError
+
+    def paired_table(
+        self,
+        protected: pd.DataFrame,
+        unprotected: pd.DataFrame,
+        fault_free: pd.DataFrame,
+        strata: dict,
+        params: dict,
+    ):
+        """The table of a protected campaign over this design
+        (:func:`dnnfi.analysis.paired.protection_table`): its collected injections ``protected``
+        and this campaign's ``unprotected`` on the same faults, the bounds jobs' ``fault_free``
+        tables; ``params``: the protected campaign's checked spec (``confidence``; the pair's
+        keys) with ``seed`` and ``campaign``; ``strata``: the pair's strata tables, for designs
+        that weight their injections."""
+        from dnnfi.analysis.paired import protection_table
+
+        return protection_table(protected, unprotected, fault_free, params["confidence"])
 
     # -- outputs ------------------------------------------------------------------------------
 

@@ -5,9 +5,11 @@ layer (``protection``), shard by shard, so that both give paired results on the 
 It composes over the design of its paired campaign (:data:`dnnfi.designs.COMPOSES_OVER` says
 which): the shards, their parameters and the tables are the base design's, with the protection
 added; a shard job reads the paired campaign's shard and the model's profiled bounds instead of
-drawing faults (and, over a sequential campaign, instead of reading earlier rounds: the paired
-rounds after its stop are empty, and so are the replays). Every fault-list key comes from the
-paired campaign; only the keys below may be set here.
+drawing faults (and, over a sequential campaign, instead of reading earlier rounds; over a
+stratified one, instead of drawing rounds: the paired rounds after its stop are empty, and so are
+the replays). The paired table is the base design's (:meth:`dnnfi.designs.base.Design.paired_table`:
+plain paired counts, or weighted by the strata of a stratified pair). Every fault-list key comes
+from the paired campaign; only the keys below may be set here.
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ class Protected(Design):
         """This design over the paired campaign's."""
         return Protected(base)
 
+    @property
+    def shard_rule(self) -> str:
+        """The rule that replays the base design's shards."""
+        return self.base.replay_rule if self.base else Design.shard_rule
+
     def refuse_key(self, name: str, campaign: dict, key: str) -> str | None:
         return (
             f"a protected campaign replays the faults of campaigns.{campaign.get('paired_with')} (paired_with); "
@@ -151,8 +158,21 @@ class Protected(Design):
             "bounds": self.bounds_file(name, dataset, model),
         }
 
+    def shard_files(self, name: str, campaign: dict, dataset: str, model: str) -> list[str]:
+        return self.base.shard_files(name, campaign, dataset, model)
+
     def faulty_passes(self, campaign: dict, model: str, images: int) -> float:
         return self.base.faulty_passes(campaign, model, images)
+
+    def shard_images(self, campaign: dict, model: str, images: int) -> int:
+        return self.base.shard_images(campaign, model, images)
+
+    def strata_files(self, name: str, campaign: dict, datasets: dict[str, str]) -> list[str]:
+        """The paired campaign's strata tables: the replays are weighted as the faults were drawn."""
+        return self.base.strata_files(campaign["paired_with"], campaign, datasets)
+
+    def strata_labels(self, campaign: dict, datasets: dict[str, str]) -> list[dict]:
+        return self.base.strata_labels(campaign, datasets)
 
     def outputs(self, name: str, campaign: dict) -> list[str]:
         """The base design's tables (judged against the protected fault-free run) and the paired table."""
@@ -164,11 +184,16 @@ class Protected(Design):
 
     # -- the jobs ------------------------------------------------------------------------------
 
-    # the job of the base design (:meth:`dnnfi.designs.uniform.Uniform.shard_job`) with this
-    # design's injector and results: the paired campaign's shard file ``job.paired`` replayed (same
-    # faults, same images) with the protection of the bounds file ``job.bounds``; a sequential
-    # pair's rounds after its stop are empty: so are these
-    shard_job = Uniform.shard_job
+    def shard_job(self, job: ShardJob, make_injector) -> pd.DataFrame:
+        """The job of the uniform design (:meth:`dnnfi.designs.uniform.Uniform.shard_job`) with this
+        design's injector and results: the paired campaign's shard file ``job.paired`` replayed
+        (same faults, same images) with the protection of the bounds file ``job.bounds``. An empty
+        shard (a sequential or stratified pair's round after its stop) is replayed as it is, and
+        loads no framework."""
+        paired = pd.read_parquet(job.paired)
+        if not len(paired):
+            return paired
+        return Uniform.shard_job(self, job, make_injector)
 
     def injector(self, make_injector, shape, job: ShardJob):
         return protected_injector(make_injector, shape, job.params, job.bounds)
@@ -176,9 +201,30 @@ class Protected(Design):
     def shard_results(
         self, injector, x: np.ndarray, keep: np.ndarray, job: ShardJob
     ) -> pd.DataFrame:
+        """The replayed outcomes, with the paired rows' round, population and stratum (those of
+        a stratified pair), which weight them as their faults were drawn."""
         from dnnfi.engines.runner import replay
 
-        return replay(paired_faults(pd.read_parquet(job.paired), keep, job.params), injector, x)
+        paired = pd.read_parquet(job.paired)
+        results = replay(paired_faults(paired, keep, job.params), injector, x)
+        if not np.array_equal(results["fault_id"].to_numpy(), paired["fault_id"].to_numpy()):
+            raise AssertionError("the replay's rows are not in the order of its fault list")
+        return results.assign(**{c: paired[c].to_numpy() for c in CARRIED if c in paired})
+
+    def table_job(self, *args) -> tuple[pd.DataFrame, str]:
+        """The base design's table job on the replayed outcomes (a stratified pair's weighted table)."""
+        return self.base.table_job(*args)
+
+    def protection_table(
+        self,
+        protected: pd.DataFrame,
+        unprotected: pd.DataFrame,
+        fault_free: pd.DataFrame,
+        strata: dict[tuple, pd.DataFrame],
+        params: dict,
+    ) -> pd.DataFrame:
+        """The paired table of the campaign (the base design's :meth:`paired_table`)."""
+        return self.base.paired_table(protected, unprotected, fault_free, strata, params)
 
     def bounds_job(
         self,
@@ -255,6 +301,10 @@ class Protected(Design):
         ``paired`` of its paired campaign (``datasets``: the data set of each model)."""
         campaign_name = campaign["paired_with"] if paired else name
         return [f"{campaign_dir(campaign_name, datasets[m], m)}/{file}" for m in campaign["models"]]
+
+
+#: columns of a paired shard that its replay keeps (a stratified pair's round, population, stratum)
+CARRIED = ("round", "population", "stratum")
 
 
 def protected_injector(make_injector, shape, spec: dict, bounds_csv: str):

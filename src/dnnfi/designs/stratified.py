@@ -107,6 +107,7 @@ UNUSED = (
 class Stratified(Design):
     name = "stratified"
     shard_rule = "stratified_inject"
+    replay_rule = "stratified_replay"
     summary = (
         "the uniform fault distribution sampled by strata: a pilot, then rounds of Neyman allocation until "
         "stratified.target reaches margin; weighted estimates"
@@ -313,6 +314,22 @@ class Stratified(Design):
             results["image"].to_numpy()
         ]  # index into the whole test split, as in the baseline
         return results
+
+    def paired_table(
+        self,
+        protected: pd.DataFrame,
+        unprotected: pd.DataFrame,
+        fault_free: pd.DataFrame,
+        strata: dict[tuple, pd.DataFrame],
+        params: dict,
+    ) -> pd.DataFrame:
+        """A protected pair's table weighted by the strata
+        (:func:`dnnfi.analysis.paired.stratified_protection_table`)."""
+        from dnnfi.analysis.paired import stratified_protection_table
+
+        return stratified_protection_table(
+            protected, unprotected, fault_free, strata, params | params["stratified"]
+        )
 
     def table_job(
         self,

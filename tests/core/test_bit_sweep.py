@@ -104,8 +104,8 @@ def test_a_bit_sweep_cannot_be_the_pair_of_a_protected_campaign():
         "p": {"kind": "activation", "paired_with": "b", "protection": {"method": "clip_to_zero"}}
     }
     assert error(protected) == (
-        "config key campaigns.p.paired_with: expected a campaign of design uniform or "
-        "sequential, one of ['activation_bitflip'], got 'b' (design bit_sweep)"
+        "config key campaigns.p.paired_with: expected a campaign of design uniform, "
+        "sequential or stratified, one of ['activation_bitflip'], got 'b' (design bit_sweep)"
     )
     # nor may a protected campaign ask for a sweep itself (its fault keys come from the pair)
     bad = {

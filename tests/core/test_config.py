@@ -510,12 +510,12 @@ def test_protected_campaign_takes_the_fault_keys_of_its_pair():
         (
             {"paired_with": "weight_failure_rate"},
             "campaigns.activation_ranger.paired_with: expected a campaign of "
-            "design uniform or sequential, one of ['activation_bitflip'], got "
+            "design uniform, sequential or stratified, one of ['activation_bitflip'], got "
             "'weight_failure_rate' (design weight_rate)",
         ),
         (
             {"paired_with": "nope"},
-            "paired_with: expected a campaign of design uniform or sequential",
+            "paired_with: expected a campaign of design uniform, sequential or stratified",
         ),
         (
             {"models": ["torch_mlp"]},
@@ -557,19 +557,13 @@ def test_protection_needs_a_pair():
     )
 
 
-def test_protection_cannot_replay_a_stratified_campaign():
+def test_protection_replays_a_stratified_campaign():
     def stratified_pair(c):
-        # stratified campaigns take PyTorch models only (the demo pair's are Keras)
         c["campaigns"]["activation_bitflip"].update(
-            design="stratified",
-            models=["torch_cnn"],
-            margin=0.05,
-            stratified={"pilot": 100, "round": 100},
+            design="stratified", margin=0.05, stratified={"pilot": 100, "round": 100}
         )
         del c["campaigns"]["activation_bitflip"]["injections"]
-        c["campaigns"]["activation_ranger"]["models"] = ["torch_cnn"]
 
-    assert error(stratified_pair) == (
-        "config key campaigns.activation_ranger.paired_with: expected a campaign of design uniform or sequential, "
-        "one of [], got 'activation_bitflip' (design stratified)"
-    )
+    ranger = checked(stratified_pair)["campaigns"]["activation_ranger"]
+    assert ranger["over"] == "stratified"
+    assert (ranger["stratified"]["pilot"], ranger["margin"]) == (100, 0.05)  # the pair's keys

@@ -281,7 +281,7 @@ def test_compositions_are_the_declared_ones(base):
     else:
         assert error(campaigns).startswith(
             "config key campaigns.p.paired_with: expected a campaign of design "
-            "uniform or sequential, one of ['seq', 'uni']"
+            "uniform, sequential or stratified, one of ['seq', 'strat', 'uni']"
         )
 
 

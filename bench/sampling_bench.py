@@ -2,28 +2,35 @@
 ResNet-20 (docs/sampling.md).
 
 1. Ground truth: the 1,000,000-injection uniform bit-sweep pool of ``bench/sampling_pool.py``
-   (computed on first use, then reused; its time is printed).
+   over all 10,000 test images (computed on first use, then reused from
+   ``results/bench/sampling/pool-10000``; its time is printed).
 2. Resampled campaigns: the pool is the population (each row one fault of the campaign's
    distribution, stratum weights its exact shares); a campaign draws with replacement within
    strata, so bias and coverage are measured against the pool's own rates, which are exact for
    it. ``CAMPAIGNS`` campaigns per design at a fixed budget (SDC rate), and as many campaigns
    on the initially correct images that stop at +/-5 points of SCM probability.
-3. Real campaigns: ``REAL`` stratified campaigns run by the engine on the same model and images,
-   with exact weights counted from the golden pass, compared with the pool.
+3. Real campaigns: ``REAL`` stratified campaigns run by the engine on the same model and the
+   whole split, with exact weights counted from the golden pass as the pipeline's draw counts
+   them (in a process of its own, whose peak memory is the draw's), compared with the pool.
 
-The last line is ``sampling efficiency_sdc=<x> coverage_sdc=<c1> coverage_scm=<c2> scm_injections_5pt=<n>``:
-efficiency = injections uniform sampling needs for the stratified design's mean achieved SDC-rate
-half-width (z^2 p (1 - p) / h^2) / the design's injections; coverages of the 95% intervals of
-SDC rate (fixed budget) and SCM probability (at the stop); median injections to +/-5 points.
+The last line is ``sampling efficiency_sdc=<x> coverage_sdc=<c1> coverage_scm=<c2>
+scm_injections_5pt=<n> efficiency_scm=<e> population_images=<N> peak_rss_mb=<M>``: efficiency =
+injections uniform sampling needs for the stratified design's mean achieved SDC-rate half-width
+(z^2 p (1 - p) / h^2) / the design's injections; coverages of the 95% intervals of SDC rate
+(fixed budget) and SCM probability (at the stop); median injections to +/-5 points and the
+uniform injections for that margin over them; the real campaigns' population and peak memory.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
 import sampling_pool
+from process_memory import memory_mb
 from scipy.stats import norm
 
 from dnnfi.designs.strata import (
@@ -155,12 +162,14 @@ def scm_to_margin(pool: pd.DataFrame, truth: float, sdc_correct: float) -> tuple
         "coverage": np.mean([covered(r[0], truth) for r in runs]),
         "bias": np.mean([float(r[0]["estimate"]) for r in runs]) - truth,
         "uniform injections": uniform_sdcs / sdc_correct,
+        "efficiency": uniform_sdcs / sdc_correct / np.median(used),
     }
     return row, float(np.median(used))
 
 
-def real_campaigns(truth_sdc: float) -> pd.DataFrame:
-    """``REAL`` engine-run stratified campaigns to the SDC-rate half-width of the resampled ones."""
+def real_campaigns(truth_sdc: float) -> tuple[pd.DataFrame, int, float]:
+    """(``REAL`` engine-run stratified campaigns to an SDC-rate half-width of ``REAL_MARGIN`` over
+    the whole split, the population's images, this process's peak memory in MB)."""
     from dnnfi.designs.strata import draw_strata
     from dnnfi.faults.outcomes import classify
 
@@ -210,13 +219,12 @@ def real_campaigns(truth_sdc: float) -> pd.DataFrame:
                 "seconds": time.perf_counter() - began,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), len(x), memory_mb("VmHWM")
 
 
 def main():
     began = time.perf_counter()
-    pool = sampling_pool.build()
-    pool_seconds = sum(sampling_pool.timing_of_blocks().values())
+    pool, pool_seconds = sampling_pool.build()
     sdc = (pool["outcome"] == "sdc").to_numpy()
     truth = sdc.mean()
     correct = pool["correct"].to_numpy()
@@ -224,7 +232,7 @@ def main():
     scm_truth = (pool["scm"].to_numpy() & sdc)[correct].sum() / sdc[correct].sum()
     print(
         f"ground truth: {len(pool):,} uniform injections (bit sweep of {pool['point'].nunique():,} points, "
-        f"{pool['image'].nunique()} images), engine time {pool_seconds:.0f} s"
+        f"test images drawn uniformly from the split, {pool['image'].nunique():,} of them hit), engine time {pool_seconds:.0f} s"
     )
     print(
         f"  SDC rate {100 * truth:.3f}%, DUE rate {100 * (pool['outcome'] == 'due').mean():.3f}%, "
@@ -243,9 +251,11 @@ def main():
         f"\nSCM probability (FI, initially correct) to +/-{100 * SCM_MARGIN:g} points, stratified ({DESIGN}):"
     )
     print(pd.DataFrame([scm]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    real = real_campaigns(truth)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as process:
+        real, images, peak = process.submit(real_campaigns, truth).result()
     print(
-        f"\n{REAL} real stratified campaigns (engine, {DESIGN} strata, SDC-rate target +/-{100 * REAL_MARGIN:g} points):"
+        f"\n{REAL} real stratified campaigns (engine, {DESIGN} strata, SDC-rate target +/-{100 * REAL_MARGIN:g} points, "
+        f"{images:,} images; peak memory of their process {peak:,.0f} MB):"
     )
     print(real.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(
@@ -254,7 +264,8 @@ def main():
     best = table.iloc[-1]
     print(
         f"sampling efficiency_sdc={best['efficiency']:.1f} coverage_sdc={best['coverage']:.3f} "
-        f"coverage_scm={scm['coverage']:.3f} scm_injections_5pt={scm_n:.0f}"
+        f"coverage_scm={scm['coverage']:.3f} scm_injections_5pt={scm_n:.0f} "
+        f"efficiency_scm={scm['efficiency']:.1f} population_images={images} peak_rss_mb={peak:.0f}"
     )
 
 

@@ -144,6 +144,9 @@ def test_table_row_weights_the_allocation_rounds_only():
         1.0
     )
     assert row["achieved_margin"] == row["sdc_rate_margin"] and row["stopped_by"] == "margin"
+    # uniform sampling's injections for the target margin 0.5 at the estimated SDC rate
+    assert row["uniform_injections"] == pytest.approx(1.959964**2 * 0.025 * 0.975 / 0.25, rel=1e-6)
+    assert row["gain"] == pytest.approx(row["uniform_injections"] / 16)
     assert published(table)["SDC rate [95% CI]"].iloc[0].startswith("2.50% [")
     # a per_correctness population holds the initially correct (or misclassified) images only
     correct = {("d", "m"): np.array([True, False, True, True])}
@@ -175,3 +178,21 @@ def test_a_population_too_large_for_memory_is_refused_naming_images():
         "config key campaigns.s.images: the strata's golden pass counts the values of every site "
         "for each of the population's 101 images, 0.0 GiB with one block of 10 images' site outputs"
     )
+
+
+@pytest.mark.parametrize(
+    "target, sdc_rate, scm_probability, margin, expected",
+    [
+        ("sdc_rate", 0.01173, 0.5, 0.001, 44_532),  # docs/sampling.md: about 45,000
+        ("scm_probability", 0.01156, 0.457, 0.05, 32_985),  # about 33,000 (382 SDCs)
+        ("scm_probability", 0.0, 0.457, 0.05, np.nan),
+        ("sdc_rate", 0.0, 0.5, 0.001, np.nan),
+    ],
+)
+def test_uniform_injections_for_a_margin_at_the_estimated_rates(
+    target, sdc_rate, scm_probability, margin, expected
+):
+    from dnnfi.designs.stratified import uniform_injections
+
+    got = uniform_injections(target, sdc_rate, scm_probability, margin, 0.95)
+    assert got == pytest.approx(expected, rel=1e-3, nan_ok=True)

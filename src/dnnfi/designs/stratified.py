@@ -529,6 +529,14 @@ def summary_row(injections: pd.DataFrame, strata: pd.DataFrame, spec: dict) -> d
     )
     row["achieved_margin"] = float(estimates[strat["target"]]["margin"])
     row["stopped_by"] = "margin" if row["achieved_margin"] <= spec["margin"] else "max_injections"
+    row["uniform_injections"] = uniform_injections(
+        strat["target"],
+        float(estimates["sdc_rate"]["estimate"]),
+        float(estimates["scm_probability"]["estimate"]),
+        max(row["achieved_margin"], spec["margin"]),  # a margin beyond the target is no gain
+        spec["confidence"],
+    )
+    row["gain"] = row["uniform_injections"] / row["injections"]
     for metric in METRICS:
         for part, column in (
             ("estimate", metric),
@@ -538,6 +546,22 @@ def summary_row(injections: pd.DataFrame, strata: pd.DataFrame, spec: dict) -> d
         ):
             row[column] = float(estimates[metric][part])
     return row
+
+
+def uniform_injections(
+    target: str, sdc_rate: float, scm_probability: float, margin: float, confidence: float
+) -> float:
+    """Injections a uniform campaign needs for ``margin`` on ``target`` at the estimated rates:
+    z^2 p (1 - p) / margin^2 for the SDC rate; that many SDCs for the SCM probability R (z^2 R
+    (1 - R) / margin^2), divided by the SDC rate. NaN where the rates give no such number."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    p = sdc_rate if target == "sdc_rate" else scm_probability
+    need = z**2 * p * (1 - p) / margin**2
+    if target != "sdc_rate":
+        need = need / sdc_rate if sdc_rate > 0 else np.nan
+    return float(need) if need > 0 else np.nan
 
 
 def stratified_table(
@@ -585,6 +609,10 @@ def published(table: pd.DataFrame) -> pd.DataFrame:
             "Target": table["target"],
             "Achieved margin": ["±" + s for s in percent(table["achieved_margin"])],
             "Target margin": ["±" + s for s in percent(table["target_margin"])],
+            "Uniform injections for that margin (gain)": [
+                f"{u:,.0f} ({g:.1f}x)" if np.isfinite(u) else ""
+                for u, g in zip(table["uniform_injections"], table["gain"])
+            ],
         }
     )
     names = {

@@ -62,14 +62,14 @@ def test_every_rule_env_provides_what_its_script_imports():
 
 
 def test_import_analysis_follows_dnnfi_into_functions():
-    # statsmodels through dnnfi's own imports (a design's function, then the intervals); the other
+    # statsmodels through dnnfi's own imports (a design's method, then the paired tests); the other
     # framework's engine and unused dataset loaders not at all; an analysis job's script (no model,
     # frameworks []) reaches no framework
     script = REPO / "scripts" / "inject_activation.py"
     torch = needed_distributions(script, ["torch"])
     assert torch["statsmodels"].startswith("inject_activation.py -> dnnfi.designs")
-    assert "-> dnnfi.analysis.intervals" in torch["statsmodels"]
-    assert torch["statsmodels"].endswith("-> statsmodels.stats.proportion")
+    assert "-> dnnfi.analysis.paired.protection_table ->" in torch["statsmodels"]
+    assert torch["statsmodels"].endswith("-> statsmodels.stats.contingency_tables")
     assert {"torch", "torchvision"} <= set(torch) and not {"tensorflow", "keras"} & set(torch)
     assert {"tensorflow", "keras", "torch"} <= set(needed_distributions(script, ["keras", "torch"]))
     stats = needed_distributions(REPO / "scripts" / "stats_weight_rate.py", [])

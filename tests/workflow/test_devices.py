@@ -22,6 +22,7 @@ MODEL_RULES = {
     "stratified_pilot",
     "stratified_draw",
     "stratified_inject",
+    "stratified_replay",
 }
 STRATIFIED_RULES = {
     r for r in MODEL_RULES if r.startswith("stratified")

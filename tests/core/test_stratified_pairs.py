@@ -168,7 +168,12 @@ def test_table_pairs_by_round_and_population_and_weights_the_allocation_rounds()
     fault_free = pd.DataFrame(
         {"dataset": "d", "model": "m", "label": [1], "top1_unprotected": [1], "top1_protected": [1]}
     )
-    params = {"seed": 1, "campaign": "c", "confidence": 0.95, "strata": "field_value"}
+    params = {
+        "seed": 1,
+        "campaign": "c",
+        "confidence": 0.95,
+        "stratified": {"strata": "field_value"},
+    }
     table = stratified_protection_table(protected, unprotected, fault_free, strata, params)
     table = table.set_index("measure")
     assert table["scenario"].tolist() == ["all"] * 4 + ["fault_free"]
@@ -217,7 +222,7 @@ def test_figure_of_a_pair_without_an_all_scenario(tmp_path):
     fault_free = pd.DataFrame(
         {"dataset": "d", "model": "m", "label": [1], "top1_unprotected": [1], "top1_protected": [1]}
     )
-    params = {"seed": 1, "campaign": "c", "confidence": 0.95, "strata": "bit"}
+    params = {"seed": 1, "campaign": "c", "confidence": 0.95, "stratified": {"strata": "bit"}}
     table = stratified_protection_table(
         both.assign(outcome="masked", scm=False), both, fault_free, strata, params
     )

@@ -310,7 +310,7 @@ def stratified_protection_table(
     ``strata[(dataset, model, population)]``: the pair's strata table (``weight``); the
     allocation rounds' injections (``round`` > 0) enter the estimates, as in the stratified
     table; counts and ``trials`` are theirs, unweighted. ``params``: ``seed``, ``campaign`` (the
-    test's random stream), ``confidence`` and ``strata`` (the strata's name, a column)."""
+    test's random stream), ``confidence`` and ``stratified.strata`` (the strata's name, a column)."""
     confidence = params["confidence"]
     pair = paired_rows(protected, unprotected, FAULT_KEYS + ["population", "round"])
     pair = pair[pair["round"] > 0]
@@ -321,7 +321,7 @@ def stratified_protection_table(
         rows.append(fault_free_row(fault_free, dataset, model, confidence))
     out = pd.DataFrame(rows)
     out.insert(4, "confidence", confidence)
-    out.insert(5, "strata", params["strata"])
+    out.insert(5, "strata", params["stratified"]["strata"])
     discordant = ["only_unprotected", "only_protected"]  # none for the SCM probability
     out[discordant] = out[discordant].astype("Int64")
     return out

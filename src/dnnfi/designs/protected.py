@@ -215,16 +215,10 @@ class Protected(Design):
         """The base design's table job on the replayed outcomes (a stratified pair's weighted table)."""
         return self.base.table_job(*args)
 
-    def protection_table(
-        self,
-        protected: pd.DataFrame,
-        unprotected: pd.DataFrame,
-        fault_free: pd.DataFrame,
-        strata: dict[tuple, pd.DataFrame],
-        params: dict,
-    ) -> pd.DataFrame:
-        """The paired table of the campaign (the base design's :meth:`paired_table`)."""
-        return self.base.paired_table(protected, unprotected, fault_free, strata, params)
+    def protection_table(self, *tables) -> pd.DataFrame:
+        """The paired table of the campaign: the base design's
+        (:meth:`dnnfi.designs.base.Design.paired_table`, the same arguments)."""
+        return self.base.paired_table(*tables)
 
     def bounds_job(
         self,

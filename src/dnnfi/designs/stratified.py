@@ -315,21 +315,13 @@ class Stratified(Design):
         ]  # index into the whole test split, as in the baseline
         return results
 
-    def paired_table(
-        self,
-        protected: pd.DataFrame,
-        unprotected: pd.DataFrame,
-        fault_free: pd.DataFrame,
-        strata: dict[tuple, pd.DataFrame],
-        params: dict,
-    ) -> pd.DataFrame:
+    def paired_table(self, *tables) -> pd.DataFrame:
         """A protected pair's table weighted by the strata
-        (:func:`dnnfi.analysis.paired.stratified_protection_table`)."""
+        (:func:`dnnfi.analysis.paired.stratified_protection_table`; the arguments of
+        :meth:`dnnfi.designs.base.Design.paired_table`)."""
         from dnnfi.analysis.paired import stratified_protection_table
 
-        return stratified_protection_table(
-            protected, unprotected, fault_free, strata, params | params["stratified"]
-        )
+        return stratified_protection_table(*tables)
 
     def table_job(
         self,

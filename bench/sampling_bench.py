@@ -179,8 +179,8 @@ def real_campaigns(truth_sdc: float) -> tuple[pd.DataFrame, int, float]:
         return injector.golden_site_values(x[positions], names)
 
     # as the pipeline does: counts from golden passes, values recomputed for the drawn images
-    counts = golden_counts(recompute, len(x), list(sites["site"]), block=256)
-    atoms = atom_table(sites, counts.__getitem__)
+    golden = golden_counts(recompute, len(x), list(sites["site"]), block=256)
+    atoms = atom_table(sites, golden.__getitem__)
     table, codes = strata_of(atoms, DESIGN)
     weights = table["weight"].to_numpy()
     rows = []
@@ -192,7 +192,7 @@ def real_campaigns(truth_sdc: float) -> tuple[pd.DataFrame, int, float]:
                 codes,
                 n,
                 rng_for(seed, "bench-sampling", "real", round_),
-                counts.__getitem__,
+                golden.__getitem__,
                 recompute,
                 np.arange(len(x)),
             )

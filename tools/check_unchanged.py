@@ -142,6 +142,11 @@ SUBSET = {
             "images": 40,
             "stratified": {"pilot": 100, "round": 100, "max_injections": 200},
         },
+        "cifar10_stratified_sdc": {
+            "images": 40,
+            "stratified": {"pilot": 100, "round": 100, "max_injections": 200},
+        },
+        "cifar10_stratified_ranger": {"models": ["resnet20"], "protection": {"profile_images": 50}},
         "cifar10_weights": {"replicas": 3, "images": 40},
         "cifar10_precision": {
             "models": ["resnet20_bf16", "resnet8_fp16"],
@@ -200,7 +205,8 @@ def cifar10_subset(cifar10: dict, inputs: Path) -> dict:
     config = copy.deepcopy(cifar10)
     config["models"] = {m: config["models"][m] for m in SUBSET_MODELS}
     for campaign in config["campaigns"].values():
-        campaign["models"] = [m for m in campaign["models"] if m in SUBSET_MODELS]
+        if "models" in campaign:  # else a protected campaign's models are its pair's
+            campaign["models"] = [m for m in campaign["models"] if m in SUBSET_MODELS]
     update_config(config, SUBSET)
     return at_inputs(config, inputs)
 

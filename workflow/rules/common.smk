@@ -345,12 +345,16 @@ def stratified_earlier(wildcards):
 def replayed_round_shard(wildcards):
     """A protected replay of a stratified round's shard: the paired campaign's same shard."""
     w = dict(wildcards.items())
-    return f"{STRATIFIED_ROUND}/shard-{{shard}}.parquet".format(**w | {"campaign": paired_campaign(wildcards)})
+    return f"{STRATIFIED_ROUND}/shard-{{shard}}.parquet".format(
+        **w | {"campaign": paired_campaign(wildcards)}
+    )
 
 
 def bounds_file(wildcards):
     """The profiled bounds of a protected campaign's model."""
-    return design_of(wildcards).bounds_file(wildcards.campaign, wildcards.dataset, wildcards.model)
+    return design_of(wildcards).bounds_file(
+        wildcards.campaign, wildcards.dataset, wildcards.model
+    )
 
 
 def stratified_strata(wildcards):

@@ -220,12 +220,12 @@ def resolve(campaigns: dict) -> None:
         if other is None or other["design"] not in allowed:
             candidates = sorted(c for c, s in campaigns.items() if s["design"] in allowed)
             got = f"{pair!r}" + (f" (design {other['design']})" if other is not None else "")
-            designs = (
+            expected = (
                 ", ".join(allowed[:-1]) + f" or {allowed[-1]}" if len(allowed) > 1 else allowed[0]
             )
             raise ConfigError(
                 f"config key campaigns.{name}.paired_with: expected a campaign of design "
-                f"{designs}, one of {candidates}, got {got}"
+                f"{expected}, one of {candidates}, got {got}"
             )
         DESIGNS[spec["design"]].inherit(name, spec, other)
         spec["over"] = other["design"]

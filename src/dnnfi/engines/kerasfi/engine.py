@@ -34,12 +34,14 @@ import pandas as pd
 
 from dnnfi.engines import devices
 from dnnfi.engines.kerasfi.graph import Graph, numpy_dtype
+from dnnfi.engines.kerasfi.rows import Rows, Segment
 from dnnfi.engines.protection import Protection, merge_ranges, protect
 from dnnfi.faults.lists import corrupt_activations, validate_faults
 from dnnfi.faults.outcomes import summarize_logits
 from dnnfi.workflow.runlog import Progress
 
 RAW = "raw"  #: key prefix of a protected site's golden output before its checker
+SUMS = "sums"  #: key prefix of a golden tensor's row fingerprints (:func:`_fingerprints`)
 
 
 def _row_equal(a, b):
@@ -183,26 +185,17 @@ class KerasInjector:
 
     # -- passes ----------------------------------------------------------------------------
 
-    def _in_passes(self, step, inputs: list) -> list:
-        """``step`` on n rows given per input as (tensor, its rows: an index array, or None for all
-        of them), computed in passes of exactly ``rows`` rows, each input of a pass gathered in one
-        copy (the last pass padded with copies of its first row); outputs of n rows."""
-        import tensorflow as tf
-
-        tensor, index = inputs[0]
-        n = int(tensor.shape[0]) if index is None else len(index)
+    def _in_passes(self, step, inputs: list[Rows]) -> list[list]:
+        """``step`` on the n rows of ``inputs`` (one :class:`Rows` per input), computed in passes of
+        exactly ``rows`` rows (the last one padded with copies of its first row); per output, its
+        passes' tensors cut to their rows (n rows in all)."""
+        n = len(inputs[0])
         parts = []
         for start in range(0, n, self.rows):
-            take = np.arange(start, min(start + self.rows, n))
-            pad = np.concatenate([take, np.full(self.rows - len(take), start)])
-            args = [
-                t
-                if idx is None and n == self.rows
-                else tf.gather(t, pad if idx is None else idx[pad])
-                for t, idx in inputs
-            ]
-            parts.append([o if len(take) == self.rows else o[: len(take)] for o in step(*args)])
-        return [p[0] if len(p) == 1 else tf.concat(p, 0) for p in zip(*parts)]
+            end = min(start + self.rows, n)
+            outs = step(*(r.pass_input(start, end, self.rows) for r in inputs))
+            parts.append([o if end - start == self.rows else o[: end - start] for o in outs])
+        return [list(p) for p in zip(*parts)]
 
     def _golden(self, x: np.ndarray, visit) -> None:
         """Fault-free forward of images ``x`` (n, ...): ``visit(key, value)`` for every tensor as
@@ -213,11 +206,12 @@ class KerasInjector:
         key = self.graph.input_keys[0]
         values = {key: tf.convert_to_tensor(self._input(x))}
         for i, step in enumerate(self.graph.steps):
-            outs = self._in_passes(step, [(values[k], None) for k in step.in_keys])
+            outs = self._in_passes(step, [Rows.of(values[k]) for k in step.in_keys])
             for k in set(step.in_keys):
                 if self.graph.last_use[k] == i:
                     del values[k]
-            for k, out in zip(step.out_keys, outs):
+            for k, passes in zip(step.out_keys, outs):
+                out = passes[0] if len(passes) == 1 else tf.concat(passes, 0)
                 if k in self._limits:
                     visit((RAW, k), out)
                 values[k] = self._checked(k, out)
@@ -371,24 +365,24 @@ class KerasInjector:
         of the block's ``ride`` images ride along from the input and fill ``golden``.
         Returns the faults not admitted (sorted), and the ids and faulty logits of the rows still
         alive at the output (every other admitted fault is masked: its logits are the golden ones)."""
-        import tensorflow as tf
-
         steps = self.graph.steps
         capacity = self.capacity()
-        # alive rows: fault id, golden row; per alive key: values (None = all golden) and diff flags
+        # alive rows: fault id, golden row; per alive key: values (Rows; None = all golden) and diff flags
         alive = np.empty(0, np.int64)
         img = np.empty(0, np.int64)
         vals: dict[int, object] = {}
         diff: dict[int, np.ndarray] = {}
+        ridden: dict[int, Rows] = {}  # per alive key, the riding golden rows' values in their passes
         waiting = []
         p = 0
         s = 0 if ride else step_of[pending[0]]
         while s < len(steps):
             if len(alive) or ride:
-                self._compute(steps[s], img, vals, diff, golden, ride)
+                self._compute(steps[s], img, vals, diff, golden, ride, ridden)
             live = self._live_after[s]
             for k in [k for k in vals if k not in live]:
                 del vals[k], diff[k]
+                ridden.pop(k, None)
             if len(alive):
                 keep = (
                     np.logical_or.reduce([diff[k] for k in live])
@@ -401,7 +395,7 @@ class KerasInjector:
                     for k in live:
                         diff[k] = diff[k][idx]
                         if vals[k] is not None:
-                            vals[k] = tf.gather(vals[k], idx)
+                            vals[k] = vals[k].take(idx)
             q = p + int(np.searchsorted(step_of[pending[p:]], s, side="right"))
             group, p = pending[p:q], q
             while len(group) and len(alive) + ride < capacity:
@@ -427,13 +421,13 @@ class KerasInjector:
                 alive[:0],
                 np.empty((0,) + self.graph.shapes[self.graph.output_keys[0]], np.float32),
             )
-        return left, alive, _float32(final)
+        return left, alive, _float32(final.tensor())
 
-    def _compute(self, step, img, vals, diff, golden, ride: int) -> None:
+    def _compute(self, step, img, vals, diff, golden, ride: int, ridden: dict) -> None:
         """Run ``step`` on the alive rows whose inputs differ from golden (after the ``ride``
-        golden rows, whose outputs go to ``golden``); store its outputs."""
-        import tensorflow as tf
-
+        golden rows, whose outputs go to ``golden``, and, still in their passes, to ``ridden``:
+        what the next step reads, so that rows that stay together are not copied); store its
+        outputs."""
         n = len(img)
         touched = (
             np.logical_or.reduce([diff[k] for k in step.in_keys])
@@ -449,34 +443,49 @@ class KerasInjector:
         inputs = []
         for k in step.in_keys:
             v = vals[k] if len(rows) else None
-            if v is None:  # every row has the golden value
-                inputs.append((golden[k], np.concatenate([np.arange(ride), img[rows]])))
-            elif not ride:
-                inputs.append((v, None if everyone else rows))
-            else:
-                inputs.append(
-                    (tf.concat([golden[k], v], 0), np.concatenate([np.arange(ride), ride + rows]))
-                )
-        outs = self._in_passes(step, inputs)
-        for k, out in zip(step.out_keys, outs):
+            mine = Rows.of(golden[k], img[rows]) if v is None else v if everyone else v.take(rows)
+            inputs.append(ridden.get(k, Rows.of(golden[k])) + mine if ride else mine)
+        for k, passes in zip(step.out_keys, self._in_passes(step, inputs)):
+            out = Rows([Segment((p,)) for p in passes])
             if ride:
-                own = tf.gather(out, np.arange(ride))  # a copy: the cache holds no pass buffer
+                own = out.take(np.arange(ride)).copy()  # the cache holds no pass buffer
                 if k in self._limits:
                     golden[RAW, k] = own
                 golden[k] = self._checked(k, own)
-                out = out[ride:]
+                golden[SUMS, k] = _fingerprints(golden[k])
+                if k not in self._limits:
+                    ridden[k] = out.take(np.arange(ride))
+                out = out.take(np.arange(ride, ride + len(rows)))
             d = np.zeros(n, bool)
             if len(rows):
-                out = self._checked(k, out)
-                d[rows] = ~_row_equal(out, tf.gather(golden[k], img[rows]))
+                out = Rows([Segment((self._checked(k, p),)) for p in out.pieces(0, len(rows))])
+                d[rows] = self._differ(k, out, img[rows], golden)
             diff[k] = d
             if not d.any():
                 vals[k] = None
             elif everyone:
                 vals[k] = out
-            else:
-                full = tf.gather(golden[k], img)
-                vals[k] = tf.tensor_scatter_nd_update(full, rows[:, None], out)
+            else:  # the rows it ran, the golden ones of the others, run by run
+                segments, done = [], 0
+                for run in np.split(np.arange(n), np.flatnonzero(np.diff(touched)) + 1):
+                    if touched[run[0]]:
+                        segments += out.take(np.arange(done, done + len(run))).segments
+                        done += len(run)
+                    else:
+                        segments.append(Segment((golden[k],), img[run]))
+                vals[k] = Rows(segments)
+
+    def _differ(self, key: int, out: Rows, img: np.ndarray, golden) -> np.ndarray:
+        """Per row of ``out``, whether it differs from the golden value of tensor ``key`` of image
+        ``img``: rows whose fingerprint differs do; the others are compared bit for bit."""
+        sums = np.concatenate([_fingerprints(p) for p in out.pieces(0, len(out))])
+        differ = sums != golden[SUMS, key][img]
+        same = np.flatnonzero(~differ)
+        if len(same):
+            import tensorflow as tf
+
+            differ[same] = ~_row_equal(out.take(same).tensor(), tf.gather(golden[key], img[same]))
+        return differ
 
     def _enter(self, step, new, alive, img, vals, diff, live, pos, faults, golden):
         """Add the faults ``new`` injected at ``step``'s output; zero-change faults never enter."""
@@ -508,21 +517,31 @@ class KerasInjector:
         n_old, n_new = len(alive), len(enter)
         new_img = new_img[enter]
         for k in live:
+            before = vals.get(k)
             if k == key:
-                value, d = faulty, np.ones(n_new, bool)
+                value, d = Rows.of(faulty), np.ones(n_new, bool)
+            elif before is not None:
+                value, d = Rows.of(golden[k], new_img), np.zeros(n_new, bool)
             else:
                 value, d = None, np.zeros(n_new, bool)
-            before = vals.get(k)
-            if before is None and value is None:
-                vals[k] = None
-            else:
-                parts = (
-                    [before if before is not None else tf.gather(golden[k], img)] if n_old else []
-                )
-                parts.append(value if value is not None else tf.gather(golden[k], new_img))
-                vals[k] = tf.concat(parts, 0) if len(parts) > 1 else parts[0]
+            if value is not None and n_old:
+                value = (before if before is not None else Rows.of(golden[k], img)) + value
+            vals[k] = value
             diff[k] = np.concatenate([diff[k], d]) if n_old else d
         return np.concatenate([alive, new[enter]]), np.concatenate([img, new_img])
+
+
+def _fingerprints(t) -> np.ndarray:
+    """Per row of ``t``, the sum modulo 2**(bits) of its elements' bit patterns (a float's bits read
+    as an unsigned integer of its width; other types as they are): integer sums, exact in any
+    order and at any shape, so equal rows have equal sums; unequal sums prove rows differ."""
+    import tensorflow as tf
+
+    if t.dtype.is_floating:
+        t = tf.bitcast(t, {2: tf.uint16, 4: tf.uint32, 8: tf.uint64}[t.dtype.size])
+    elif t.dtype == tf.bool:
+        t = tf.cast(t, tf.uint8)
+    return tf.reduce_sum(tf.reshape(t, (tf.shape(t)[0], -1)), axis=1).numpy()
 
 
 def _float32(tensor) -> np.ndarray:

@@ -533,15 +533,13 @@ class KerasInjector:
 
 
 def _fingerprints(t) -> np.ndarray:
-    """Per row of ``t``, the sum modulo 2**(bits) of its elements' bit patterns (a float's bits read
-    as an unsigned integer of its width; other types as they are): integer sums, exact in any
-    order and at any shape, so equal rows have equal sums; unequal sums prove rows differ."""
+    """Per row of ``t``, the sum modulo 2 to the width of its elements' bit patterns (each read as
+    an unsigned integer of its width): an integer sum, exact in any order and at any shape, so
+    equal rows have equal sums, and unequal sums prove rows differ."""
     import tensorflow as tf
 
-    if t.dtype.is_floating:
-        t = tf.bitcast(t, {2: tf.uint16, 4: tf.uint32, 8: tf.uint64}[t.dtype.size])
-    elif t.dtype == tf.bool:
-        t = tf.cast(t, tf.uint8)
+    t = tf.cast(t, tf.uint8) if t.dtype == tf.bool else t
+    t = tf.bitcast(t, {1: tf.uint8, 2: tf.uint16, 4: tf.uint32, 8: tf.uint64}[t.dtype.size])
     return tf.reduce_sum(tf.reshape(t, (tf.shape(t)[0], -1)), axis=1).numpy()
 
 

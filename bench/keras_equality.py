@@ -1,10 +1,10 @@
 """Before/after proof for the Keras engine: the same fault lists give bit-identical golden and
 faulty logits through the engine of a reference commit and through the working tree's engine.
 
-Runs at one thread (TensorFlow intra- and inter-op), on the models of the Keras engine tests
-(tests/keras/test_engine.py, test_protection.py): the nested/shared-layer zoo in three
-precisions, keras.applications at test sizes, and with the inputs folder (``make inputs``) the pretrained ResNet-8,
-plain and range-restricted. ``--commit``: the engine to compare against (default 32084dd, the
+Runs at one thread (TensorFlow intra- and inter-op), in passes of 128 rows (the old engine's),
+on the models of the Keras engine tests (tests/keras/test_engine.py, test_protection.py): the
+nested/shared-layer zoo in three precisions, keras.applications at test sizes, and with the
+inputs folder (``make inputs``) the pretrained ResNet-8, plain and range-restricted. ``--commit``: the engine to compare against (default 32084dd, the
 last one with 128-row padded golden passes and chunked sweeps).
 Prints one line per model and the totals; exits non-zero on the first difference.
 """
@@ -126,7 +126,10 @@ def main() -> None:
     old = old_engine(args.commit)
     total = 0
     for name, model, images, lists, protection in cases(args.models):
-        new_injector = KerasInjector(model, protection=protection)
+        # at the old engine's pass shape (128 rows on any device), not today's defaults
+        new_injector = KerasInjector(
+            model, pass_rows={"cpu": 128, "gpu": 128}, protection=protection
+        )
         old_injector = old.KerasInjector(model, batch_size=128, protection=protection)
         sites = new_injector.sites()
         n = 0

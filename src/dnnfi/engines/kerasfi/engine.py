@@ -372,7 +372,8 @@ class KerasInjector:
         img = np.empty(0, np.int64)
         vals: dict[int, object] = {}
         diff: dict[int, np.ndarray] = {}
-        ridden: dict[int, Rows] = {}  # per alive key, the riding golden rows' values in their passes
+        # per alive key, the riding golden rows' values as their passes hold them
+        ridden: dict[int, Rows] = {}
         waiting = []
         p = 0
         s = 0 if ride else step_of[pending[0]]

@@ -24,7 +24,7 @@ def test_rows_keep_order_through_takes_joins_and_mixes():
     assert len(rows) == 12
     picked = rows.take(np.array([1, 2, 9, 3, 11]))
     assert labels(picked.tensor()) == [1, 2, 101, 3, 103]
-    mixed = Rows([Segment((a,), np.array([6, 7])), Segment((golden,), np.array([4, 0]))])
+    mixed = Rows([Segment(a, np.array([6, 7])), Segment(golden, np.array([4, 0]))])
     joined = picked + mixed + Rows.of(golden, np.array([2]))
     assert labels(joined.tensor()) == [1, 2, 101, 3, 103, 6, 7, 1004, 1000, 1002]
     # the last two segments read the same tensor: joined into one gather

@@ -447,7 +447,7 @@ class KerasInjector:
             mine = Rows.of(golden[k], img[rows]) if v is None else v if everyone else v.take(rows)
             inputs.append(ridden.get(k, Rows.of(golden[k])) + mine if ride else mine)
         for k, passes in zip(step.out_keys, self._in_passes(step, inputs)):
-            out = Rows([Segment((p,)) for p in passes])
+            out = Rows([Segment(p) for p in passes])
             if ride:
                 own = out.take(np.arange(ride)).copy()  # the cache holds no pass buffer
                 if k in self._limits:
@@ -460,7 +460,7 @@ class KerasInjector:
             d = np.zeros(n, bool)
             if len(rows):
                 if k in self._limits:
-                    out = Rows([Segment((self._checked(k, p),)) for p in out.pieces(0, len(rows))])
+                    out = Rows([Segment(self._checked(k, p)) for p in out.pieces(0, len(rows))])
                 d[rows] = self._differ(k, out, img[rows], golden)
             diff[k] = d
             if not d.any():
@@ -474,7 +474,7 @@ class KerasInjector:
                         segments += out.take(np.arange(done, done + len(run))).segments
                         done += len(run)
                     else:
-                        segments.append(Segment((golden[k],), img[run]))
+                        segments.append(Segment(golden[k], img[run]))
                 vals[k] = Rows(segments)
 
     def _differ(self, key: int, out: Rows, img: np.ndarray, golden) -> np.ndarray:

@@ -13,46 +13,32 @@ import numpy as np
 
 
 class Segment:
-    """Rows ``index`` of the concatenation of the tensors ``parts`` (all its rows, in order,
-    when ``index`` is None)."""
+    """Rows ``index`` of ``tensor`` (all its rows, in order, when ``index`` is None)."""
 
-    __slots__ = ("parts", "index", "_source")
+    __slots__ = ("tensor", "index")
 
-    def __init__(self, parts: tuple, index: np.ndarray | None = None):
-        self.parts, self.index, self._source = parts, index, None
+    def __init__(self, tensor, index: np.ndarray | None = None):
+        self.tensor, self.index = tensor, index
 
     def __len__(self) -> int:
-        if self.index is not None:
-            return len(self.index)
-        return sum(int(p.shape[0]) for p in self.parts)
-
-    def source(self):
-        """The parts as one tensor (concatenated once, when first needed)."""
-        if self._source is None:
-            import tensorflow as tf
-
-            self._source = self.parts[0] if len(self.parts) == 1 else tf.concat(self.parts, 0)
-        return self._source
+        return int(self.tensor.shape[0]) if self.index is None else len(self.index)
 
     def rows(self, a: int, b: int):
-        """Its rows ``a`` to ``b`` (exclusive): a slice of the source where they are contiguous
+        """Its rows ``a`` to ``b`` (exclusive): a slice of the tensor where they are contiguous
         (no copy), else one gather."""
+        if self.index is None:
+            return self.tensor[a:b]
+        idx = self.index[a:b]
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        if hi - lo == len(idx) and np.array_equal(idx, np.arange(lo, hi)):
+            return self.tensor[lo:hi]
         import tensorflow as tf
 
-        if self.index is None:
-            if len(self.parts) == 1:
-                return self.parts[0][a:b]
-            lo, hi = a, b
-        else:
-            idx = self.index[a:b]
-            lo, hi = int(idx[0]), int(idx[-1]) + 1
-            if hi - lo != len(idx) or not np.array_equal(idx, np.arange(lo, hi)):
-                return tf.gather(self.source(), idx)
-        return self.source()[lo:hi]
+        return tf.gather(self.tensor, idx)
 
     def take(self, local: np.ndarray) -> Segment:
         """Its rows ``local`` (positions within the segment)."""
-        return Segment(self.parts, local if self.index is None else self.index[local])
+        return Segment(self.tensor, local if self.index is None else self.index[local])
 
 
 class Rows:
@@ -64,21 +50,19 @@ class Rows:
     @classmethod
     def of(cls, tensor, index: np.ndarray | None = None) -> Rows:
         """Rows ``index`` of ``tensor`` (all of them when None)."""
-        return cls([Segment((tensor,), None if index is None else np.asarray(index, np.int64))])
+        return cls([Segment(tensor, None if index is None else np.asarray(index, np.int64))])
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.segments)
 
     def __add__(self, other: Rows) -> Rows:
-        """These rows, then ``other``'s; where they meet, rows of the same tensors become one
+        """These rows, then ``other``'s; where they meet, rows of the same tensor become one
         segment (contiguous ones then need no copy, others one gather)."""
         if not len(self) or not len(other):
             return self if len(self) else other
         last, first = self.segments[-1], other.segments[0]
-        if len(last.parts) == len(first.parts) and all(
-            a is b for a, b in zip(last.parts, first.parts)
-        ):
-            joined = Segment(last.parts, np.concatenate([_index(last), _index(first)]))
+        if last.tensor is first.tensor:
+            joined = Segment(last.tensor, np.concatenate([_index(last), _index(first)]))
             return Rows(self.segments[:-1] + [joined] + other.segments[1:])
         return Rows(self.segments + other.segments)
 

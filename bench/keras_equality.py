@@ -4,8 +4,9 @@ faulty logits through the engine of a reference commit and through the working t
 Runs at one thread (TensorFlow intra- and inter-op), in passes of 128 rows (the old engine's),
 on the models of the Keras engine tests (tests/keras/test_engine.py, test_protection.py): the
 nested/shared-layer zoo in three precisions, keras.applications at test sizes, and with the
-inputs folder (``make inputs``) the pretrained ResNet-8, plain and range-restricted. ``--commit``: the engine to compare against (default 32084dd, the
-last one with 128-row padded golden passes and chunked sweeps).
+inputs folder (``make inputs``) the pretrained ResNet-8, plain and range-restricted.
+``--commit``: the engine to compare against (default 32084dd, the last one with 128-row padded
+golden passes and chunked sweeps).
 Prints one line per model and the totals; exits non-zero on the first difference.
 """
 

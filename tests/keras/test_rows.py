@@ -44,7 +44,7 @@ def test_pass_input_pads_with_the_first_row_and_joins_halves_of_a_pass():
     assert labels(halves.pass_input(0, 8, 8)) == list(range(8))
 
 
-def test_copy_is_fresh_and_equal():
+def test_copy_holds_the_rows():
     a = numbered(8)
     first = Rows.of(a).take(np.arange(3))
     copy = first.copy()

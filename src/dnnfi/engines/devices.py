@@ -22,9 +22,9 @@ DEVICE = re.compile(r"auto|cpu|cuda|cuda:[0-9]+")
 #: a TensorFlow call costs more than its padding on small models (ResNet-8 per injection: 0.52-0.55
 #: ms at 128 rows, 0.62-0.75 at 64, 0.78 at 32), a pass's transient tensors cost time and memory on
 #: large ones (ResNet50 at 224 px: 19.4-20.2 ms and a 5.0 GB peak at 128 rows, 16.8-17.8 ms and
-#: 4.0 GB at 64, 17.1 ms and 3.7 GB at 32): 64 rows keep a 224-px ResNet50 within 4 GB. PyTorch's padding costs more than its calls
-#: (ResNet-20: 0.39 ms at 16, 0.87 at 64). GPU: enough rows to keep a GPU's cores busy on a
-#: 224-px ResNet50 (not measured here).
+#: 4.0 GB at 64, 17.1 ms and 3.7 GB at 32): 64 rows keep a 224-px ResNet50 within 4 GB. PyTorch's
+#: padding costs more than its calls (ResNet-20: 0.39 ms at 16, 0.87 at 64). GPU: enough rows to
+#: keep a GPU's cores busy on a 224-px ResNet50 (not measured here).
 PASS_ROWS = {"keras": {"cpu": 64, "gpu": 512}, "torch": {"cpu": 16, "gpu": 256}}
 
 

@@ -467,15 +467,10 @@ class KerasInjector:
                 vals[k] = None
             elif everyone:
                 vals[k] = out
-            else:  # the rows it ran, the golden ones of the others, run by run
-                segments, done = [], 0
-                for run in np.split(np.arange(n), np.flatnonzero(np.diff(touched)) + 1):
-                    if touched[run[0]]:
-                        segments += out.take(np.arange(done, done + len(run))).segments
-                        done += len(run)
-                    else:
-                        segments.append(Segment(golden[k], img[run]))
-                vals[k] = Rows(segments)
+            else:  # the rows it ran, the golden ones of the others
+                where = len(rows) + np.arange(n)
+                where[rows] = np.arange(len(rows))
+                vals[k] = (out + Rows.of(golden[k], img)).take(where)
 
     def _differ(self, key: int, out: Rows, img: np.ndarray, golden) -> np.ndarray:
         """Per row of ``out``, whether it differs from the golden value of tensor ``key`` of image

@@ -13,6 +13,10 @@ tests and the bench use to evaluate thousands of campaigns at once).
   without events (or with only events) from claiming zero variance, so a lightly sampled heavy
   stratum widens the interval as it should, while many light strata without events cost little;
   with one stratum this is exactly Wilson's interval at n.
+- ``prior_trials`` = S > 0 (the stopping rule of :mod:`dnnfi.designs.strata`, never a reported
+  interval) also shrinks each stratum's rate towards the stratified rate p by S pseudo-injections:
+  p~_h = (k_h + S p + W_h / 2) / (n_h + S + W_h), the SCM shares alike, so that a lightly sampled
+  stratum without events looks as uncertain as one failing at the campaign's rate.
 - The SCM probability (SCM / SDC) is the ratio estimator R = sum W_h x_h/n_h / sum W_h y_h/n_h
   (consistent; its bias is of order 1/n). Its variance by linearisation, v~ = sum W_h^2 s_h^2 /
   n_h / Y~^2, where s_h^2 is the variance of d = x - R~ y in stratum h computed from shrunk shares
@@ -51,33 +55,47 @@ def effective_wilson(rate, events, trials, confidence):
     return wilson(events, trials, confidence, rate) | {"n_eff": trials}
 
 
-def shrunk_rates(weights, events, trials) -> np.ndarray:
-    """Stratum rates (k_h + W_h / 2) / (n_h + W_h): half a pseudo-event and half a pseudo-non-event
-    in all, spread by weight; never 0 or 1 in a stratum of positive weight, 0 in one of weight 0."""
+def shrunk_rates(weights, events, trials, prior_trials: float = 0) -> np.ndarray:
+    """Stratum rates (k_h + S p + W_h / 2) / (n_h + S + W_h), S = ``prior_trials`` and p the
+    stratified rate: half a pseudo-event and half a pseudo-non-event in all, spread by weight, and
+    S pseudo-injections at the campaign's rate in each stratum; never 0 or 1 in a stratum of
+    positive weight, 0 in one of weight 0."""
     w = np.asarray(weights, dtype=float)
+    k, n = np.asarray(events, float), np.asarray(trials, float)
     with np.errstate(invalid="ignore"):  # 0/0 in strata of weight 0, which count for nothing
-        return np.where(
-            w > 0, (np.asarray(events, float) + w / 2) / (np.asarray(trials, float) + w), 0.0
-        )
+        pooled = (w * np.where(w > 0, k / np.maximum(n, 1), 0.0)).sum(axis=-1, keepdims=True)
+        return np.where(w > 0, (k + prior_trials * pooled + w / 2) / (n + prior_trials + w), 0.0)
 
 
-def ratio_spreads(weights, numerator, denominator, trials, ratio) -> np.ndarray:
+def _shrunk_shares(weights, numerator, denominator, trials, prior_trials):
+    """(SCM, SDC) shares of injections per stratum: the SDC rate by :func:`shrunk_rates`, times the
+    SCM share of SDCs (x + 1/2 + S r) / (y + 1 + S), r the pooled SCM share of SDCs."""
+    x, y = np.asarray(numerator, float), np.asarray(denominator, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.nan_to_num(x.sum(axis=-1, keepdims=True) / y.sum(axis=-1, keepdims=True))
+    share = (x + 0.5 + prior_trials * pooled) / (y + 1 + prior_trials)
+    sdc = shrunk_rates(weights, y, trials, prior_trials)
+    return sdc * share, sdc
+
+
+def ratio_spreads(weights, numerator, denominator, trials, ratio, prior_trials=0) -> np.ndarray:
     """Per-stratum standard deviation of d = x - ratio y (x: SCM, y: SDC indicators) from shrunk
-    stratum shares: the SDC rate by :func:`shrunk_rates`, the SCM share of SDCs as (x + 1/2) / (y + 1)."""
-    y = shrunk_rates(weights, denominator, trials)
-    x = y * (np.asarray(numerator, float) + 0.5) / (np.asarray(denominator, float) + 1)
+    stratum shares: the SDC rate by :func:`shrunk_rates`, the SCM share of SDCs as (x + 1/2) / (y + 1)
+    (with ``prior_trials``, :func:`_shrunk_shares`)."""
+    x, y = _shrunk_shares(weights, numerator, denominator, trials, prior_trials)
     r = np.asarray(ratio, float)[..., None]
     return np.sqrt(np.maximum(x * (1 - r) ** 2 + (y - x) * r**2 - (x - r * y) ** 2, 0))
 
 
-def shrunk_ratio(weights, numerator, denominator, trials) -> np.ndarray:
+def shrunk_ratio(weights, numerator, denominator, trials, prior_trials=0) -> np.ndarray:
     """R~: the ratio of the shrunk SCM and SDC shares of :func:`ratio_spreads`."""
-    y = shrunk_rates(weights, denominator, trials)
-    x = y * (np.asarray(numerator, float) + 0.5) / (np.asarray(denominator, float) + 1)
+    x, y = _shrunk_shares(weights, numerator, denominator, trials, prior_trials)
     return (weights * x).sum(axis=-1) / (weights * y).sum(axis=-1)
 
 
-def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[str, np.ndarray]:
+def stratified_rate(
+    weights, events, trials, confidence: float = 0.95, prior_trials: float = 0
+) -> dict[str, np.ndarray]:
     """Stratified rate with its effective-size Wilson interval (module docstring).
 
     ``weights`` (H,): stratum probabilities; ``events``, ``trials`` (..., H): counts per stratum.
@@ -88,7 +106,7 @@ def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[s
     k = np.asarray(events, dtype=float)
     safe = np.maximum(n, 1)
     rate = (w * k / safe).sum(axis=-1)
-    shrunk = shrunk_rates(w, k, n)
+    shrunk = shrunk_rates(w, k, n, prior_trials)
     variance = (w**2 * shrunk * (1 - shrunk) / safe).sum(axis=-1)
     centre = (w * shrunk).sum(axis=-1)
     n_eff = centre * (1 - centre) / variance
@@ -96,7 +114,7 @@ def stratified_rate(weights, events, trials, confidence: float = 0.95) -> dict[s
 
 
 def stratified_ratio(
-    weights, numerator, denominator, trials, confidence: float = 0.95
+    weights, numerator, denominator, trials, confidence: float = 0.95, prior_trials: float = 0
 ) -> dict[str, np.ndarray]:
     """Ratio estimate of sum W_h x_h / sum W_h y_h (SCM / SDC) with its linearised, effective-size
     Wilson interval (module docstring). Every injection counted in ``numerator`` must also be in
@@ -110,11 +128,11 @@ def stratified_ratio(
         )
     safe = np.maximum(n, 1)
     top, bottom = (w * x / safe).sum(axis=-1), (w * y / safe).sum(axis=-1)
-    centre = shrunk_ratio(w, x, y, n)
-    spread = ratio_spreads(w, x, y, n, centre)
-    variance = (w**2 * spread**2 / safe).sum(axis=-1) / (w * shrunk_rates(w, y, n)).sum(
-        axis=-1
-    ) ** 2
+    centre = shrunk_ratio(w, x, y, n, prior_trials)
+    spread = ratio_spreads(w, x, y, n, centre, prior_trials)
+    variance = (w**2 * spread**2 / safe).sum(axis=-1) / (
+        w * shrunk_rates(w, y, n, prior_trials)
+    ).sum(axis=-1) ** 2
     observed = y.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = top / bottom

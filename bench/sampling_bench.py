@@ -8,17 +8,20 @@ ResNet-20 (docs/sampling.md).
    distribution, stratum weights its exact shares); a campaign draws with replacement within
    strata, so bias and coverage are measured against the pool's own rates, which are exact for
    it. ``CAMPAIGNS`` campaigns per design at a fixed budget (SDC rate), and as many campaigns
-   on the initially correct images that stop at +/-5 points of SCM probability.
+   per scenario (initially correct / misclassified images) and metric that stop at their margin
+   as the pipeline's do (SDC rate +/-0.1 points, SCM probability +/-5 points).
 3. Real campaigns: ``REAL`` stratified campaigns run by the engine on the same model and the
    whole split, with exact weights counted from the golden pass as the pipeline's draw counts
    them (in a process of its own, whose peak memory is the draw's), compared with the pool.
 
 The last line is ``sampling efficiency_sdc=<x> coverage_sdc=<c1> coverage_scm=<c2>
-scm_injections_5pt=<n> efficiency_scm=<e> population_images=<N> peak_rss_mb=<M>``: efficiency =
-injections uniform sampling needs for the stratified design's mean achieved SDC-rate half-width
-(z^2 p (1 - p) / h^2) / the design's injections; coverages of the 95% intervals of SDC rate
-(fixed budget) and SCM probability (at the stop); median injections to +/-5 points and the
-uniform injections for that margin over them; the real campaigns' population and peak memory.
+scm_injections_5pt=<n> efficiency_scm=<e> coverage_stop_min=<c3> population_images=<N>
+peak_rss_mb=<M>``: efficiency = injections uniform sampling needs for the stratified design's
+mean achieved SDC-rate half-width (z^2 p (1 - p) / h^2) / the design's injections; coverages of
+the 95% intervals of SDC rate (fixed budget) and SCM probability (initially correct images, at
+the stop); median injections to +/-5 points and the uniform injections for that margin over them;
+the lowest coverage of the four (scenario, metric) campaigns stopped at their margin; the real
+campaigns' population and peak memory.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ CAMPAIGNS, REAL = 200, 3
 #: the design of the last line, and the others compared with it
 DESIGN, OTHERS = "field_value", ("bit", "bit_value")
 BUDGET, PILOT, ROUND = 5_000, 500, 500
-SCM_MARGIN, SCM_MAX = 0.05, 60_000
+#: campaigns stopped at their margin: (margin, smallest round), as config/cifar10.yaml's
+TO_MARGIN = {"sdc_rate": (0.001, 1_000), "scm_probability": (0.05, 500)}
+MAX_INJECTIONS = 60_000
 REAL_MARGIN = 0.001
 Z = norm.ppf(0.975)
 
@@ -96,10 +101,10 @@ class PoolPopulation:
             counts.astype(np.int64), columns=["trials", "sdc", "sdc_top5", "due", "scm"]
         )
 
-    def campaign(self, seed, metric, margin, max_injections):
+    def campaign(self, seed, metric, margin, max_injections, round_size=ROUND):
         self.rng = rng_for(seed, "bench-sampling", "resample", metric)
         counts, done = run_stratified(
-            self.weights, self.evaluate, metric, margin, PILOT, ROUND, max_injections
+            self.weights, self.evaluate, metric, margin, PILOT, round_size, max_injections
         )
         return estimate(counts, self.weights)[metric], done[-1]
 
@@ -145,26 +150,36 @@ def uniform_budget(pool: pd.DataFrame, truth: float) -> dict:
     }
 
 
-def scm_to_margin(pool: pd.DataFrame, truth: float, sdc_correct: float) -> tuple[dict, float]:
-    population = PoolPopulation(pool[pool["correct"]].reset_index(drop=True), DESIGN)
+def to_margin(pool: pd.DataFrame, correct: bool, metric: str) -> dict:
+    """``CAMPAIGNS`` stratified campaigns on the initially correct (or misclassified) images of the
+    pool that stop at the margin of ``TO_MARGIN``: injections, coverage and bias at the stop."""
+    scenario = pool[pool["correct"] == correct].reset_index(drop=True)
+    sdc = (scenario["outcome"] == "sdc").to_numpy()
+    rate, probability = sdc.mean(), (scenario["scm"].to_numpy() & sdc).sum() / sdc.sum()
+    margin, round_size = TO_MARGIN[metric]
+    truth = rate if metric == "sdc_rate" else probability
+    population = PoolPopulation(scenario, DESIGN)
     runs = [
-        population.campaign(seed, "scm_probability", SCM_MARGIN, SCM_MAX)
+        population.campaign(seed, metric, margin, MAX_INJECTIONS, round_size)
         for seed in range(CAMPAIGNS)
     ]
     used = np.array([r[1] for r in runs])
-    reached = np.mean([float(r[0]["margin"]) <= SCM_MARGIN for r in runs])
-    uniform_sdcs = Z**2 * truth * (1 - truth) / SCM_MARGIN**2
-    row = {
-        "campaigns": CAMPAIGNS,
-        "reached": reached,
+    est = np.array([float(r[0]["estimate"]) for r in runs])
+    uniform = Z**2 * truth * (1 - truth) / margin**2 / (1 if metric == "sdc_rate" else rate)
+    return {
+        "images": "initially correct" if correct else "initially misclassified",
+        "metric": metric,
+        "target": f"+/-{100 * margin:g} points",
+        "truth": truth,
+        "reached": np.mean([float(r[0]["margin"]) <= margin for r in runs]),
         "median injections": float(np.median(used)),
         "90th percentile": float(np.percentile(used, 90)),
         "coverage": np.mean([covered(r[0], truth) for r in runs]),
-        "bias": np.mean([float(r[0]["estimate"]) for r in runs]) - truth,
-        "uniform injections": uniform_sdcs / sdc_correct,
-        "efficiency": uniform_sdcs / sdc_correct / np.median(used),
+        "bias": est.mean() - truth,
+        "bias / sd": (est.mean() - truth) / est.std(),
+        "uniform injections": uniform,
+        "efficiency": uniform / np.median(used),
     }
-    return row, float(np.median(used))
 
 
 def real_campaigns(truth_sdc: float) -> tuple[pd.DataFrame, int, float]:
@@ -246,11 +261,16 @@ def main():
         f"\nSDC rate, {CAMPAIGNS} campaigns per design at {BUDGET:,} injections (pilot {PILOT:,}, rounds of {ROUND}):"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    scm, scm_n = scm_to_margin(pool, scm_truth, sdc_correct)
-    print(
-        f"\nSCM probability (FI, initially correct) to +/-{100 * SCM_MARGIN:g} points, stratified ({DESIGN}):"
+    stops = pd.DataFrame(
+        [to_margin(pool, correct, metric) for correct in (True, False) for metric in TO_MARGIN]
     )
-    print(pd.DataFrame([scm]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        f"\n{CAMPAIGNS} stratified ({DESIGN}) campaigns per scenario and metric stopped at their "
+        f"margin (pilot {PILOT:,}, at most {MAX_INJECTIONS:,} injections):"
+    )
+    print(stops.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    scm = stops[stops["images"].eq("initially correct") & stops["metric"].eq("scm_probability")]
+    scm = scm.iloc[0]
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as process:
         real, images, peak = process.submit(real_campaigns, truth).result()
     print(
@@ -264,8 +284,9 @@ def main():
     best = table.iloc[-1]
     print(
         f"sampling efficiency_sdc={best['efficiency']:.1f} coverage_sdc={best['coverage']:.3f} "
-        f"coverage_scm={scm['coverage']:.3f} scm_injections_5pt={scm_n:.0f} "
-        f"efficiency_scm={scm['efficiency']:.1f} population_images={images} peak_rss_mb={peak:.0f}"
+        f"coverage_scm={scm['coverage']:.3f} scm_injections_5pt={scm['median injections']:.0f} "
+        f"efficiency_scm={scm['efficiency']:.1f} coverage_stop_min={stops['coverage'].min():.3f} "
+        f"population_images={images} peak_rss_mb={peak:.0f}"
     )
 
 

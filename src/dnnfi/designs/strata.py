@@ -353,9 +353,7 @@ def margin_reached(
 ) -> bool:
     """Whether the allocation rounds' ``counts`` give ``metric`` a margin <= ``margin`` with
     :data:`PRIOR_TRIALS` (the stopping rule; the reported margin is computed without them)."""
-    return bool(
-        estimate(counts, weights, confidence, PRIOR_TRIALS)[metric]["margin"] <= margin
-    )
+    return bool(estimate(counts, weights, confidence, PRIOR_TRIALS)[metric]["margin"] <= margin)
 
 
 def run_stratified(

@@ -8,11 +8,11 @@ negative with the flipped bit clear (0 -> 1) or set (1 -> 0). Atom probabilities
 site and bit probabilities of the campaign times the share of (image, element) pairs of the site
 in that class, counted from a golden pass. A stratum is a union of atoms, by ``STRATA``.
 
-A campaign runs a pilot (injections spread by weight, at least ``floor`` per stratum of positive
+A campaign runs a pilot (injections spread evenly, at least ``floor`` per stratum of positive
 weight), then rounds of Neyman allocation on the pilot's estimates, each to the need predicted
-from the counts so far, and stops after the first round at which the target metric's achieved
-margin is at most ``margin``
-(:func:`run_stratified`). Estimates and intervals: :mod:`dnnfi.analysis.stratified_estimates`.
+from the counts so far, and stops after the first round at which the target metric's margin is
+at most ``margin``; the plan and the stop add :data:`PRIOR_TRIALS` pseudo-injections at the
+campaign's rates to every stratum (:func:`run_stratified`). Estimates and intervals: :mod:`dnnfi.analysis.stratified_estimates`.
 """
 
 from __future__ import annotations

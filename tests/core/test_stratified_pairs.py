@@ -94,7 +94,6 @@ def test_interval_of_the_weighted_difference_covers_a_known_difference():
             assert covered.mean() >= 0.93, (total, measure, covered.mean())
             width = np.mean(result["hi"] - result["lo"])
             assert abs(np.mean(result["difference"]) - truth[measure]) < 0.02 * width
-            print(total, measure, covered.mean(), width)
             assert width < 0.5 if measure == "scm_probability" else width < 0.015
 
 

@@ -13,8 +13,8 @@ tests and the bench use to evaluate thousands of campaigns at once).
   without events (or with only events) from claiming zero variance, so a lightly sampled heavy
   stratum widens the interval as it should, while many light strata without events cost little;
   with one stratum this is exactly Wilson's interval at n.
-- ``prior_trials`` = S > 0 (the stopping rule of :mod:`dnnfi.designs.strata`, never a reported
-  interval) also shrinks each stratum's rate towards the stratified rate p by S pseudo-injections:
+- ``prior_trials`` = S > 0 (the plan of :mod:`dnnfi.designs.strata`, never a reported interval)
+  also shrinks each stratum's rate towards the stratified rate p by S pseudo-injections:
   p~_h = (k_h + S p + W_h / 2) / (n_h + S + W_h), the SCM shares alike, so that a lightly sampled
   stratum without events looks as uncertain as one failing at the campaign's rate.
 - The SCM probability (SCM / SDC) is the ratio estimator R = sum W_h x_h/n_h / sum W_h y_h/n_h

@@ -10,9 +10,10 @@ in that class, counted from a golden pass. A stratum is a union of atoms, by ``S
 
 A campaign runs a pilot (injections spread evenly, at least ``floor`` per stratum of positive
 weight), then rounds of Neyman allocation on the pilot's estimates, each to the need predicted
-from the counts so far, and stops after the first round at which the target metric's margin is
-at most ``margin``; the plan and the stop add :data:`PRIOR_TRIALS` pseudo-injections at the
-campaign's rates to every stratum (:func:`run_stratified`). Estimates and intervals: :mod:`dnnfi.analysis.stratified_estimates`.
+from the counts so far, and stops after the first round at which the target metric's achieved
+margin is at most ``margin`` (:func:`run_stratified`); the plan adds :data:`PRIOR_TRIALS`
+pseudo-injections at the campaign's rates to every stratum. Estimates and intervals:
+:mod:`dnnfi.analysis.stratified_estimates`.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ METRICS = ("sdc_rate", "scm_probability")
 MANTISSA_BITS = {"float32": 23, "float16": 10, "bfloat16": 7}
 #: per-stratum counts a campaign keeps (``scm`` counts SDCs that are SCM)
 COUNTS = ("trials", "sdc", "sdc_top5", "due", "scm")
-#: pseudo-injections at the campaign's rates that the plan and the stopping rule add to every
-#: stratum (``prior_trials`` of :mod:`dnnfi.analysis.stratified_estimates`; reported intervals
-#: have none). Without them a stratum whose few injections happened to show no event looked
-#: nearly certain: it was given few injections, and campaigns stopped when such luck shrank the
-#: margin, so on the initially misclassified images of the sampling bench the SDC-rate intervals
-#: of campaigns stopped at +/-0.1 points covered the truth 0.875 of the time (docs/sampling.md)
+#: pseudo-injections at the campaign's rates that the plan (the allocation and the predicted
+#: need of each round) adds to every stratum (``prior_trials`` of
+#: :mod:`dnnfi.analysis.stratified_estimates`; estimates, intervals and the stop have none).
+#: Without them a stratum whose pilot injections happened to show no event looked nearly certain
+#: and was given few injections, so a campaign's margin hung on the luck of a few light strata:
+#: on the sampling bench's initially misclassified images, SDC-rate intervals of campaigns stopped
+#: at +/-0.1 points held the truth 0.90 of the time (docs/sampling.md)
 PRIOR_TRIALS = 5
 
 
@@ -224,8 +226,8 @@ def spreads(pilot: pd.DataFrame, weights: np.ndarray, metric: str, trials=None) 
     """Predicted per-stratum standard deviation of the metric's per-injection variable (the SDC
     indicator, or d = SCM - R SDC for the SCM probability R, by linearisation) once stratum h has
     ``trials[h]`` injections (default: the pilot's): the pilot's stratum rates, shrunk as the
-    final estimate will shrink them (:mod:`dnnfi.analysis.stratified_estimates`), so that a stratum without pilot
-    events looks the less uncertain the more it is sampled."""
+    plan shrinks them (:data:`PRIOR_TRIALS`, :mod:`dnnfi.analysis.stratified_estimates`), so
+    that a stratum without pilot events looks the less uncertain the more it is sampled."""
     n_pilot = pilot["trials"].to_numpy(float)
     n = n_pilot if trials is None else np.asarray(trials, float)
     scale = n / np.maximum(n_pilot, 1)
@@ -252,7 +254,7 @@ def estimate(
     counts: pd.DataFrame, weights: np.ndarray, confidence: float = 0.95, prior_trials: float = 0
 ) -> dict[str, dict]:
     """Estimates with intervals of every metric from per-stratum counts (columns ``COUNTS``);
-    ``prior_trials`` only for the stopping rule (:data:`PRIOR_TRIALS`)."""
+    ``prior_trials`` only for the plan (:data:`PRIOR_TRIALS`)."""
     n = counts["trials"].to_numpy()
     out = {
         f"{name}_rate": stratified_rate(
@@ -351,9 +353,8 @@ def round_allocation(
 def margin_reached(
     counts: pd.DataFrame, weights: np.ndarray, metric: str, margin: float, confidence: float = 0.95
 ) -> bool:
-    """Whether the allocation rounds' ``counts`` give ``metric`` a margin <= ``margin`` with
-    :data:`PRIOR_TRIALS` (the stopping rule; the reported margin is computed without them)."""
-    return bool(estimate(counts, weights, confidence, PRIOR_TRIALS)[metric]["margin"] <= margin)
+    """Whether the allocation rounds' ``counts`` give ``metric`` an achieved margin <= ``margin``."""
+    return bool(estimate(counts, weights, confidence)[metric]["margin"] <= margin)
 
 
 def run_stratified(

@@ -516,11 +516,11 @@ def summary_row(injections: pd.DataFrame, strata: pd.DataFrame, spec: dict) -> d
         "pilot": int((injections["round"] == 0).sum()),
         "rounds": rounds["round"].nunique(),
     }
-    counts, weights = stratum_counts(rounds, len(strata)), strata["weight"].to_numpy()
-    estimates = estimate(counts, weights, spec["confidence"])
+    estimates = estimate(
+        stratum_counts(rounds, len(strata)), strata["weight"].to_numpy(), spec["confidence"]
+    )
     row["achieved_margin"] = float(estimates[strat["target"]]["margin"])
-    met = margin_reached(counts, weights, strat["target"], spec["margin"], spec["confidence"])
-    row["stopped_by"] = "margin" if met else "max_injections"
+    row["stopped_by"] = "margin" if row["achieved_margin"] <= spec["margin"] else "max_injections"
     row["uniform_injections"] = uniform_injections(
         strat["target"],
         float(estimates["sdc_rate"]["estimate"]),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from dnnfi.analysis.stratified_estimates import stratified_rate, stratified_ratio
+from dnnfi.analysis.stratified_estimates import shrunk_rates, stratified_rate, stratified_ratio
 
 #: a fault population like ResNet-20's: most strata never fail, one always does, a few in between
 WEIGHTS = np.array([0.55, 0.25, 0.1, 0.05, 0.03, 0.012, 0.006, 0.002])
@@ -45,6 +45,17 @@ def test_lightly_sampled_heavy_stratum_without_events_keeps_the_interval_wide():
     assert est["n_eff"] == pytest.approx(11.16, abs=0.01) and est["hi"] == pytest.approx(
         0.2561, abs=1e-4
     )  # section 11
+
+
+def test_prior_trials_shrink_each_stratum_towards_the_campaign_rate():
+    # the plan's pseudo-injections (dnnfi.designs.strata.PRIOR_TRIALS): campaign rate p = 0.05
+    rates = shrunk_rates([0.5, 0.5], [0, 10], [20, 100], prior_trials=5)
+    assert rates == pytest.approx([(5 * 0.05 + 0.25) / 25.5, (10 + 5 * 0.05 + 0.25) / 105.5])
+    assert shrunk_rates([0.5, 0.5], [0, 10], [20, 100]) == pytest.approx(
+        [0.25 / 20.5, 10.25 / 100.5]
+    )
+    one = stratified_rate([1.0], [45], [3000], prior_trials=5)  # still Wilson at n
+    assert one["n_eff"] == pytest.approx(3000) and one["lo"] == pytest.approx(0.011229, abs=1e-6)
 
 
 def test_zero_weight_strata_are_ignored_and_unsampled_strata_refused():

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from dnnfi.analysis.stratified_estimates import shrunk_rates, stratified_rate, stratified_ratio
+from dnnfi.analysis.stratified_estimates import (
+    shrunk_rates,
+    shrunk_ratio,
+    stratified_rate,
+    stratified_ratio,
+)
 
 #: a fault population like ResNet-20's: most strata never fail, one always does, a few in between
 WEIGHTS = np.array([0.55, 0.25, 0.1, 0.05, 0.03, 0.012, 0.006, 0.002])
@@ -53,6 +58,12 @@ def test_prior_trials_shrink_each_stratum_towards_the_campaign_rate():
     assert rates == pytest.approx([(5 * 0.05 + 0.25) / 25.5, (10 + 5 * 0.05 + 0.25) / 105.5])
     assert shrunk_rates([0.5, 0.5], [0, 10], [20, 100]) == pytest.approx(
         [0.25 / 20.5, 10.25 / 100.5]
+    )
+    # SCM shares of SDCs shrink towards the pooled share 2 / 10 alike: (x + 1/2 + S r) / (y + 1 + S)
+    sdc = shrunk_rates([0.5, 0.5], [0, 10], [20, 100], prior_trials=5)
+    share = np.array([(0.5 + 5 * 0.2) / 6, (2 + 0.5 + 5 * 0.2) / 16])
+    assert shrunk_ratio([0.5, 0.5], [0, 2], [0, 10], [20, 100], prior_trials=5) == pytest.approx(
+        (sdc * share).sum() / sdc.sum()
     )
     one = stratified_rate([1.0], [45], [3000], prior_trials=5)  # still Wilson at n
     assert one["n_eff"] == pytest.approx(3000) and one["lo"] == pytest.approx(0.011229, abs=1e-6)

@@ -79,9 +79,8 @@ def _shrunk_shares(weights, numerator, denominator, trials, prior_trials):
 
 
 def ratio_spreads(weights, numerator, denominator, trials, ratio, prior_trials=0) -> np.ndarray:
-    """Per-stratum standard deviation of d = x - ratio y (x: SCM, y: SDC indicators) from shrunk
-    stratum shares: the SDC rate by :func:`shrunk_rates`, the SCM share of SDCs as (x + 1/2) / (y + 1)
-    (with ``prior_trials``, :func:`_shrunk_shares`)."""
+    """Per-stratum standard deviation of d = x - ratio y (x: SCM, y: SDC indicators) from the
+    shrunk stratum shares of :func:`_shrunk_shares`."""
     x, y = _shrunk_shares(weights, numerator, denominator, trials, prior_trials)
     r = np.asarray(ratio, float)[..., None]
     return np.sqrt(np.maximum(x * (1 - r) ** 2 + (y - x) * r**2 - (x - r * y) ** 2, 0))

@@ -33,7 +33,7 @@ define install
 	touch $(1)/bin/.installed
 endef
 
-.PHONY: run status test $(SUITES) test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling bench-draw-memory env-files clean
+.PHONY: run status test $(SUITES) test-slurm test-conda check-unchanged lint inputs bench-keras bench-torch bench-sampling bench-sampling-ceiling bench-draw-memory env-files clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(call install,$(VENV),requirements.txt)
@@ -114,6 +114,11 @@ bench-torch: $(BIN)/.installed
 # the 1,000,000-injection ground-truth pool is computed once into results/bench/sampling/.
 bench-sampling: inputs
 	$(BIN)/python bench/sampling_bench.py
+
+# The most stratification could gain over uniform sampling at the true stratum rates, on the
+# ResNet-20 pool and a ResNet-8 (Keras) pool of the same kind (docs/sampling.md, "What limits the gain").
+bench-sampling-ceiling: inputs
+	$(BIN)/python bench/sampling_ceiling.py
 
 # Peak memory of a stratified draw on the whole CIFAR-10 test split (ResNet-56 of the inputs folder;
 # docs/semantics.md section 11): last line population_images=N peak_rss_mb=M.

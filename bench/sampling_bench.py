@@ -3,7 +3,7 @@ ResNet-20 (docs/sampling.md).
 
 1. Ground truth: the 1,000,000-injection uniform bit-sweep pool of ``bench/sampling_pool.py``
    over all 10,000 test images (computed on first use, then reused from
-   ``results/bench/sampling/pool-10000``; its time is printed).
+   ``results/bench/sampling/resnet20-10000``; its time is printed).
 2. Resampled campaigns: the pool is the population (each row one fault of the campaign's
    distribution, stratum weights its exact shares); a campaign draws with replacement within
    strata, so bias and coverage are measured against the pool's own rates, which are exact for

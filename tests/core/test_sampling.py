@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dnnfi.analysis.intervals import wilson
 from dnnfi.designs.strata import (
     VALUE_CLASSES,
     allocate,
@@ -14,6 +15,7 @@ from dnnfi.designs.strata import (
     estimate,
     golden_counts,
     image_counts,
+    predicted_need,
     run_stratified,
     strata_of,
     value_class,
@@ -183,6 +185,20 @@ def test_rounds_stop_at_the_margin_and_reach_the_truth():
     assert (
         counts["trials"][3] > counts["trials"][0] * weights[3] / weights[0]
     )  # the SDC-prone stratum oversampled
+
+
+def test_need_at_known_rates_without_pseudo_injections_is_wilsons_sample_size():
+    # the ceiling of make bench-sampling-ceiling: one stratum's need is the smallest n whose
+    # Wilson interval at p n events has the margin, by a plain search over n
+    rates = pd.DataFrame({"trials": [1000.0], "sdc": [20.0], "sdc_top5": 0, "due": 0, "scm": 0})
+    need = predicted_need(rates, rates, np.ones(1), "sdc_rate", 0.005, 1, 10**5, prior_trials=0)
+    n = np.arange(1, 10**5)
+    reference = n[wilson(0.02 * n, n)["margin"] <= 0.005][0]
+    # the margin is the larger distance to a Wilson bound: more than the normal 1.96^2 p (1 - p) /
+    # 0.005^2 = 3,012
+    assert need == reference == 3746
+    # the plan's pseudo-injections only enter a plan of several strata: one stratum keeps its need
+    assert predicted_need(rates, rates, np.ones(1), "sdc_rate", 0.005, 1, 10**5) == need
 
 
 def _campaigns_to_margin(reps: int) -> tuple[np.ndarray, np.ndarray, float]:

@@ -222,31 +222,45 @@ def allocate(weights: np.ndarray, spread: np.ndarray, total: int, floor: int = 0
     return base + n
 
 
-def spreads(pilot: pd.DataFrame, weights: np.ndarray, metric: str, trials=None) -> np.ndarray:
+def spreads(
+    pilot: pd.DataFrame,
+    weights: np.ndarray,
+    metric: str,
+    trials=None,
+    prior_trials: float | None = None,
+) -> np.ndarray:
     """Predicted per-stratum standard deviation of the metric's per-injection variable (the SDC
     indicator, or d = SCM - R SDC for the SCM probability R, by linearisation) once stratum h has
     ``trials[h]`` injections (default: the pilot's): the pilot's stratum rates, shrunk as the
-    plan shrinks them (:data:`PRIOR_TRIALS`, :mod:`dnnfi.analysis.stratified_estimates`), so
-    that a stratum without pilot events looks the less uncertain the more it is sampled."""
+    plan shrinks them (``prior_trials`` pseudo-injections, None: :data:`PRIOR_TRIALS`;
+    :mod:`dnnfi.analysis.stratified_estimates`), so that a stratum without pilot events looks the
+    less uncertain the more it is sampled."""
+    prior_trials = PRIOR_TRIALS if prior_trials is None else prior_trials
     n_pilot = pilot["trials"].to_numpy(float)
     n = n_pilot if trials is None else np.asarray(trials, float)
     scale = n / np.maximum(n_pilot, 1)
     y, x = pilot["sdc"].to_numpy(float) * scale, pilot["scm"].to_numpy(float) * scale
     if metric == "sdc_rate":
-        rate = shrunk_rates(weights, y, n, PRIOR_TRIALS)
+        rate = shrunk_rates(weights, y, n, prior_trials)
         return np.sqrt(rate * (1 - rate))
-    ratio = shrunk_ratio(weights, x, y, n, PRIOR_TRIALS)
-    return ratio_spreads(weights, x, y, n, ratio, PRIOR_TRIALS)
+    ratio = shrunk_ratio(weights, x, y, n, prior_trials)
+    return ratio_spreads(weights, x, y, n, ratio, prior_trials)
 
 
 def plan(
-    pilot: pd.DataFrame, weights: np.ndarray, metric: str, total: int, floor: int = 0
+    pilot: pd.DataFrame,
+    weights: np.ndarray,
+    metric: str,
+    total: int,
+    floor: int = 0,
+    prior_trials: float | None = None,
 ) -> np.ndarray:
     """Cumulative allocation of ``total`` injections: Neyman on :func:`spreads` predicted at the
     allocation itself (a fixed point, reached in a few steps)."""
-    n = allocate(weights, spreads(pilot, weights, metric), total, floor)
+    n = allocate(weights, spreads(pilot, weights, metric, None, prior_trials), total, floor)
     for _ in range(10):
-        n = allocate(weights, spreads(pilot, weights, metric, np.maximum(n, 1)), total, floor)
+        trials = np.maximum(n, 1)
+        n = allocate(weights, spreads(pilot, weights, metric, trials, prior_trials), total, floor)
     return n
 
 
@@ -281,13 +295,16 @@ def predicted_margin(
     metric: str,
     n: np.ndarray,
     confidence: float = 0.95,
+    prior_trials: float | None = None,
 ) -> float:
     """The achieved margin of ``metric`` if an allocation of ``n[h]`` injections per stratum met
-    the stratum rates of the counts ``rates`` (scaled to ``n``; the intervals of :func:`estimate`)."""
+    the stratum rates of the counts ``rates`` (scaled to ``n``; the intervals of :func:`estimate`,
+    with ``prior_trials`` pseudo-injections as the plan has them, None: :data:`PRIOR_TRIALS`)."""
+    prior_trials = PRIOR_TRIALS if prior_trials is None else prior_trials
     scale = np.asarray(n, float) / np.maximum(rates["trials"].to_numpy(float), 1)
     expected = rates[list(COUNTS)].astype(float).mul(scale, axis=0)
     expected["trials"] = np.asarray(n, float)
-    return float(estimate(expected, weights, confidence, PRIOR_TRIALS)[metric]["margin"])
+    return float(estimate(expected, weights, confidence, prior_trials)[metric]["margin"])
 
 
 def predicted_need(
@@ -300,13 +317,16 @@ def predicted_need(
     hi: int,
     floor: int = 1,
     confidence: float = 0.95,
+    prior_trials: float | None = None,
 ) -> int:
     """The smallest total in [lo, hi] whose :func:`plan` (on the pilot) meets ``margin`` at the
-    stratum rates of ``rates`` (:func:`predicted_margin`); ``hi`` when none does."""
+    stratum rates of ``rates`` (:func:`predicted_margin`); ``hi`` when none does. ``prior_trials``
+    = 0 with the true rates as pilot and rates gives the best allocation for the intervals
+    (``make bench-sampling-ceiling``)."""
     while lo < hi:  # the predicted margin falls as the total grows
         mid = (lo + hi) // 2
-        n = plan(pilot_counts, weights, metric, mid, floor)
-        if predicted_margin(rates, weights, metric, n, confidence) <= margin:
+        n = plan(pilot_counts, weights, metric, mid, floor, prior_trials)
+        if predicted_margin(rates, weights, metric, n, confidence, prior_trials) <= margin:
             hi = mid
         else:
             lo = mid + 1

@@ -37,6 +37,7 @@ from process_memory import memory_mb
 from scipy.stats import norm
 
 from dnnfi.designs.strata import (
+    COUNTS,
     VALUE_CLASSES,
     atom_table,
     estimate,
@@ -58,12 +59,16 @@ TO_MARGIN = {"sdc_rate": (0.001, 1_000), "scm_probability": (0.05, 500)}
 MAX_INJECTIONS = 60_000
 REAL_MARGIN = 0.001
 Z = norm.ppf(0.975)
+COUNT_COLUMNS = list(COUNTS)
 
 
 class PoolPopulation:
-    """The pool as a stratified population: ``evaluate`` draws with replacement within strata."""
+    """The pool as a stratified population: ``evaluate`` draws with replacement within strata;
+    ``true_pilot``: the pilot (round 0) reports the strata's true rates instead (a campaign whose
+    plan knows the truth, which isolates what planning on a pilot costs)."""
 
-    def __init__(self, pool: pd.DataFrame, strata: str):
+    def __init__(self, pool: pd.DataFrame, strata: str, true_pilot: bool = False):
+        self.true_pilot = true_pilot
         bit = pool["bit"].to_numpy()
         value = value_class(pool["golden_bits"].to_numpy(np.uint32), bit, 32)
         atoms = pool[["site", "bit"]].assign(
@@ -89,6 +94,9 @@ class PoolPopulation:
         self.rng = None
 
     def evaluate(self, n, round_):
+        if self.true_pilot and round_ == 0:
+            rates = np.stack([self.flags[m].mean(axis=0) for m in self.members])
+            return pd.DataFrame(rates * np.asarray(n, float)[:, None], columns=COUNT_COLUMNS)
         picked = np.concatenate(
             [m[self.rng.integers(0, len(m), k)] for m, k in zip(self.members, n)]
         )
@@ -97,9 +105,7 @@ class PoolPopulation:
             [np.bincount(codes, weights=self.flags[picked, j], minlength=len(n)) for j in range(5)],
             1,
         )
-        return pd.DataFrame(
-            counts.astype(np.int64), columns=["trials", "sdc", "sdc_top5", "due", "scm"]
-        )
+        return pd.DataFrame(counts.astype(np.int64), columns=COUNT_COLUMNS)
 
     def campaign(self, seed, metric, margin, max_injections, round_size=ROUND):
         self.rng = rng_for(seed, "bench-sampling", "resample", metric)
@@ -150,18 +156,25 @@ def uniform_budget(pool: pd.DataFrame, truth: float) -> dict:
     }
 
 
-def to_margin(pool: pd.DataFrame, correct: bool, metric: str) -> dict:
-    """``CAMPAIGNS`` stratified campaigns on the initially correct (or misclassified) images of the
-    pool that stop at the margin of ``TO_MARGIN``: injections, coverage and bias at the stop."""
+def to_margin(
+    pool: pd.DataFrame,
+    correct: bool,
+    metric: str,
+    campaigns: int = CAMPAIGNS,
+    true_pilot: bool = False,
+) -> dict:
+    """``campaigns`` stratified campaigns on the initially correct (or misclassified) images of the
+    pool that stop at the margin of ``TO_MARGIN``: injections, coverage and bias at the stop
+    (``true_pilot``: see :class:`PoolPopulation`)."""
     scenario = pool[pool["correct"] == correct].reset_index(drop=True)
     sdc = (scenario["outcome"] == "sdc").to_numpy()
     rate, probability = sdc.mean(), (scenario["scm"].to_numpy() & sdc).sum() / sdc.sum()
     margin, round_size = TO_MARGIN[metric]
     truth = rate if metric == "sdc_rate" else probability
-    population = PoolPopulation(scenario, DESIGN)
+    population = PoolPopulation(scenario, DESIGN, true_pilot)
     runs = [
         population.campaign(seed, metric, margin, MAX_INJECTIONS, round_size)
-        for seed in range(CAMPAIGNS)
+        for seed in range(campaigns)
     ]
     used = np.array([r[1] for r in runs])
     est = np.array([float(r[0]["estimate"]) for r in runs])

@@ -54,7 +54,8 @@ from dnnfi.designs.strata import (
 STOP_CAMPAIGNS = 100
 TARGETS = {"sdc_rate": 0.001, "scm_probability": 0.05}
 GOAL = {"sdc_rate": 8.0, "scm_probability": 6.0}
-#: class edges of floor(log2 |v' - v|), the size of a flip's change
+#: class edges of floor(log2 |v' - v|), the size of a flip's change: < -2, [-2, 0), [0, 2), [2, 4),
+#: [4, 8), >= 8 (an infinite or NaN result in the last)
 CHANGE_EDGES = (-2, 0, 2, 4, 8)
 STRATIFICATIONS = {
     **{name: STRATA[name] for name in ("field_value", "bit_value", "site_field_value")},

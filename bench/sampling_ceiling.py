@@ -10,7 +10,7 @@ of a stratified campaign that knew the true stratum rates:
 
 - ``neyman``: Neyman allocation with normal intervals, the textbook optimum. Such an interval
   claims zero variance for a stratum without events, which the design's intervals do not
-  (docs/semantics.md section 11), so no campaign reaches it;
+  (docs/semantics.md section 11), and it needs the rates a campaign does not know;
 - ``best``: the fewest injections whose allocation meets the margin with the design's intervals
   at the true rates (:func:`dnnfi.designs.strata.predicted_need`, the true rates as pilot and
   as rates, no plan pseudo-injections); ``best+pilot`` adds the pipeline's pilot of ``PILOT``.
@@ -66,8 +66,8 @@ STRATIFICATIONS = {
 Z = norm.ppf(0.975)
 
 
-def atoms(pool: pd.DataFrame) -> pd.DataFrame:
-    """Per-injection outcome counts (``COUNTS``) with every stratum column of the pool's faults."""
+def fault_table(pool: pd.DataFrame) -> pd.DataFrame:
+    """One row per pool injection: its outcome counts (``COUNTS``) and every stratum column."""
     encoding = pool["golden_bits"].to_numpy(np.uint32)
     bit = pool["bit"].to_numpy()
     flipped = encoding ^ (np.uint32(1) << bit.astype(np.uint32))
@@ -130,7 +130,7 @@ def main():
             # each model's framework in a process of its own
             subprocess.run([sys.executable, "bench/sampling_pool.py", model], check=True)
         raw = sampling_pool.stored(folder)
-        pool = atoms(raw)
+        pool = fault_table(raw)
         for correct in (True, False):
             scenario = pool[pool["correct"] == correct]
             for metric in TARGETS:

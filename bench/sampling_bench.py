@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 import sampling_pool
 from process_memory import memory_mb
-from scipy.stats import norm
 
 from dnnfi.designs.strata import (
     COUNTS,
@@ -48,6 +47,7 @@ from dnnfi.designs.strata import (
     stratum_counts,
     value_class,
 )
+from dnnfi.designs.stratified import uniform_injections
 from dnnfi.faults.seeds import rng_for
 
 CAMPAIGNS, REAL = 200, 3
@@ -58,7 +58,6 @@ BUDGET, PILOT, ROUND = 5_000, 500, 500
 TO_MARGIN = {"sdc_rate": (0.001, 1_000), "scm_probability": (0.05, 500)}
 MAX_INJECTIONS = 60_000
 REAL_MARGIN = 0.001
-Z = norm.ppf(0.975)
 COUNT_COLUMNS = list(COUNTS)
 
 
@@ -124,7 +123,7 @@ def fixed_budget(pool: pd.DataFrame, strata: str, truth: float) -> dict:
     runs = [population.campaign(seed, "sdc_rate", 1e-9, BUDGET) for seed in range(CAMPAIGNS)]
     est = np.array([float(r[0]["estimate"]) for r in runs])
     margin = np.mean([float(r[0]["margin"]) for r in runs])
-    uniform_n = Z**2 * truth * (1 - truth) / margin**2
+    uniform_n = uniform_injections("sdc_rate", truth, np.nan, margin, 0.95)
     return {
         "design": f"stratified ({strata}, {len(population.table)} strata)",
         "injections": BUDGET,
@@ -178,7 +177,7 @@ def to_margin(
     ]
     used = np.array([r[1] for r in runs])
     est = np.array([float(r[0]["estimate"]) for r in runs])
-    uniform = Z**2 * truth * (1 - truth) / margin**2 / (1 if metric == "sdc_rate" else rate)
+    uniform = uniform_injections(metric, rate, probability, margin, 0.95)
     return {
         "images": "initially correct" if correct else "initially misclassified",
         "metric": metric,

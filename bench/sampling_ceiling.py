@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import sampling_pool
 from sampling_bench import DESIGN, PILOT, to_margin
-from scipy.stats import norm
 
 from dnnfi.designs.strata import (
     COUNTS,
@@ -50,6 +49,7 @@ from dnnfi.designs.strata import (
     predicted_need,
     value_class,
 )
+from dnnfi.designs.stratified import uniform_injections
 
 STOP_CAMPAIGNS = 100
 TARGETS = {"sdc_rate": 0.001, "scm_probability": 0.05}
@@ -63,7 +63,6 @@ STRATIFICATIONS = {
     "field_value_change": ("field", "value", "change"),
     "site_value_change": ("site", "value", "change"),
 }
-Z = norm.ppf(0.975)
 
 
 def fault_table(pool: pd.DataFrame) -> pd.DataFrame:
@@ -94,21 +93,16 @@ def fault_table(pool: pd.DataFrame) -> pd.DataFrame:
 
 def ceiling(scenario: pd.DataFrame, keys: tuple[str, ...], metric: str) -> dict:
     """Gains of the stratification ``keys`` for ``metric`` on one scenario's injections."""
-    counts = scenario.groupby(list(keys), observed=True)[list(COUNTS)].sum().astype(float)
+    groups = scenario.groupby(list(keys), observed=True)
+    counts = groups[list(COUNTS)].sum().astype(float)
     weights = (counts["trials"] / counts["trials"].sum()).to_numpy()
     sdc, scm = scenario["sdc"].to_numpy(float), scenario["scm"].to_numpy(float)
     rate, ratio = sdc.mean(), scm.sum() / sdc.sum()
     variable = sdc if metric == "sdc_rate" else scm - ratio * sdc  # the ratio's linearisation
-    spread = (
-        pd.Series(variable).groupby(scenario.groupby(list(keys)).ngroup().to_numpy()).std(ddof=0)
-    )
-    neyman = variable.var() / (weights * spread.to_numpy()).sum() ** 2
+    spread = pd.Series(variable).groupby(groups.ngroup().to_numpy()).std(ddof=0).to_numpy()
+    neyman = variable.var() / (weights * spread).sum() ** 2
     margin = TARGETS[metric]
-    uniform = (
-        Z**2
-        * (rate * (1 - rate) if metric == "sdc_rate" else ratio * (1 - ratio) / rate)
-        / margin**2
-    )
+    uniform = uniform_injections(metric, rate, ratio, margin, 0.95)
     table = counts.reset_index(drop=True)
     need = predicted_need(table, table, weights, metric, margin, len(weights), 10**6, 1, 0.95, 0)
     return {
@@ -126,10 +120,11 @@ def main():
     rows, stops = [], {}
     for model in sampling_pool.MODELS:
         folder = sampling_pool.out_dir(model, 10_000)  # the whole CIFAR-10 test split
-        if not folder.exists() or len(list(folder.glob("pool-*.parquet"))) < sampling_pool.BLOCKS:
-            # each model's framework in a process of its own
+        try:
+            raw = sampling_pool.stored(folder)
+        except FileNotFoundError:  # built in a process of its own, with the model's framework
             subprocess.run([sys.executable, "bench/sampling_pool.py", model], check=True)
-        raw = sampling_pool.stored(folder)
+            raw = sampling_pool.stored(folder)
         pool = fault_table(raw)
         for correct in (True, False):
             scenario = pool[pool["correct"] == correct]

@@ -33,7 +33,6 @@ from dnnfi.faults.outcomes import classify
 from dnnfi.faults.seeds import rng_for
 
 SEED, POINTS, BLOCK = 2026, 31_250, 1_250
-BLOCKS = -(-POINTS // BLOCK)
 #: test images whose golden site outputs are held at a time (2.6 MB each for ResNet-20)
 GOLDEN_BLOCK = 256
 MODELS = ("resnet20", "resnet8")
@@ -142,8 +141,9 @@ def build(model: str = "resnet20") -> tuple[pd.DataFrame, float]:
 def stored(out: Path) -> pd.DataFrame:
     """The pool of folder ``out``, whole (no framework needed to read it)."""
     parts = sorted(out.glob("pool-*.parquet"))
-    if len(parts) != BLOCKS:
-        raise FileNotFoundError(f"{out}: {len(parts)} of {BLOCKS} pool blocks")
+    blocks = -(-POINTS // BLOCK)
+    if len(parts) != blocks:
+        raise FileNotFoundError(f"{out}: {len(parts)} of {blocks} pool blocks")
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
 
